@@ -1,0 +1,1 @@
+"""Catalog track: gradient-boosted trees and reference models on catalog features."""

@@ -1,0 +1,1 @@
+"""Paired bootstrap intervals and significance tests between tracks."""

@@ -1,0 +1,1 @@
+"""What each track looks at: SHAP for trees, gradient attribution for networks, physics probes."""
