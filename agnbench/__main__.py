@@ -1,0 +1,4 @@
+from agnbench.cli import main
+import sys
+
+sys.exit(main())
