@@ -80,8 +80,8 @@ class SimulateConfig:
     z_min: float = 0.02
     z_max: float = 0.2
     r_limit: float = 17.77  # SDSS main-sample Petrosian r limit (mag)
-    frac_seyfert: float = 0.11  # true class fractions; star-forming is the remainder
-    frac_liner: float = 0.06
+    frac_seyfert: float = 0.14  # true class fractions; star-forming is the remainder
+    frac_liner: float = 0.07
     frac_composite: float = 0.12
     snr_scale: float = 1.0  # multiplies the spectral S/N
     psf_fwhm_min: float = 1.1  # arcsec

@@ -143,13 +143,13 @@ def _host_properties(d: pd.DataFrame, rng: np.random.Generator) -> None:
     n, k, logm = len(d), d["class_idx"].to_numpy(), d["logmass"].to_numpy()
     d["bt"] = _beta_mean(rng, 0.05 + 0.22 * (logm - 9.5) + _BT_OFFSET[k], 10.0)
     d["age_bulge"] = np.clip(rng.normal(0.86, 0.07, n), 0.55, 1.0)
-    d["age_disk"] = np.clip(0.05 + 0.12 * (logm - 9.5) + _AGE_DISK_OFFSET[k] + rng.normal(0, 0.08, n), 0.0, 0.95)
+    d["age_disk"] = np.clip(0.0 + 0.12 * (logm - 9.5) + _AGE_DISK_OFFSET[k] + rng.normal(0, 0.08, n), 0.0, 0.95)
     ebv = 0.04 + 0.12 * (logm - 9.5) + rng.normal(0, 0.07, n)
     ebv = np.where(k == 3, 0.5 * ebv, ebv)
     d["ebv_gas"] = np.clip(ebv, 0.0, 0.8)
     d["ebv_mw"] = np.clip(rng.lognormal(np.log(0.03), 0.5, n), 0.005, 0.25)
-    d["re_disk_kpc"] = 10.0 ** (0.22 + 0.15 * (logm - 10.0) + rng.normal(0, 0.13, n))
-    d["re_bulge_kpc"] = 10.0 ** (-0.15 + 0.45 * (logm - 10.5) + rng.normal(0, 0.12, n))
+    d["re_disk_kpc"] = 10.0 ** (0.35 + 0.15 * (logm - 10.0) + rng.normal(0, 0.13, n))
+    d["re_bulge_kpc"] = 10.0 ** (-0.08 + 0.45 * (logm - 10.5) + rng.normal(0, 0.12, n))
     cos_i = rng.random(n)
     d["q_disk"] = np.sqrt(cos_i**2 * (1 - 0.2**2) + 0.2**2)
     d["q_bulge"] = rng.uniform(0.6, 1.0, n)
@@ -190,7 +190,7 @@ def _line_properties(d: pd.DataFrame, rng: np.random.Generator, cfg: SimulateCon
     d["balmer_dec0"] = np.where(k >= 2, 3.1, 2.86)
     # rest-frame EW of Halpha: relative to the disk continuum for sf/composite (diluted by the
     # bulge later), relative to the whole fiber continuum for AGN
-    mu = np.array([1.62, 1.25, 0.95, 0.25])[k]
+    mu = np.array([1.70, 1.25, 0.95, 0.25])[k]
     sd = np.array([0.22, 0.3, 0.35, 0.25])[k]
     d["log_ew_ha"] = mu + rng.normal(0, 1, n) * sd
     d["sigma_gas"] = np.clip(np.array([60.0, 95.0, 210.0, 180.0])[k] + rng.normal(0, 1, n) * np.array([15, 25, 50, 40])[k], 25, 500)

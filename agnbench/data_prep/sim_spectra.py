@@ -32,7 +32,7 @@ SIGMA_INST_KMS = 69.0  # SDSS resolution element per unit wdisp
 #: SDSS pixel mask bits used here (idlspec2d sdssMaskbits.par)
 FULLREJECT, NODATA, BRIGHTSKY = 1 << 18, 1 << 24, 1 << 23
 _SKY_MU = ((3800, 22.3), (4700, 21.9), (6200, 20.9), (7500, 20.1), (9000, 18.9), (9300, 18.8))
-_G0 = 15.0  # photon-gain scale (1/(1e-17 erg/s/cm^2/A)): r_fiber = 17.8 gives S/N ~ 15 per pixel
+_G0 = 28.0  # photon-gain scale (1/(1e-17 erg/s/cm^2/A)): r_fiber = 17.8 gives S/N ~ 20 per pixel
 
 
 @dataclass(frozen=True)
