@@ -78,6 +78,30 @@ def _run_simulate(args: argparse.Namespace) -> Path:
     return simulate(cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run every stage from one config (the README's main command)",
+        description=(
+            "Run the whole suite from one config (default: the built-in defaults, identical to "
+            "configs/quick.yaml): simulate the mock survey into paths.raw if it is not there yet, then "
+            "the later stages. Finished stages are skipped, so an interrupted run resumes. This version "
+            "implements the simulate stage; prep, training, comparison, attribution and the report "
+            "come with the next versions and are listed at the end."
+        ),
+    )
+    _common(p)
+    p.set_defaults(func=_run_all)
+
+
+def _run_all(args: argparse.Namespace) -> Path:
+    from agnbench.pipeline import run_all, summary
+
+    results = run_all(_resolve(args, {}), progress=not args.quiet)
+    print(summary(results))
+    return results[-1].output
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every implemented subcommand."""
     parser = argparse.ArgumentParser(prog="agnbench", description=_DESCRIPTION,
@@ -86,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_simulate(sub)
+    _add_run(sub)
     return parser
 
 

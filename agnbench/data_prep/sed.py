@@ -128,8 +128,9 @@ def continuum_fnu(wave_obs: ArrayLike, z: ArrayLike, age: ArrayLike) -> NDArray[
     old, young = _anchor_curves()
     logw = _rest_loglam(wave_obs, z)
     age = np.asarray(age, dtype=np.float64)[:, None]
-    mag = (1.0 - age) * young(logw) + age * old(logw)
-    return 10.0 ** (-0.4 * mag)
+    mag_old = old(logw)
+    mag = mag_old + (1.0 - age) * (young(logw) - mag_old)
+    return np.exp(-0.4 * np.log(10.0) * mag)
 
 
 def absorption_profile(wave_obs: ArrayLike, z: ArrayLike, age: ArrayLike, sigma_v: ArrayLike) -> NDArray[np.float64]:

@@ -13,6 +13,8 @@ Everything here is vectorised over objects and uses only the generator passed in
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -141,9 +143,9 @@ def _beta_mean(rng: np.random.Generator, mean: np.ndarray, kappa: float) -> np.n
 
 def _host_properties(d: pd.DataFrame, rng: np.random.Generator) -> None:
     n, k, logm = len(d), d["class_idx"].to_numpy(), d["logmass"].to_numpy()
-    d["bt"] = _beta_mean(rng, 0.05 + 0.22 * (logm - 9.5) + _BT_OFFSET[k], 10.0)
-    d["age_bulge"] = np.clip(rng.normal(0.86, 0.07, n), 0.55, 1.0)
-    d["age_disk"] = np.clip(0.0 + 0.12 * (logm - 9.5) + _AGE_DISK_OFFSET[k] + rng.normal(0, 0.08, n), 0.0, 0.95)
+    d["bt"] = _beta_mean(rng, 0.05 + 0.22 * (logm - 9.5) + _BT_OFFSET[k], 5.0)
+    d["age_bulge"] = np.clip(rng.normal(0.83, 0.1, n), 0.5, 1.0)
+    d["age_disk"] = np.clip(0.0 + 0.12 * (logm - 9.5) + _AGE_DISK_OFFSET[k] + rng.normal(0, 0.15, n), 0.0, 0.95)
     ebv = 0.04 + 0.12 * (logm - 9.5) + rng.normal(0, 0.07, n)
     ebv = np.where(k == 3, 0.5 * ebv, ebv)
     d["ebv_gas"] = np.clip(ebv, 0.0, 0.8)
@@ -199,6 +201,12 @@ def _line_properties(d: pd.DataFrame, rng: np.random.Generator, cfg: SimulateCon
     d["psf_fwhm"] = rng.uniform(cfg.psf_fwhm_min, cfg.psf_fwhm_max, n)
 
 
+@lru_cache(maxsize=1)
+def _calzetti_table() -> tuple[np.ndarray, np.ndarray]:
+    logw = np.linspace(np.log10(900.0), np.log10(16000.0), 8001)
+    return logw, ph.calzetti00(10.0**logw)
+
+
 def component_seds(d: pd.DataFrame, wave_obs: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
     """Unit-amplitude rest-frame f_lambda of bulge, disk and point source at ``wave_obs / (1 + z)``.
 
@@ -218,7 +226,7 @@ def component_seds(d: pd.DataFrame, wave_obs: np.ndarray, z: np.ndarray) -> dict
     dict with ``bulge, disk, point`` -> arrays of shape (n_obj, n_wave)
     """
     ebv_star = 0.44 * d["ebv_gas"].to_numpy()[:, None]
-    k_calz = ph.calzetti00(wave_obs[None, :] / (1.0 + z[:, None]))
+    k_calz = np.interp(np.log10(wave_obs)[None, :] - np.log10(1.0 + z)[:, None], *_calzetti_table())
     sig = d["sigma_star"].to_numpy()
     bulge = sed.stellar_flambda(wave_obs, z, d["age_bulge"].to_numpy(), sig)
     bulge *= 10.0 ** (-0.4 * 0.3 * ebv_star * k_calz)

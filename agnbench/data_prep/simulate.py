@@ -43,6 +43,7 @@ from agnbench.runs import atomic_directory, atomic_write_json, atomic_write_parq
 
 log = logging.getLogger(__name__)
 
+RUNTIME_ONLY = frozenset({"workers"})
 CATALOG_FILES = ("galSpecInfo", "galSpecExtra", "galSpecLine", "galSpecIndx", "photometry")
 TRUTH_COLUMNS = (
     "object_id", "true_class", "z", "logmass", "bt", "ps_frac", "age_bulge", "age_disk", "ebv_gas", "ebv_mw",
@@ -259,7 +260,8 @@ def _manifest(cfg: Config, tables: dict[str, pd.DataFrame], hashes: dict[str, st
         "kind": "agnbench mock survey",
         "agnbench_version": __version__,
         "seed": cfg.seed,
-        "simulate": config_to_dict(cfg.simulate),
+        # runtime-only settings (workers) do not change a byte of the survey, so they stay out
+        "simulate": {k: v for k, v in config_to_dict(cfg.simulate).items() if k not in RUNTIME_ONLY},
         "n_galaxies": int(len(tables["galSpecInfo"])),
         "bptclass_counts": {str(int(k)): int(v) for k, v in bpt.items()},
         "files": {k: hashes[k] for k in sorted(hashes)},

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks; each writes JSON under benchmarks/results/ and prints a table."""

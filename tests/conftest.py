@@ -1,0 +1,32 @@
+"""Shared fixtures: one mock survey per test session, and paths to the real test files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from astropy.table import Table
+
+from agnbench.config import load_config
+
+DATA = Path(__file__).parent / "data"
+REAL = DATA / "real"
+
+
+@pytest.fixture(scope="session")
+def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2,000-galaxy mock survey with 48x48 cutouts (seed 3), written once per session."""
+    from agnbench.data_prep.simulate import simulate
+
+    cfg = load_config(overrides=["seed=3", "simulate.n=2000", "simulate.image_size=48"])
+    return simulate(cfg, tmp_path_factory.mktemp("mock") / "survey", progress=False)
+
+
+def read_catalog(survey: Path, name: str) -> pd.DataFrame:
+    """One catalog FITS table of a survey as a DataFrame (strings decoded and stripped)."""
+    df = Table.read(survey / "catalog" / f"{name}.fits").to_pandas()
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(lambda v: v.decode() if isinstance(v, bytes) else v).str.strip()
+    return df
