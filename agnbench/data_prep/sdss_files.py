@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -221,6 +222,18 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _open_fits(path: Path, what: str) -> fits.HDUList:
+    """Open a FITS file fully (no lazy HDUs); truncated or non-FITS files raise SurveyFileError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*truncated.*")
+            return fits.open(path, memmap=False, lazy_load_hdus=False)
+    except Warning as exc:
+        raise SurveyFileError(f"{path}: file is truncated ({exc}); re-download it") from None
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise SurveyFileError(f"{path}: cannot read as {what} ({type(exc).__name__}: {exc})") from exc
+
+
 def read_spectrum(path: str | Path) -> Spectrum:
     """Read an SDSS spec-lite or full spec file (SDSS-I/II or BOSS/eBOSS layout).
 
@@ -230,8 +243,9 @@ def read_spectrum(path: str | Path) -> Spectrum:
         If the file is not readable FITS or lacks the COADD table or the object HDU.
     """
     path = Path(path)
+    hdul = _open_fits(path, "an SDSS spec file")
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with hdul:
             names = [h.name.upper() for h in hdul]
             if "COADD" not in names:
                 raise SurveyFileError(f"{path}: no COADD HDU (found {names}); not an SDSS spec file")
@@ -309,11 +323,13 @@ def read_cutout(path: str | Path) -> tuple[np.ndarray, str, float]:
     """Read a ``fits-cutout`` file: (data (n_band, H, W) float32, band string, arcsec/pixel)."""
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with _open_fits(path, "a FITS cutout") as hdul:
             data = np.asarray(hdul[0].data, dtype=np.float32)
             h = hdul[0].header
             bands = str(h.get("BANDS", "")).strip() or "".join(str(h.get(f"BAND{i}", "?")) for i in range(data.shape[0]))
             scale = abs(float(h.get("CD2_2", h.get("CDELT2", np.nan)))) * 3600.0
+    except SurveyFileError:
+        raise
     except (OSError, ValueError, TypeError, IndexError) as exc:
         raise SurveyFileError(f"{path}: cannot read as a FITS cutout ({type(exc).__name__}: {exc})") from exc
     if data.ndim != 3 or data.shape[0] != len(bands):
