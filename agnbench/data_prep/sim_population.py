@@ -117,7 +117,7 @@ def _draw_candidates(
     d["true_class"] = np.array(TRUE_CLASSES)[cls]
     _host_properties(d, rng)
     _line_properties(d, rng, cfg)
-    _magnitudes(d, rng, cfg)
+    _magnitudes(d)
     return d
 
 
@@ -235,7 +235,7 @@ def component_seds(d: pd.DataFrame, wave_obs: np.ndarray, z: np.ndarray) -> dict
     return {"bulge": bulge, "disk": disk, "point": sed.powerlaw_flambda(wave_obs, z)}
 
 
-def _magnitudes(d: pd.DataFrame, rng: np.random.Generator, cfg: SimulateConfig) -> None:
+def _magnitudes(d: pd.DataFrame) -> None:
     """Luminosities from mass, then observed-frame magnitudes per component (dereddened)."""
     z = d["z"].to_numpy()
     rest = component_seds(d, ph.PHOT_WAVE, np.zeros_like(z))
@@ -252,15 +252,17 @@ def _magnitudes(d: pd.DataFrame, rng: np.random.Generator, cfg: SimulateConfig) 
     dm = ph.distance_modulus(z)
     d["gr_rest"], d["abs_r"] = gr_rest, abs_r
     frac = {"bulge": bt, "disk": 1 - bt}
-    kcorr_shift = 2.5 * np.log10(1 + z) + dm
+    # observed m = synthetic mag of the redshifted unit SED + distance modulus + 2.5 log(1+z)
+    # (the (1+z) compression of f_lambda), minus 2.5 log of the amplitude
+    dist_term = 2.5 * np.log10(1 + z) + dm
     total_r = np.zeros(len(d))
     for comp in ("bulge", "disk"):
         # scale so the component's rest-frame absolute r magnitude is abs_r - 2.5 log10(frac)
         log_amp = -0.4 * (abs_r - 2.5 * np.log10(np.maximum(frac[comp], 1e-6)) - m_r_rest[comp])
-        d[f"lognorm_{comp}"] = log_amp - 0.4 * kcorr_shift
+        d[f"lognorm_{comp}"] = log_amp - 0.4 * dist_term
         for survey, bands in (("sdss", ph.SDSS_BANDS), ("decam", ph.DECAM_BANDS)):
             for b, band in bands.items():
-                d[f"mag_{comp}_{survey}{b}"] = ph.ab_mag(obs[comp], band) + kcorr_shift - 2.5 * log_amp
+                d[f"mag_{comp}_{survey}{b}"] = ph.ab_mag(obs[comp], band) + dist_term - 2.5 * log_amp
         total_r += 10 ** (-0.4 * d[f"mag_{comp}_sdssr"].to_numpy())
     # point source: a fraction of the galaxy's observed r flux
     ps = d["ps_frac"].to_numpy()
