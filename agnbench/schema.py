@@ -41,6 +41,9 @@ OBJECT_COLUMNS: Mapping[str, str] = MappingProxyType({
     "spec_row": "int",
     "image_row": "int",
 })
+#: Object columns that may hold NaN, meaning "unknown" (a user's own table may lack positions or
+#: redshifts); the columns themselves are still required.
+OBJECT_NULLABLE: frozenset[str] = frozenset({"ra", "dec", "z"})
 #: Required columns of ``predictions.parquet`` (plus one ``p_<class>`` column per class).
 PREDICTION_COLUMNS: Mapping[str, str] = MappingProxyType({
     "object_id": "str",
@@ -99,8 +102,10 @@ def _dtype_kind(series: pd.Series) -> str | None:
     return None
 
 
-def _check_columns(df: pd.DataFrame, spec: Mapping[str, str], *, source: str, fix: str) -> None:
-    """Check presence, dtype kind and absence of missing values for the columns in ``spec``."""
+def _check_columns(
+    df: pd.DataFrame, spec: Mapping[str, str], *, source: str, fix: str, nullable: frozenset[str] = frozenset()
+) -> None:
+    """Check presence, dtype kind and absence of missing values (except ``nullable``) for ``spec``."""
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [name for name in spec if name not in df.columns]
@@ -118,7 +123,7 @@ def _check_columns(df: pd.DataFrame, spec: Mapping[str, str], *, source: str, fi
                 f"{source}: column {name!r} has dtype {column.dtype}, expected {kind}; {fix}"
             )
         n_missing = int(column.isna().sum())
-        if n_missing:
+        if n_missing and name not in nullable:
             raise SchemaError(
                 f"{source}: column {name!r} has {n_missing} missing (NaN/null) value(s); {fix}"
             )
@@ -180,7 +185,7 @@ def validate_objects(df: pd.DataFrame, *, source: str = "objects.parquet") -> No
         labels >= 0), or a non-numeric ``feat_`` column.
     """
     fix = "re-run agnbench prep or fix the table"
-    _check_columns(df, OBJECT_COLUMNS, source=source, fix=fix)
+    _check_columns(df, OBJECT_COLUMNS, source=source, fix=fix, nullable=OBJECT_NULLABLE)
     _check_duplicates(df, source=source, fix=fix)
     _check_allowed(df, "split", SPLITS, source=source, fix=fix)
     _check_allowed(df, "bpt_class", tuple(BPT_CODES), source=source, fix=fix)

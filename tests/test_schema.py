@@ -117,9 +117,18 @@ def test_wrong_dtype(objects, column, values, expected):
 
 
 def test_nan_in_required_column(objects):
-    objects.loc[2, "dec"] = np.nan
+    objects.loc[2, "bpt_class"] = np.nan
+    objects["bpt_class"] = objects["bpt_class"].astype("Int64")
     msg = schema_error(validate_objects, objects)
-    assert "column 'dec'" in msg and "1 missing" in msg
+    assert "column 'bpt_class'" in msg and "1 missing" in msg
+
+
+def test_unknown_position_and_redshift_are_allowed(objects):
+    """A user's own table may lack ra/dec/z: NaN means unknown, but the columns must exist."""
+    objects.loc[2, ["ra", "dec", "z"]] = np.nan
+    validate_objects(objects)
+    msg = schema_error(validate_objects, objects.drop(columns="z"))
+    assert "'z'" in msg
 
 
 def test_null_in_string_column(objects):
