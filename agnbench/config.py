@@ -122,6 +122,58 @@ class SimulateConfig:
 
 
 @dataclass(frozen=True)
+class PrepConfig:
+    """Dataset-store preparation (``agnbench prep``): quality cuts, splits, spectra and cutouts.
+
+    Cuts follow the usual MPA-JHU practice (RELIABLE == 1, SPECTROTYPE == GALAXY,
+    Z_WARNING == 0, a redshift and a dereddened-r range). Wavelengths are rest-frame Angstrom.
+    """
+
+    require_reliable: bool = True
+    require_galaxy: bool = True
+    require_zwarning_zero: bool = True
+    z_min: float = 0.02
+    z_max: float = 0.2
+    r_min: float = 10.0  # dereddened model r magnitude range
+    r_max: float = 17.77
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    wave_min: float = 3750.0  # common rest-frame grid, covered by SDSS-I/II spectra at z <= 0.2
+    wave_max: float = 7400.0
+    dloglam: float = 1e-4  # log10 step, the SDSS pixel
+    norm_wave_min: float = 5300.0  # line-free window for the flux normalisation
+    norm_wave_max: float = 5700.0
+    mask_lines: bool = False  # blank the BPT lines (continuum-only ablation)
+    max_uncovered: float = 0.05  # largest fraction of the grid a spectrum may leave uncovered
+    image_size: int = 64  # cutouts are centre-cropped or resampled to this side (pixels)
+    image_source: str = "fits"  # fits (Legacy Survey grz) | jpeg (SDSS gri, 8-bit)
+    stretch: str = "asinh_global"  # asinh_global (one scale per band) | minmax_per_image
+    shard_size: int = 512  # objects per work unit (resume granularity)
+    workers: int = 0  # processes; 0 = all usable cores; results independent of it
+
+    def validate(self) -> None:
+        """Check ranges; raise :class:`ConfigError` naming the first bad key."""
+        rules = [
+            ("z_max", 0 <= self.z_min < self.z_max, f"must be > z_min ({self.z_min}) >= 0"),
+            ("r_max", self.r_min < self.r_max, f"must be > r_min ({self.r_min})"),
+            ("val_fraction", 0 < self.val_fraction < 1, "must be in (0, 1)"),
+            ("test_fraction", 0 < self.test_fraction < 1 - self.val_fraction, "must be in (0, 1 - val_fraction)"),
+            ("wave_max", 900 < self.wave_min < self.wave_max, f"must be > wave_min ({self.wave_min}) > 900"),
+            ("dloglam", 0 < self.dloglam <= 1e-2, "must be in (0, 0.01]"),
+            ("norm_wave_max", self.wave_min <= self.norm_wave_min < self.norm_wave_max <= self.wave_max,
+             "must satisfy wave_min <= norm_wave_min < norm_wave_max <= wave_max"),
+            ("max_uncovered", 0 <= self.max_uncovered < 1, "must be in [0, 1)"),
+            ("image_size", 16 <= self.image_size <= 256, "must be 16..256"),
+            ("image_source", self.image_source in ("fits", "jpeg"), "must be 'fits' or 'jpeg'"),
+            ("stretch", self.stretch in ("asinh_global", "minmax_per_image"), "must be 'asinh_global' or 'minmax_per_image'"),
+            ("shard_size", self.shard_size > 0, "must be > 0"),
+            ("workers", self.workers >= 0, "must be >= 0"),
+        ]
+        for name, ok, rule in rules:
+            _check(ok, f"prep.{name}", getattr(self, name), rule)
+
+
+@dataclass(frozen=True)
 class Config:
     """The root configuration; ``seed`` derives every other random stream."""
 
@@ -129,6 +181,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    prep: PrepConfig = field(default_factory=PrepConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed."""

@@ -164,7 +164,7 @@ def test_spectra_carry_masks_noise_and_sky(mock_survey: Path) -> None:
 
 def test_realism_against_real_sdss_table(mock_survey: Path) -> None:
     """Per-class medians at 0.05 < z < 0.075 agree with 1,590 real SDSS galaxies (tests/data)."""
-    real = pd.read_csv(REAL / "uv_optical_sdss_calibration.csv")
+    real = pd.read_csv(REAL / "uv_optical_sdss_reduced.csv")
     real = real.assign(gr=real.dered_g - real.dered_r, d4000=real["Dn4000(obs)"], r90=real.petroR90_r)
 
     info = read_catalog(mock_survey, "galSpecInfo")

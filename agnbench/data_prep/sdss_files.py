@@ -34,6 +34,17 @@ class SurveyFileError(AgnbenchError):
     """A survey file that cannot be read as the expected format (corrupt, truncated, wrong layout)."""
 
 
+def specobjid(plate: np.ndarray, mjd: np.ndarray, fiber: np.ndarray, *, run2d: int = 26) -> np.ndarray:
+    """DR8 bit-packed specObjID as decimal strings.
+
+    ``plate << 50 | fiber << 38 | (mjd - 50000) << 24 | run2d << 10``; run2d = 26 for the SDSS-I/II
+    (DR7) plates, as checked against a real spec-lite file.
+    """
+    ids = (plate.astype(np.uint64) << np.uint64(50)) | (fiber.astype(np.uint64) << np.uint64(38)) \
+        | ((mjd.astype(np.uint64) - np.uint64(50000)) << np.uint64(24)) | (np.uint64(run2d) << np.uint64(10))
+    return np.array([str(int(v)) for v in ids])
+
+
 def spec_filename(plate: int, mjd: int, fiber: int) -> str:
     """SDSS spec-lite file name, e.g. ``spec-0266-51630-0168.fits``."""
     return f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits"

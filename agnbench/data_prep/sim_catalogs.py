@@ -17,6 +17,7 @@ import pandas as pd
 from agnbench.data_prep import photometry as ph
 from agnbench.data_prep.bpt import AGN, SF, bpt_class
 from agnbench.data_prep.sed import EMISSION_LINES
+from agnbench.data_prep.sdss_files import specobjid
 from agnbench.data_prep.sim_population import total_magnitude
 from agnbench.data_prep.profiles import profile_components, petrosian_radii
 
@@ -24,13 +25,6 @@ FIBERS_PER_PLATE = 640
 GALAXIES_PER_PLATE = 560
 #: 5-sigma depths used for SDSS model-magnitude errors (AB).
 _SDSS_M5 = {"u": 21.6, "g": 22.6, "r": 22.4, "i": 21.7, "z": 20.6}
-
-
-def specobjid(plate: np.ndarray, mjd: np.ndarray, fiber: np.ndarray, *, run2d: int = 26) -> np.ndarray:
-    """DR8 bit-packed specObjID as decimal strings."""
-    ids = (plate.astype(np.uint64) << np.uint64(50)) | (fiber.astype(np.uint64) << np.uint64(38)) \
-        | ((mjd.astype(np.uint64) - np.uint64(50000)) << np.uint64(24)) | (np.uint64(run2d) << np.uint64(10))
-    return np.array([str(int(v)) for v in ids])
 
 
 def photo_objid(index: np.ndarray) -> np.ndarray:
