@@ -78,6 +78,52 @@ def _run_simulate(args: argparse.Namespace) -> Path:
     return simulate(cfg, args.out, overwrite=args.overwrite, progress=not args.quiet)
 
 
+def _add_prep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prep",
+        help="build the dataset store (objects, spectra, cutouts, splits) from raw files or your own table",
+        description=(
+            "Build a dataset store (DESIGN Contract 1): objects.parquet with labels, splits, feat_* and q_* "
+            "columns; spectra/flux.npy, ivar.npy, wave.npy on one rest-frame grid; images/cutouts.npy with a "
+            "global per-band arcsinh stretch; quarantine.csv listing every rejected input; manifest.json with "
+            "counts and sha256 of every file. --source mpajhu reads MPA-JHU galSpec FITS + photometry in "
+            "RAW/catalog, spectra RAW/spectra/PLATE/spec-*.fits and cutouts RAW/images/<object_id>.fits (what "
+            "`agnbench simulate` writes). --source table reads your own CSV/Parquet/FITS table. Interrupted? "
+            "Run the same command again: finished shards are kept."
+        ),
+    )
+    p.add_argument("--source", required=True, choices=("mpajhu", "table"), help="input kind")
+    p.add_argument("--raw", type=Path, help="raw survey directory (--source mpajhu)")
+    p.add_argument("--table", type=Path, help="your table, CSV/Parquet/FITS (--source table)")
+    p.add_argument("--id-col", help="unique object id column (--source table)")
+    p.add_argument("--label-col", help="column holding the class (--source table)")
+    p.add_argument("--label-map", help="VALUE:NAME pairs, e.g. 1:sf,3:agn; NAME 'ood' sends objects to the ood split")
+    p.add_argument("--ra-col", help="RA column (deg); default: ra/RA if present")
+    p.add_argument("--dec-col", help="Dec column (deg); default: dec/DEC if present")
+    p.add_argument("--z-col", help="redshift column; default: z/Z/redshift if present")
+    p.add_argument("--features", help="comma-separated feature columns (default: every numeric non-id column)")
+    p.add_argument("--out", required=True, type=Path, help="store directory (must not exist unless --overwrite)")
+    p.add_argument("--allow-leaky", action="store_true",
+                   help="keep label-defining features (line fluxes, EWs, BPT classes...); recorded in the manifest")
+    p.add_argument("--mask-lines", action="store_true", help="blank the BPT lines in the spectra (config: prep.mask_lines)")
+    p.add_argument("--workers", type=int, help="processes; 0 = all cores (config: prep.workers)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store once the new one is complete")
+    _common(p)
+    p.set_defaults(func=_run_prep)
+
+
+def _run_prep(args: argparse.Namespace) -> Path:
+    from agnbench.data_prep.store import prep
+
+    cfg = _resolve(args, {"--workers": ("prep.workers", args.workers),
+                          "--mask-lines": ("prep.mask_lines", True if args.mask_lines else None)})
+    features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
+    return prep(cfg, source=args.source, out=args.out, raw=args.raw, table=args.table, id_col=args.id_col,
+                label_col=args.label_col, label_map=args.label_map, ra_col=args.ra_col, dec_col=args.dec_col,
+                z_col=args.z_col, features=features, allow_leaky=args.allow_leaky, overwrite=args.overwrite,
+                progress=not args.quiet)
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
@@ -85,9 +131,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the whole suite from one config (default: the built-in defaults, identical to "
             "configs/quick.yaml): simulate the mock survey into paths.raw if it is not there yet, then "
-            "the later stages. Finished stages are skipped, so an interrupted run resumes. This version "
-            "implements the simulate stage; prep, training, comparison, attribution and the report "
-            "come with the next versions and are listed at the end."
+            "prep it into the store paths.data, then the later stages. Finished stages are skipped, so an "
+            "interrupted run resumes. This version implements simulate and prep; training, comparison, "
+            "attribution and the report come with the next versions and are listed at the end."
         ),
     )
     _common(p)
@@ -110,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_simulate(sub)
+    _add_prep(sub)
     _add_run(sub)
     return parser
 

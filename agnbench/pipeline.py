@@ -17,7 +17,7 @@ from agnbench.config import Config
 log = logging.getLogger(__name__)
 
 #: Stages of the full pipeline that later versions add, in order (DESIGN.md).
-PENDING_STAGES = ("prep", "train catalog", "train spectra", "train images", "compare", "explain", "report")
+PENDING_STAGES = ("train catalog", "train spectra", "train images", "compare", "explain", "report")
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,27 @@ class StageResult:
 
 
 def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
-    """Run the implemented stages for ``cfg``; return one result per stage."""
-    from agnbench.data_prep.simulate import simulate
+    """Run the implemented stages for ``cfg``; return one result per stage.
 
+    A stage whose output directory holds a ``manifest.json`` (written last, atomically) is done.
+    """
+    from agnbench.data_prep.simulate import simulate
+    from agnbench.data_prep.store import prep
+
+    raw, data = Path(cfg.paths.raw), Path(cfg.paths.data)
+    stages = [
+        ("simulate", raw, lambda: simulate(cfg, raw, progress=progress)),
+        ("prep", data, lambda: prep(cfg, source="mpajhu", raw=raw, out=data, progress=progress)),
+    ]
     results = []
-    raw = Path(cfg.paths.raw)
-    start = time.perf_counter()
-    if (raw / "manifest.json").exists():
-        log.info("simulate: %s already holds a survey; skipping (delete it to re-simulate)", raw)
-        results.append(StageResult("simulate", "skipped", raw, 0.0))
-    else:
-        simulate(cfg, raw, progress=progress)
-        results.append(StageResult("simulate", "done", raw, time.perf_counter() - start))
+    for name, output, action in stages:
+        start = time.perf_counter()
+        if (output / "manifest.json").exists():
+            log.info("%s: %s is complete; skipping (delete it to redo this stage)", name, output)
+            results.append(StageResult(name, "skipped", output, 0.0))
+            continue
+        action()
+        results.append(StageResult(name, "done", output, time.perf_counter() - start))
     return results
 
 

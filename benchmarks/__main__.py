@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_simulate",)
+BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images")
 
 
 def main(argv: list[str]) -> int:

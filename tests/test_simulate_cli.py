@@ -123,11 +123,13 @@ def test_help_explains() -> None:
 
 def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"paths:\n  raw: {tmp_path / 'raw'}\nsimulate:\n  n: 30\n  image_size: 16\n")
+    cfg.write_text(f"paths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n"
+                   "simulate:\n  n: 60\n  image_size: 16\nprep:\n  image_size: 16\n")
     first = _run("run", "--config", str(cfg), "-q")
     assert first.returncode == 0, first.stderr
-    assert "simulate        done" in first.stdout and first.stdout.strip().splitlines()[-1] == str(tmp_path / "raw")
-    before = _tree_hashes(tmp_path / "raw")
+    assert "simulate        done" in first.stdout and "prep            done" in first.stdout
+    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "data")
+    before = _tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")
     second = _run("run", "--config", str(cfg), "-q")
-    assert second.returncode == 0 and "simulate        skipped" in second.stdout
-    assert _tree_hashes(tmp_path / "raw") == before
+    assert second.returncode == 0 and "simulate        skipped" in second.stdout and "prep            skipped" in second.stdout
+    assert (_tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")) == before
