@@ -116,3 +116,28 @@ def test_bptclass_recomputed_when_galspecextra_is_absent(mock_survey: Path, tmp_
     line = read_catalog(mock_survey, "galSpecLine").set_index("SPECOBJID").loc[objects["object_id"]]
     args = [line[f"{n}_FLUX{e}"] for n in ("NII_6584", "H_ALPHA", "OIII_5007", "H_BETA") for e in ("", "_ERR")]
     np.testing.assert_array_equal(objects["bpt_class"], bpt_class(*args))
+
+
+def test_empty_result_is_fatal_with_the_cut_counts(mock_survey: Path) -> None:
+    cfg = load_config(overrides=["prep.z_min=0.3", "prep.z_max=0.39"])
+    with pytest.raises(AgnbenchError, match=r"no object passes the quality cuts .*0.3 <= z <= 0.39: 0"):
+        select_mpajhu(mock_survey, cfg)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_photometry_as_csv_or_parquet_with_plate_mjd_fiber(mock_survey: Path, tmp_path: Path, fmt: str) -> None:
+    """A CasJobs export without specObjID joins on plate/mjd/fiberID and gives the same features."""
+    raw = tmp_path / "raw"
+    shutil.copytree(mock_survey / "catalog", raw / "catalog")
+    phot = read_catalog(mock_survey, "photometry")
+    info = read_catalog(mock_survey, "galSpecInfo")
+    phot = phot.drop(columns=["specObjID"]).assign(plate=info["PLATEID"], mjd=info["MJD"], fiberID=info["FIBERID"])
+    (raw / "catalog" / "photometry.fits").unlink()
+    if fmt == "csv":
+        phot.to_csv(raw / "catalog" / "photometry.csv", index=False)
+    else:
+        phot.to_parquet(raw / "catalog" / "photometry.parquet")
+    ref = select_mpajhu(mock_survey, load_config()).objects
+    got = select_mpajhu(raw, load_config()).objects
+    feats = [c for c in ref if c.startswith("feat_")]
+    np.testing.assert_allclose(got[feats].to_numpy(float), ref[feats].to_numpy(float), rtol=1e-12, equal_nan=True)

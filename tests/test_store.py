@@ -191,3 +191,22 @@ def test_cli_prep(tmp_path: Path, small_survey: Path) -> None:
         res = _cli(*args, "-q")
         assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and words in res.stderr, res.stderr
+
+
+def test_documented_dask_example_matches_local(small_survey: Path) -> None:
+    """The README's Dask example (shards as a dask.bag) gives exactly the local result."""
+    db = pytest.importorskip("dask.bag")
+    from agnbench.data_prep.spectra import ingest_spectra, rest_grid
+
+    objects = select_mpajhu(small_survey, load_config()).objects
+    items = [(r.object_id, str(small_survey / "spectra" / f"{r.plate:04d}" / f"spec-{r.plate:04d}-{r.mjd:05d}-{r.fiberid:04d}.fits"), r.z)
+             for r in objects.head(60).itertuples()]
+    shards = [items[i : i + 25] for i in range(0, len(items), 25)]
+    grid = rest_grid(wave_min=3750, wave_max=7400)
+    results = db.from_sequence(shards, npartitions=len(shards)).map(
+        lambda shard: ingest_spectra(shard, loglam=grid)).compute(scheduler="processes", num_workers=2)
+    local = [ingest_spectra(shard, loglam=grid) for shard in shards]
+    for a, b in zip(results, local):
+        np.testing.assert_array_equal(a.flux, b.flux)
+        np.testing.assert_array_equal(a.ivar, b.ivar)
+    assert sum(int(r.ok.sum()) for r in results) == 60
