@@ -210,3 +210,19 @@ def test_documented_dask_example_matches_local(small_survey: Path) -> None:
         np.testing.assert_array_equal(a.flux, b.flux)
         np.testing.assert_array_equal(a.ivar, b.ivar)
     assert sum(int(r.ok.sum()) for r in results) == 60
+
+
+def test_jpeg_cutouts_found_by_photometric_objid(tmp_path: Path) -> None:
+    """SDSS JPEG cutouts are named by the photometric objID; the store finds them that way too."""
+    from agnbench.data_prep.store import _image_items
+
+    raw = tmp_path / "raw"
+    (raw / "jpeg").mkdir(parents=True)
+    for jpeg in (REAL / "jpeg").glob("*.jpeg"):
+        shutil.copy(jpeg, raw / "jpeg" / jpeg.name)
+    objids = sorted(p.stem for p in (REAL / "jpeg").glob("*.jpeg"))
+    objects = pd.DataFrame({"object_id": ["101", "102", "103"], "objid": objids + ["999"]})
+    quarantine: list[dict] = []
+    items = _image_items(objects, raw, load_config(overrides=["prep.image_source=jpeg"]), quarantine)
+    assert [Path(p).stem for _, p in items] == objids and [o for o, _ in items] == ["101", "102"]
+    assert len(quarantine) == 1 and quarantine[0]["object_id"] == "103" and "999" in quarantine[0]["reason"]

@@ -105,6 +105,9 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
     for name in ("PLATEID", "MJD", "FIBERID"):
         if name in frame:
             objects[name.lower().replace("plateid", "plate")] = frame[name].to_numpy(np.int64)
+    photo = column(frame, "objID", "PHOTOID", "BESTOBJID")
+    if photo is not None:  # the photometric id names SDSS JPEG cutouts
+        objects["objid"] = photo.map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip().to_numpy()
     sel = _finish(objects, role, catalog_features(frame), q, cfg, allow_leaky=allow_leaky, explicit=False,
                   source=inputs["info"])
     sel.cuts, sel.quarantine, sel.inputs = cuts, quarantine, inputs

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -146,17 +146,24 @@ def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> 
 
 
 def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list[dict]) -> list[tuple[str, str]]:
-    folder = raw / "images"
-    suffixes = (".fits", ".fits.fz") if cfg.prep.image_source == "fits" else (".jpeg", ".jpg")
-    if not folder.is_dir():
-        log.warning("%s: no images folder; the store will have no cutouts", folder)
+    """Cutout files per object: ``images/<object_id>.fits`` (Legacy Survey), or for JPEG sources
+    ``images/`` or ``jpeg/`` named by object_id or by the photometric objID (SDSS's convention)."""
+    fits_source = cfg.prep.image_source == "fits"
+    suffixes = (".fits", ".fits.fz") if fits_source else (".jpeg", ".jpg")
+    folders = [raw / "images"] + ([] if fits_source else [raw / "jpeg"])
+    present = {p.name: p for folder in folders if folder.is_dir() for p in folder.iterdir()}
+    if not present:
+        log.warning("%s: no cutouts; the store will have no images", " or ".join(map(str, folders)))
         return []
-    present = {p.name: p for p in folder.iterdir()}
+    objids = objects["objid"] if "objid" in objects and not fits_source else pd.Series([""] * len(objects))
     items = []
-    for oid in objects["object_id"]:
-        path = next((present[f"{oid}{s}"] for s in suffixes if f"{oid}{s}" in present), None)
+    for oid, objid in zip(objects["object_id"], objids):
+        names = [f"{key}{s}" for key in (oid, objid) if key for s in suffixes]
+        path = next((present[n] for n in names if n in present), None)
         if path is None:
-            quarantine.append({"object_id": oid, "file": "", "stage": "images", "reason": f"no cutout {folder}/{oid}{suffixes[0]}"})
+            quarantine.append({"object_id": oid, "file": "", "stage": "images",
+                               "reason": f"no cutout named {' or '.join(names[:: len(suffixes)])} (+{suffixes[0]}) in "
+                                         f"{' or '.join(map(str, folders))}"})
         else:
             items.append((oid, str(path)))
     return items
@@ -184,12 +191,20 @@ def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path
                 _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], budget)
                 bar.update(len(shards[k]))
         else:
+            # at most 2 shards per worker in flight, and each result is dropped once saved, so
+            # memory stays flat however many shards there are
             with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-                futures = {pool.submit(_shard_call, func, shards[k], kwargs): k for k in todo}
-                for fut in as_completed(futures):
-                    k = futures[fut]
-                    _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], budget)
-                    bar.update(len(shards[k]))
+                queue, running = list(todo), {}
+                while queue or running:
+                    while queue and len(running) < 2 * workers:
+                        k = queue.pop(0)
+                        running[pool.submit(_shard_call, func, shards[k], kwargs)] = k
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in sorted(done, key=running.get):
+                        k = running.pop(fut)
+                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], budget)
+                        bar.update(len(shards[k]))
+                    del done
     finally:
         bar.close()
     return paths
@@ -206,10 +221,12 @@ def _save_shard(path: Path, result: Any, ids: list[str], budget: list[int | None
             raise KeyboardInterrupt("stopped after the requested number of shards (test hook)")
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Arrays of a shard file (only ``keys`` if given: npz members are read lazily)."""
     with np.load(path) as npz:
-        out = {k: npz[k] for k in npz.files}
-    out["quarantine"] = json.loads(str(out["quarantine"]))
+        out = {k: npz[k] for k in (keys or npz.files)}
+    if "quarantine" in out:
+        out["quarantine"] = json.loads(str(out["quarantine"]))
     return out
 
 
@@ -218,7 +235,7 @@ def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarant
     row, order = 0, {oid: i for i, oid in enumerate(objects["object_id"])}
     rows = objects[column].to_numpy().copy()
     for path in shards:
-        shard = _load(path)
+        shard = _load(path, ("object_ids", "ok", "quarantine"))
         quarantine.extend(shard["quarantine"])
         for oid in shard["object_ids"][shard["ok"]]:
             rows[order[oid]] = row
@@ -238,7 +255,7 @@ def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid
     order = {oid: i for i, oid in enumerate(objects["object_id"])}
     row = 0
     for path in shards:
-        shard = _load(path)
+        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median"))
         ok = shard["ok"]
         n = int(ok.sum())
         flux[row : row + n] = shard["flux"][ok]
@@ -255,10 +272,9 @@ def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid
 def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: Config, quarantine: list[dict]) -> img.Stretch:
     n_rows = _assign_rows(shards, objects, "image_row", quarantine)
     split = dict(zip(objects["object_id"], objects["split"]))
-    sigmas, first = [], None
+    sigmas = []
     for path in shards:
-        shard = _load(path)
-        first = shard if first is None else first
+        shard = _load(path, ("object_ids", "ok", "sky_sigma"))
         train = np.array([split[o] == "train" for o in shard["object_ids"]]) & shard["ok"]
         sigmas.append(shard["sky_sigma"][train])
     bands = "grz" if cfg.prep.image_source == "fits" else "gri"
@@ -272,7 +288,7 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     cutouts = np.lib.format.open_memmap(folder / "cutouts.npy", mode="w+", dtype=np.float16, shape=shape)
     row = 0
     for path in shards:
-        shard = _load(path)
+        shard = _load(path, ("ok", "images"))
         ok = shard["ok"]
         n = int(ok.sum())
         cutouts[row : row + n] = img.apply_stretch(shard["images"][ok], stretch, dtype=np.float16)
