@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images", "bench_prep")
+BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images", "bench_prep", "bench_catalog")
 
 
 def main(argv: list[str]) -> int:
