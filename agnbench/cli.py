@@ -124,6 +124,47 @@ def _run_prep(args: argparse.Namespace) -> Path:
                 progress=not args.quiet)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one track on a dataset store and write a run directory")
+    tracks = p.add_subparsers(dest="track", metavar="TRACK")
+    tracks.required = True
+    c = tracks.add_parser(
+        "catalog",
+        help="gradient-boosted trees (xgboost, lightgbm) or references (logreg, rf) on catalog features",
+        description=(
+            "Train the catalog track on a store's feat_* columns and write runs/<run-id>/ (DESIGN Contract 3): "
+            "config.yaml, env.json, data.json, the model in its native format (xgboost JSON, lightgbm text, "
+            "sklearn via skops), history.csv, calibration.json, predictions.parquet for val/test/ood, "
+            "metrics.json and MODEL_CARD.md. Early stopping, calibration and the decision threshold use the val "
+            "split only. Label-defining features are refused unless --allow-leaky (recorded in the run)."
+        ),
+    )
+    c.add_argument("--data", required=True, type=Path, help="dataset store (agnbench prep --out)")
+    c.add_argument("--model", choices=("xgboost", "lightgbm", "logreg", "rf"), help="config: catalog.model")
+    c.add_argument("--features", help="photometry | physical | all | feat_a,feat_b (config: catalog.features)")
+    c.add_argument("--seeds", help="comma-separated seeds: one run each, e.g. 0,1,2,3,4 (seed spread)")
+    c.add_argument("--runs-dir", type=Path, help="where runs go (config: paths.runs; default runs/)")
+    c.add_argument("--name", help="run directory name instead of <time>-catalog-<model>-s<seed>")
+    c.add_argument("--allow-leaky", action="store_true", help="allow label-defining features (loud; recorded)")
+    _common(c)
+    c.set_defaults(func=_run_train_catalog)
+
+
+def _run_train_catalog(args: argparse.Namespace) -> Path:
+    from agnbench.baselines.train import train_catalog_seeds
+
+    cfg = _resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features)})
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()] if args.seeds else [cfg.seed]
+    except ValueError:
+        raise AgnbenchError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2") from None
+    runs = train_catalog_seeds(cfg, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs), seeds=seeds,
+                               name=args.name, allow_leaky=args.allow_leaky)
+    for run in runs[:-1]:
+        print(run)
+    return runs[-1]
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
@@ -157,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_simulate(sub)
     _add_prep(sub)
+    _add_train(sub)
     _add_run(sub)
     return parser
 

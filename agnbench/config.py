@@ -174,6 +174,37 @@ class PrepConfig:
 
 
 @dataclass(frozen=True)
+class CatalogConfig:
+    """Catalog track (``agnbench train catalog``): model, features, imbalance, calibration, threshold."""
+
+    model: str = "xgboost"  # xgboost | lightgbm | logreg | rf
+    features: str = "photometry"  # photometry | physical | all | comma-separated feat_ columns
+    class_weight: str = "balanced"  # balanced | none
+    calibration: str = "none"  # none | isotonic | sigmoid | temperature (fitted on val)
+    threshold: str = "argmax"  # argmax | max_f1 | target_precision (chosen on val, binary only)
+    target_precision: float = 0.9
+    early_stopping_rounds: int = 50
+    threads: int = 2
+
+    def validate(self) -> None:
+        """Check choices and ranges; raise :class:`ConfigError` naming the first bad key."""
+        rules = [
+            ("model", self.model in ("xgboost", "lightgbm", "logreg", "rf"), "must be xgboost, lightgbm, logreg or rf"),
+            ("features", bool(self.features.strip()), "must be photometry, physical, all or a list of feat_ columns"),
+            ("class_weight", self.class_weight in ("balanced", "none"), "must be 'balanced' or 'none'"),
+            ("calibration", self.calibration in ("none", "isotonic", "sigmoid", "temperature"),
+             "must be none, isotonic, sigmoid or temperature"),
+            ("threshold", self.threshold in ("argmax", "max_f1", "target_precision"),
+             "must be argmax, max_f1 or target_precision"),
+            ("target_precision", 0 < self.target_precision < 1, "must be in (0, 1)"),
+            ("early_stopping_rounds", self.early_stopping_rounds > 0, "must be > 0"),
+            ("threads", self.threads > 0, "must be > 0"),
+        ]
+        for name, ok, rule in rules:
+            _check(ok, f"catalog.{name}", getattr(self, name), rule)
+
+
+@dataclass(frozen=True)
 class Config:
     """The root configuration; ``seed`` derives every other random stream."""
 
@@ -182,6 +213,7 @@ class Config:
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed."""
