@@ -185,10 +185,16 @@ class CatalogConfig:
     target_precision: float = 0.9
     early_stopping_rounds: int = 50
     threads: int = 2
+    search: str = "none"  # none | random (hyper-parameters by CV on the train split only)
+    n_trials: int = 20  # random-search trials (trial 0 = the defaults)
+    cv_folds: int = 3
 
     def validate(self) -> None:
         """Check choices and ranges; raise :class:`ConfigError` naming the first bad key."""
         rules = [
+            ("search", self.search in ("none", "random"), "must be 'none' or 'random'"),
+            ("n_trials", self.n_trials >= 1, "must be >= 1"),
+            ("cv_folds", self.cv_folds >= 2, "must be >= 2"),
             ("model", self.model in ("xgboost", "lightgbm", "logreg", "rf"), "must be xgboost, lightgbm, logreg or rf"),
             ("features", bool(self.features.strip()), "must be photometry, physical, all or a list of feat_ columns"),
             ("class_weight", self.class_weight in ("balanced", "none"), "must be 'balanced' or 'none'"),

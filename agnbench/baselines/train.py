@@ -20,6 +20,7 @@ from agnbench.baselines.calibration import fit_calibrator
 from agnbench.baselines.features import select_features
 from agnbench.baselines.model_card import model_card
 from agnbench.baselines.models import fit_model
+from agnbench.baselines.search import random_search
 from agnbench.baselines.thresholds import apply_threshold, fit_threshold
 from agnbench.config import Config, dump_config
 from agnbench.data_prep.leakage import check_leakage
@@ -71,9 +72,16 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
     atomic_write_json(run_dir / "env.json", capture_env(device="cpu"))
     atomic_write_json(run_dir / "data.json", store.fingerprint())
     try:
+        params = None
+        if cc.search == "random":
+            params, trials = random_search(
+                cc.model, X[train], y[train], n_classes=n_classes, feature_names=features, seed=cfg.seed,
+                n_trials=cc.n_trials, cv_folds=cc.cv_folds, class_weight=cc.class_weight,
+                early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
+            atomic_write_text(run_dir / "search.csv", trials.to_csv(index=False))
         fit = fit_model(cc.model, X[train], y[train], X[val], y[val], n_classes=n_classes, feature_names=features,
-                        seed=cfg.seed, class_weight=cc.class_weight, early_stopping_rounds=cc.early_stopping_rounds,
-                        threads=cc.threads)
+                        seed=cfg.seed, class_weight=cc.class_weight, params=params,
+                        early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
         model_files = fit.save(run_dir)
         atomic_write_text(run_dir / "history.csv", fit.history.to_csv(index=False))
         calibrator = fit_calibrator(fit.predict_proba(X[val]), y[val], method=cc.calibration)
@@ -122,6 +130,7 @@ def _metrics(preds: pd.DataFrame, y_train: np.ndarray, n_classes: int, fit, cali
     ood = preds[preds["split"] == "ood"]
     out["ood"] = {"n": int(len(ood)),
                   "fraction_predicted": {p[2:]: float(np.mean(ood["y_pred"] == k)) for k, p in enumerate(probs)}}
-    out["model"] = {"best_iteration": fit.best_iteration, "calibration": calibration, "threshold": rule,
+    out["model"] = {"best_iteration": fit.best_iteration, "params": fit.params, "calibration": calibration,
+                    "threshold": rule,
                     "n_features": len(features), "leaky_features_allowed": leakage.allow_leaky and bool(leakage.leaky)}
     return out
