@@ -70,6 +70,9 @@ def split_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray, *, 
         out["roc_auc_note"] = "undefined: one class in this split"
     elif n_classes == 2:
         out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
+    elif present.size < n_classes:
+        out["roc_auc"] = None
+        out["roc_auc_note"] = f"undefined: only {present.size} of {n_classes} classes in this split"
     else:
         out["roc_auc"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels))
     return out

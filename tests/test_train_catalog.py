@@ -117,3 +117,18 @@ def test_cli_multi_seed(mock_store: Path, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "agnbench", "train", "catalog", "--data", str(tmp_path / "nope"), "-q"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "Traceback" not in res.stderr and "not a dataset store" in res.stderr
+
+
+def test_multiclass_bpt4_store(mock_survey: Path, tmp_path: Path) -> None:
+    store = prep(load_config(overrides=["labels.scheme=bpt4", "prep.image_size=48"]), source="mpajhu",
+                 raw=mock_survey, out=tmp_path / "bpt4", progress=False)
+    run = train_catalog(load_config(overrides=["catalog.model=lightgbm", "catalog.features=physical"]),
+                        data=store, runs_dir=tmp_path / "runs")
+    preds = pd.read_parquet(run / "predictions.parquet")
+    assert [c for c in preds.columns if c.startswith("p_")] == ["p_sf", "p_composite", "p_agn", "p_liner"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > metrics["test"]["majority_baseline_accuracy"] + 0.05
+    assert 0.5 < metrics["test"]["roc_auc"] <= 1.0
+    with pytest.raises(AgnbenchError, match="needs a binary label scheme"):
+        train_catalog(load_config(overrides=["catalog.threshold=max_f1"]), data=store, runs_dir=tmp_path / "runs2")
+    assert not (tmp_path / "runs2").exists()

@@ -129,7 +129,8 @@ def _metrics(preds: pd.DataFrame, y_train: np.ndarray, n_classes: int, fit, cali
                                    majority_class=majority)
     ood = preds[preds["split"] == "ood"]
     out["ood"] = {"n": int(len(ood)),
-                  "fraction_predicted": {p[2:]: float(np.mean(ood["y_pred"] == k)) for k, p in enumerate(probs)}}
+                  "fraction_predicted": {p[2:]: float(np.mean(ood["y_pred"] == k)) for k, p in enumerate(probs)}
+                  if len(ood) else {}}
     out["model"] = {"best_iteration": fit.best_iteration, "params": fit.params, "calibration": calibration,
                     "threshold": rule,
                     "n_features": len(features), "leaky_features_allowed": leakage.allow_leaky and bool(leakage.leaky)}
