@@ -96,6 +96,12 @@ def test_bad_inputs(mock_store: Path, tmp_path: Path) -> None:
         train_catalog(load_config(overrides=["catalog.features=feat_g_r,feat_nope"]), data=mock_store, runs_dir=tmp_path)
     with pytest.raises(AgnbenchError, match="not a dataset store"):
         train_catalog(load_config(), data=tmp_path / "missing", runs_dir=tmp_path)
+    bare = tmp_path / "bare"
+    shutil.copytree(mock_store, bare)
+    objects = pd.read_parquet(bare / "objects.parquet")
+    objects.drop(columns=[c for c in objects if c.startswith("feat_")]).to_parquet(bare / "objects.parquet")
+    with pytest.raises(AgnbenchError, match="the store has no feat_\\* columns"):
+        train_catalog(load_config(), data=bare, runs_dir=tmp_path / "runs")
     one_class = tmp_path / "one"
     shutil.copytree(mock_store, one_class)
     objects = pd.read_parquet(one_class / "objects.parquet")
