@@ -172,9 +172,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the whole suite from one config (default: the built-in defaults, identical to "
             "configs/quick.yaml): simulate the mock survey into paths.raw if it is not there yet, then "
-            "prep it into the store paths.data, then the later stages. Finished stages are skipped, so an "
-            "interrupted run resumes. This version implements simulate and prep; training, comparison, "
-            "attribution and the report come with the next versions and are listed at the end."
+            "prep it into the store paths.data, train the catalog models (xgboost, lightgbm, logreg) into "
+            "paths.runs, then the later stages. Finished stages are skipped, so an interrupted run resumes. "
+            "The deep tracks, comparison, attribution and the report come with the next versions and are "
+            "listed at the end."
         ),
     )
     _common(p)
