@@ -84,8 +84,9 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
                         early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
         model_files = fit.save(run_dir)
         atomic_write_text(run_dir / "history.csv", fit.history.to_csv(index=False))
-        calibrator = fit_calibrator(fit.predict_proba(X[val]), y[val], method=cc.calibration)
-        rule = fit_threshold(calibrator.transform(fit.predict_proba(X[val])), y[val], rule=cc.threshold,
+        proba_val = fit.predict_proba(X[val])
+        calibrator = fit_calibrator(proba_val, y[val], method=cc.calibration)
+        rule = fit_threshold(calibrator.transform(proba_val), y[val], rule=cc.threshold,
                              target_precision=cc.target_precision)
         atomic_write_json(run_dir / "calibration.json", {"calibrator": calibrator.to_dict(), "threshold": rule})
         scored = np.isin(split, ("val", "test", "ood"))
