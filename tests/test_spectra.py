@@ -196,6 +196,27 @@ def test_mask_lines_makes_the_lines_irrelevant(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.diff(masked.flux[0, ha], 2), 0, atol=1e-4)  # a straight line under Halpha
 
 
+def test_line_sets_all_and_bpt(tmp_path: Path) -> None:
+    z = 0.05
+    wave = _obs_wave()
+    oii = _gaussian(wave, EMISSION_LINES["OII_3729"] * (1 + z), 2.5 * (1 + z), 1e5, 9.0 * (1 + z))
+    path = _write_spectrum(tmp_path / "s.fits", 5 + wave / 3000.0 + oii, ivar=np.full(wave.size, 4.0), z=z)
+    wave_rest = 10**GRID
+    near = {name: np.abs(wave_rest - centre) <= 3 for name, centre in
+            (("oii", EMISSION_LINES["OII_3729"]), ("sii", EMISSION_LINES["SII_6717"]), ("hb", EMISSION_LINES["H_BETA"]),
+             ("heii", sp.EXTRA_LINES["HEII_4686"]), ("cont", 5500.0))}
+    every = sp.ingest_spectra([("a", str(path), z)], loglam=GRID, mask_lines=True, line_set="all")
+    bpt = sp.ingest_spectra([("a", str(path), z)], loglam=GRID, mask_lines=True, line_set="bpt")
+    for name in ("oii", "sii", "hb", "heii"):
+        assert (every.ivar[0, near[name]] == 0).all(), name
+    assert (bpt.ivar[0, near["hb"]] == 0).all()
+    assert (bpt.ivar[0, near["oii"]] > 0).all() and (bpt.ivar[0, near["sii"]] > 0).all()
+    assert (every.ivar[0, near["cont"]] > 0).all()
+    assert len(sp.line_centres("all")) == len(EMISSION_LINES) + len(sp.EXTRA_LINES)
+    with pytest.raises(ValueError, match="line_set"):
+        sp.line_centres("some")
+
+
 def test_bad_items_are_quarantined_with_reasons(tmp_path: Path) -> None:
     wave = _obs_wave()
     flux = 3 + wave / 5000.0

@@ -26,8 +26,14 @@ from agnbench.data_prep.sed import EMISSION_LINES
 
 log = logging.getLogger(__name__)
 
-#: the lines that define the BPT label, blanked by ``mask_lines``
+#: the lines that define the BPT label, blanked by ``mask_lines`` with ``line_set="bpt"``
 BPT_LINES = ("H_BETA", "OIII_4959", "OIII_5007", "NII_6548", "H_ALPHA", "NII_6584")
+#: further emission lines of galaxy and AGN spectra (rest-frame vacuum A) that ``line_set="all"`` also blanks,
+#: beyond :data:`~agnbench.data_prep.sed.EMISSION_LINES`: [NeIII]+Heps, [OIII]4363, HeII, [NI], HeI, [FeVII],
+#: [OI]6364, [ArIII]. [OI], [SII] and HeII are AGN diagnostics themselves (Veilleux & Osterbrock 1987).
+EXTRA_LINES = {"NEIII_HEPS_3969": 3969.6, "OIII_4363": 4364.4, "HEII_4686": 4687.0, "NI_5200": 5201.7,
+               "HEI_5876": 5877.3, "FEVII_6087": 6088.5, "OI_6364": 6365.5, "ARIII_7136": 7137.8}
+LINE_SETS = ("all", "bpt")
 LINE_HALF_WIDTH = 15.0  # A, rest frame
 EDGE_PIXELS = 3  # pixels each side of a blanked window whose median anchors the straight line
 _OBJECT_FIELDS = {"z": ("Z",), "plate": ("PLATE",), "mjd": ("MJD",), "fiber": ("FIBERID",),
@@ -190,12 +196,21 @@ def resample(in_loglam: np.ndarray, flux: np.ndarray, ivar: np.ndarray, out_logl
     return out_flux, out_ivar, good_width, covered
 
 
-def _line_windows(loglam: np.ndarray) -> list[np.ndarray]:
-    """Pixel index ranges (merged where they overlap) within LINE_HALF_WIDTH of a BPT line."""
+def line_centres(line_set: str) -> list[float]:
+    """Rest wavelengths (A) blanked by ``mask_lines``: ``bpt`` (the 6 BPT lines) or ``all`` emission lines."""
+    if line_set not in LINE_SETS:
+        raise ValueError(f"line_set must be one of {LINE_SETS}, got {line_set!r}")
+    if line_set == "bpt":
+        return [EMISSION_LINES[name] for name in BPT_LINES]
+    return sorted([*EMISSION_LINES.values(), *EXTRA_LINES.values()])
+
+
+def _line_windows(loglam: np.ndarray, line_set: str = "all") -> list[np.ndarray]:
+    """Pixel index ranges (merged where they overlap) within LINE_HALF_WIDTH of a masked line."""
     wave = 10.0**loglam
     inside = np.zeros(wave.size, dtype=bool)
-    for name in BPT_LINES:
-        inside |= np.abs(wave - EMISSION_LINES[name]) <= LINE_HALF_WIDTH
+    for centre in line_centres(line_set):
+        inside |= np.abs(wave - centre) <= LINE_HALF_WIDTH
     idx = np.flatnonzero(inside)
     return np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if idx.size else []
 
@@ -274,7 +289,7 @@ def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray,
 
 def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarray,
                    norm_window: tuple[float, float] = (5300.0, 5700.0), mask_lines: bool = False,
-                   max_uncovered: float = 0.05) -> SpectraShard:
+                   line_set: str = "all", max_uncovered: float = 0.05) -> SpectraShard:
     """Read, rest-frame, resample and normalise the spectra of one shard.
 
     Parameters
@@ -286,8 +301,10 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
     norm_window : (float, float)
         Rest wavelength range (A) whose median unmasked flux is divided out.
     mask_lines : bool
-        Blank Hbeta, [OIII]4959,5007, [NII]6548,6584 and Halpha within +-15 A (ivar 0, flux a
-        straight line between the windows' edges): the continuum-only ablation.
+        Blank emission lines within +-15 A (ivar 0, flux a straight line between the windows'
+        edges). With ``line_set="all"`` (every line of :func:`line_centres`) this is the
+        continuum-only ablation; ``"bpt"`` blanks only Hbeta, [OIII]4959,5007, [NII]6548,6584 and
+        Halpha, leaving [OII], [OI], [SII], [NeIII]... (which still separate AGN from star formation).
     max_uncovered : float
         Largest fraction of grid pixels that may be uncovered or masked (before line blanking).
 
@@ -311,7 +328,7 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
         raise ValueError(f"norm_window {norm_window} holds no pixel of the grid {wave[0]:.0f}-{wave[-1]:.0f} A")
     if not 0 <= max_uncovered < 1:
         raise ValueError(f"max_uncovered must be in [0, 1), got {max_uncovered}")
-    windows = _line_windows(loglam) if mask_lines else None
+    windows = _line_windows(loglam, line_set) if mask_lines else None
     n = len(items)
     flux = np.zeros((n, loglam.size), dtype=np.float32)
     ivar = np.zeros((n, loglam.size), dtype=np.float32)

@@ -81,7 +81,8 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     workers = default_workers(cfg.prep.workers)
     grid = spec.rest_grid(wave_min=cfg.prep.wave_min, wave_max=cfg.prep.wave_max, dloglam=cfg.prep.dloglam)
     spec_kw = {"loglam": grid, "norm_window": (cfg.prep.norm_wave_min, cfg.prep.norm_wave_max),
-               "mask_lines": cfg.prep.mask_lines, "max_uncovered": cfg.prep.max_uncovered}
+               "mask_lines": cfg.prep.mask_lines,
+               "line_set": cfg.prep.masked_lines, "max_uncovered": cfg.prep.max_uncovered}
     img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
               "source": cfg.prep.image_source}
     spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
