@@ -105,7 +105,9 @@ def _add_prep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="store directory (must not exist unless --overwrite)")
     p.add_argument("--allow-leaky", action="store_true",
                    help="keep label-defining features (line fluxes, EWs, BPT classes...); recorded in the manifest")
-    p.add_argument("--mask-lines", action="store_true", help="blank the BPT lines in the spectra (config: prep.mask_lines)")
+    p.add_argument("--mask-lines", action="store_true",
+                   help="blank the emission lines in the spectra: continuum-only ablation (config: prep.mask_lines, "
+                        "prep.masked_lines)")
     p.add_argument("--workers", type=int, help="processes; 0 = all cores (config: prep.workers)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store once the new one is complete")
     _common(p)
@@ -148,16 +150,79 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--allow-leaky", action="store_true", help="allow label-defining features (loud; recorded)")
     _common(c)
     c.set_defaults(func=_run_train_catalog)
+    for track in ("spectra", "images"):
+        _add_train_deep(tracks, track)
+
+
+_DEEP_HELP = {
+    "spectra": ("a 1D ResNet on the store's rest-frame spectra (flux and an ivar weight channel)",
+                "Spectra augmentation: noise drawn from ivar, redshift jitter, blanked windows. A store built with "
+                "--mask-lines gives the continuum-only ablation."),
+    "images": ("a ResNet-18 (width multiplier, small-cutout stem) on the store's grz cutouts",
+               "Image augmentation: the 8 dihedral flips/rotations, sub-pixel shifts, noise; predictions average "
+               "the 8 dihedral transforms (images.tta)."),
+}
+
+
+def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
+    short, extra = _DEEP_HELP[track]
+    p = tracks.add_parser(
+        track, help=short,
+        description=(
+            f"Train the {track} track ({short}) and write runs/<run-id>/ (DESIGN Contract 3): config.yaml, env.json, "
+            "data.json, model_meta.json, model.pt (best val epoch; torch state_dict), model_best.pt, "
+            "checkpoint_last.pt (resume), history.csv per epoch, calibration.json, predictions.parquet for "
+            "val/test/ood, metrics.json and MODEL_CARD.md. AdamW with warm-up + cosine schedule, class-weighted "
+            "cross-entropy or focal loss, early stopping on val (ROC-AUC, or macro-F1 for multi-class), "
+            f"temperature scaling and the decision threshold fitted on val. {extra} Settings live in the config "
+            f"section '{track}' (e.g. --set {track}.epochs=30). Interrupted? agnbench train {track} --resume RUN_DIR."
+        ),
+    )
+    p.add_argument("--data", type=Path, help="dataset store (agnbench prep --out); optional with --resume")
+    p.add_argument("--epochs", type=int, help=f"maximum epochs (config: {track}.epochs)")
+    p.add_argument("--batch-size", type=int, help=f"training batch size (config: {track}.batch_size)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help=f"config: {track}.device (default auto)")
+    p.add_argument("--workers", type=int, help=f"data-loading processes, 0 = main process (config: {track}.workers)")
+    p.add_argument("--seeds", help="comma-separated seeds: one run each, e.g. 0,1,2 (seed spread)")
+    p.add_argument("--runs-dir", type=Path, help="where runs go (config: paths.runs; default runs/)")
+    p.add_argument("--name", help=f"run directory name instead of <time>-{track}-<model>-s<seed>")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue an interrupted run from its last checkpoint, with its saved config")
+    p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                   help=f"fine-tune from a run directory or state_dict (frozen backbone for {track}.freeze_epochs)")
+    _common(p)
+    p.set_defaults(func=_run_train_deep, track_name=track)
+
+
+def _seeds(args: argparse.Namespace, cfg: Config) -> list[int]:
+    try:
+        return [int(s) for s in args.seeds.split(",") if s.strip()] if args.seeds else [cfg.seed]
+    except ValueError:
+        raise AgnbenchError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2") from None
+
+
+def _run_train_deep(args: argparse.Namespace) -> Path:
+    from agnbench.deep.train import train_deep_seeds
+
+    t = args.track_name
+    if args.resume is not None and (args.config or args.overrides or args.seeds or args.seed is not None):
+        raise AgnbenchError("--resume continues a run with its own saved config: do not combine it with "
+                            "--config, --set, --seed or --seeds")
+    cfg = _resolve(args, {"--epochs": (f"{t}.epochs", args.epochs), "--batch-size": (f"{t}.batch_size", args.batch_size),
+                          "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers)})
+    runs = train_deep_seeds(cfg, track=t, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs),
+                            seeds=_seeds(args, cfg), name=args.name, resume=args.resume, init_from=args.init_from,
+                            progress=not args.quiet)
+    for run in runs[:-1]:
+        print(run)
+    return runs[-1]
 
 
 def _run_train_catalog(args: argparse.Namespace) -> Path:
     from agnbench.baselines.train import train_catalog_seeds
 
     cfg = _resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features)})
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()] if args.seeds else [cfg.seed]
-    except ValueError:
-        raise AgnbenchError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2") from None
+    seeds = _seeds(args, cfg)
     runs = train_catalog_seeds(cfg, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs), seeds=seeds,
                                name=args.name, allow_leaky=args.allow_leaky)
     for run in runs[:-1]:
@@ -172,10 +237,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the whole suite from one config (default: the built-in defaults, identical to "
             "configs/quick.yaml): simulate the mock survey into paths.raw if it is not there yet, then "
-            "prep it into the store paths.data, train the catalog models (xgboost, lightgbm, logreg) into "
-            "paths.runs, then the later stages. Finished stages are skipped, so an interrupted run resumes. "
-            "The deep tracks, comparison, attribution and the report come with the next versions and are "
-            "listed at the end."
+            "prep it into the store paths.data, train the catalog models (xgboost, lightgbm, logreg) and the "
+            "spectra and images tracks into paths.runs, then the later stages. Finished stages are skipped and "
+            "an interrupted deep run resumes from its last checkpoint, so rerunning the command continues. "
+            "The comparison, attribution and report stages come with the next versions and are listed at the end."
         ),
     )
     _common(p)

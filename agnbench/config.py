@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from agnbench.config_deep import ImagesConfig, SpectraConfig
+from agnbench.config_rules import check as _check
 from agnbench.errors import ConfigError
 from agnbench.runs import atomic_write_text
 
@@ -143,7 +145,8 @@ class PrepConfig:
     dloglam: float = 1e-4  # log10 step, the SDSS pixel
     norm_wave_min: float = 5300.0  # line-free window for the flux normalisation
     norm_wave_max: float = 5700.0
-    mask_lines: bool = False  # blank the BPT lines (continuum-only ablation)
+    mask_lines: bool = False  # blank emission lines in the spectra (ablation)
+    masked_lines: str = "all"  # all (every emission line: continuum-only) | bpt (Hb, [OIII], [NII], Ha only)
     max_uncovered: float = 0.05  # largest fraction of the grid a spectrum may leave uncovered
     image_size: int = 64  # cutouts are centre-cropped or resampled to this side (pixels)
     image_source: str = "fits"  # fits (Legacy Survey grz) | jpeg (SDSS gri, 8-bit)
@@ -163,6 +166,7 @@ class PrepConfig:
             ("norm_wave_max", self.wave_min <= self.norm_wave_min < self.norm_wave_max <= self.wave_max,
              "must satisfy wave_min <= norm_wave_min < norm_wave_max <= wave_max"),
             ("max_uncovered", 0 <= self.max_uncovered < 1, "must be in [0, 1)"),
+            ("masked_lines", self.masked_lines in ("all", "bpt"), "must be 'all' (continuum-only) or 'bpt'"),
             ("image_size", 16 <= self.image_size <= 256, "must be 16..256"),
             ("image_source", self.image_source in ("fits", "jpeg"), "must be 'fits' or 'jpeg'"),
             ("stretch", self.stretch in ("asinh_global", "minmax_per_image"), "must be 'asinh_global' or 'minmax_per_image'"),
@@ -220,6 +224,8 @@ class Config:
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    spectra: SpectraConfig = field(default_factory=SpectraConfig)
+    images: ImagesConfig = field(default_factory=ImagesConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed."""
@@ -303,11 +309,6 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{at}: {problem}; fix the file") from None
     return {} if data is None else data
-
-
-def _check(ok: bool, key: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r} is out of range: {rule}")
 
 
 def _suggestion(word: str, choices: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 #: Stages of the full pipeline that later versions add, in order (DESIGN.md).
 #: Catalog models trained by ``agnbench run`` (DESIGN: the reference points every paper table needs).
 CATALOG_MODELS = ("xgboost", "lightgbm", "logreg")
-PENDING_STAGES = ("train spectra", "train images", "compare", "explain", "report")
+PENDING_STAGES = ("compare", "explain", "report")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
         action()
         results.append(StageResult(name, "done", output, time.perf_counter() - start))
     results += _catalog_stages(cfg, data)
+    results += _deep_stages(cfg, data, progress=progress)
     return results
 
 
@@ -84,6 +85,31 @@ def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
         model_cfg = replace(cfg, catalog=replace(cfg.catalog, model=model))
         train_catalog(model_cfg, data=data, runs_dir=runs_dir, name=name)
         out.append(StageResult(f"catalog {model}", "done", run, time.perf_counter() - start))
+    return out
+
+
+def _deep_stages(cfg: Config, data: Path, *, progress: bool) -> list[StageResult]:
+    """The spectra and images runs, named ``<track>-<model>-s<seed>``; an interrupted one resumes from its checkpoint."""
+    from agnbench.deep.train import MODEL_NAMES, train_deep
+
+    out = []
+    runs_dir = Path(cfg.paths.runs)
+    for track, model in MODEL_NAMES.items():
+        run = runs_dir / f"{track}-{model}-s{cfg.seed}"
+        if _run_complete(run):
+            out.append(StageResult(f"train {track}", "skipped", run, 0.0))
+            continue
+        start = time.perf_counter()
+        if (run / "model_meta.json").exists():
+            log.info("%s was interrupted; resuming it from its last checkpoint", run)
+            train_deep(cfg, track=track, data=data, runs_dir=runs_dir, resume=run, progress=progress)
+        else:
+            if run.exists():  # created but never started training: keep it, out of the way
+                aside = run.with_name(f"{run.name}.incomplete-{time.strftime('%Y%m%d-%H%M%S')}")
+                run.rename(aside)
+                log.warning("%s was incomplete; moved to %s and training again", run, aside)
+            train_deep(cfg, track=track, data=data, runs_dir=runs_dir, name=run.name, progress=progress)
+        out.append(StageResult(f"train {track}", "done", run, time.perf_counter() - start))
     return out
 
 

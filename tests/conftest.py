@@ -23,6 +23,25 @@ def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulate(cfg, tmp_path_factory.mktemp("mock") / "survey", progress=False)
 
 
+@pytest.fixture(scope="session")
+def mock_store(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dataset store of :func:`mock_survey` (48x48 cutouts), built once per session."""
+    from agnbench.data_prep.store import prep
+
+    cfg = load_config(overrides=["prep.image_size=48"])
+    return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "mock", progress=False)
+
+
+@pytest.fixture(scope="session")
+def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same store with the BPT lines blanked in the spectra (``prep.mask_lines``: continuum-only)."""
+    from agnbench.data_prep.store import prep
+
+    cfg = load_config(overrides=["prep.image_size=48", "prep.mask_lines=true"])
+    return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "masked",
+                progress=False)
+
+
 def read_catalog(survey: Path, name: str) -> pd.DataFrame:
     """One catalog FITS table of a survey as a DataFrame (strings decoded and stripped)."""
     df = Table.read(survey / "catalog" / f"{name}.fits").to_pandas()

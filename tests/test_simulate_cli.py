@@ -125,18 +125,27 @@ def test_help_explains() -> None:
 def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"paths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n  runs: {tmp_path / 'runs'}\n"
-                   "simulate:\n  n: 300\n  image_size: 16\nprep:\n  image_size: 16\n")
+                   "simulate:\n  n: 300\n  image_size: 16\nprep:\n  image_size: 16\n"
+                   "spectra:\n  epochs: 2\n  width: 4\n  blocks: [1]\n  batch_size: 16\n"
+                   "images:\n  epochs: 2\n  width: 0.125\n  batch_size: 16\n")
     first = _run("run", "--config", str(cfg), "-q")
     assert first.returncode == 0, first.stderr
     assert re.search(r"simulate\s+done", first.stdout) and re.search(r"prep\s+done", first.stdout)
     assert re.search(r"catalog xgboost\s+done", first.stdout) and re.search(r"catalog logreg\s+done", first.stdout)
-    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "runs" / "catalog-logreg-s0")
+    assert re.search(r"train spectra\s+done", first.stdout) and re.search(r"train images\s+done", first.stdout)
+    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "runs" / "images-resnet18-s0")
     before = _tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data"), _tree_hashes(tmp_path / "runs")
     # an interrupted catalog run is moved aside and redone; finished stages are skipped
     (tmp_path / "runs" / "catalog-lightgbm-s0" / "status.json").write_text('{"status": "running"}')
+    # an interrupted deep run resumes from its checkpoint (here: after its last epoch, so no retraining)
+    history = (tmp_path / "runs" / "images-resnet18-s0" / "history.csv").read_text()
+    (tmp_path / "runs" / "images-resnet18-s0" / "status.json").write_text('{"status": "interrupted"}')
     second = _run("run", "--config", str(cfg), "-q")
     assert second.returncode == 0, second.stderr
     assert re.search(r"simulate\s+skipped", second.stdout) and re.search(r"prep\s+skipped", second.stdout)
     assert re.search(r"catalog lightgbm\s+done", second.stdout) and re.search(r"catalog xgboost\s+skipped", second.stdout)
     assert (_tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")) == before[:2]
     assert len(list((tmp_path / "runs").glob("catalog-lightgbm-s0.incomplete-*"))) == 1
+    assert re.search(r"train images\s+done", second.stdout) and re.search(r"train spectra\s+skipped", second.stdout)
+    assert (tmp_path / "runs" / "images-resnet18-s0" / "history.csv").read_text() == history
+    assert json.loads((tmp_path / "runs" / "images-resnet18-s0" / "status.json").read_text())["status"] == "complete"

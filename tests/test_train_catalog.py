@@ -27,12 +27,6 @@ RUN_FILES = {"config.yaml", "env.json", "data.json", "history.csv", "calibration
 
 
 @pytest.fixture(scope="module")
-def mock_store(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = load_config(overrides=["prep.image_size=48"])
-    return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "mock", progress=False)
-
-
-@pytest.fixture(scope="module")
 def uv_leaky_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prep(load_config(), source="table", table=UV, id_col="Objid", label_col="BPT_class", label_map=UV_MAP,
                 allow_leaky=True, out=tmp_path_factory.mktemp("store") / "uv", progress=False)
