@@ -230,6 +230,38 @@ def _run_train_catalog(args: argparse.Namespace) -> Path:
     return runs[-1]
 
 
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="paired bootstrap intervals and significance tests between runs (from their predictions)",
+        description=(
+            "Compare runs from their predictions.parquet files (any track, or your own model written in that "
+            "schema; DESIGN Contract 2) and write comparisons/NAME/ (Contract 4): inputs.yaml, replicates.parquet "
+            "(raw bootstrap draws), summary.csv (every metric per run with percentile and BCa intervals, and the "
+            "majority-class baseline), tests.csv (paired deltas with intervals and bootstrap p-values, DeLong for "
+            "ROC-AUC, McNemar for accuracy, Holm-corrected), seeds.csv (seed spread), subgroups.csv (metrics in "
+            "bins of redshift, mass, S/N, colour), ood.csv (where each run puts the composites), thresholds.csv "
+            "and abstention.csv (chosen on val, applied to test). Only objects scored by every run are used, with "
+            "one shared resample matrix. Settings: config section 'compare' (n_boot, confidence, ci, subgroups...)."
+        ),
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories")
+    p.add_argument("--out", required=True, type=Path, help="comparison directory (must not exist unless --overwrite)")
+    p.add_argument("--n-boot", type=int, help="bootstrap replicates (config: compare.n_boot; default 2000)")
+    p.add_argument("--data", type=Path, help="dataset store for subgroup columns (default: from the runs' data.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing comparison once the new one is complete")
+    _common(p)
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> Path:
+    from agnbench.bootstrap.compare import compare
+
+    cfg = _resolve(args, {"--n-boot": ("compare.n_boot", args.n_boot)})
+    return compare(cfg, runs=args.runs, out=args.out, data=args.data, overwrite=args.overwrite,
+                   progress=not args.quiet)
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
@@ -265,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     _add_prep(sub)
     _add_train(sub)
+    _add_compare(sub)
     _add_run(sub)
     return parser
 

@@ -1,0 +1,204 @@
+"""``agnbench compare RUN... --out comparisons/NAME``: DESIGN Contract 4 from predictions files only.
+
+Steps: load and check the runs -> align the objects every run scored on the split (counts
+reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
+percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
+spread of runs that differ only by seed -> subgroups (store q_ columns), composites (ood),
+thresholds and abstention chosen on val -> write everything atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from agnbench.bootstrap.decisions import abstention_table, threshold_table
+from agnbench.bootstrap.inputs import Aligned, RunPredictions, align, load_runs, train_majority
+from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes
+from agnbench.bootstrap.paired import (jackknife_values, long_replicates, pairwise_tests, paired_replicates,
+                                       summary_table)
+from agnbench.bootstrap.paired_tests import seed_spread
+from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
+from agnbench.bootstrap.subgroups import subgroup_metrics
+from agnbench.config import Config, config_to_dict
+from agnbench.errors import AgnbenchError
+from agnbench.runs import atomic_directory, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.seeding import derive_seed
+
+log = logging.getLogger(__name__)
+MAJORITY = "majority-baseline"
+
+
+def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = None, overwrite: bool = False,
+            progress: bool = True) -> Path:
+    """Compare runs by their predictions; write ``out`` (Contract 4) and return it.
+
+    Parameters
+    ----------
+    runs : list of Path
+        Run directories holding ``predictions.parquet`` (any track, or a user's own model).
+    data : Path, optional
+        The dataset store, for subgroup variables; default: the store named in the runs' data.json.
+    """
+    cc = cfg.compare
+    loaded = load_runs(runs)
+    classes = loaded[0].classes
+    aligned = align(loaded, cc.split)
+    names = [r.name for r in loaded]
+    proba, y_pred = dict(aligned.proba), dict(aligned.y_pred)
+    majority = train_majority(loaded)
+    if majority is not None:
+        k, freq = majority
+        proba[MAJORITY] = np.tile(freq, (aligned.y_true.size, 1))
+        y_pred[MAJORITY] = np.full(aligned.y_true.size, k, dtype=np.int64)
+    metrics = [*METRIC_NAMES, *class_metric_names(classes)]
+    log.info("comparing %d runs on %d shared %s objects; %d paired bootstrap replicates", len(names),
+             aligned.y_true.size, cc.split, cc.n_boot)
+    reps = paired_replicates(aligned.y_true, proba, y_pred, classes=classes, metrics=metrics, n_boot=cc.n_boot,
+                             seed=cfg.seed, stratify=cc.stratify, ece_bins=cc.ece_bins, progress=progress)
+    jack = jackknife_values(aligned.y_true, proba, y_pred, classes=classes, metrics=metrics,
+                            n_groups=cc.jackknife_groups, seed=cfg.seed, ece_bins=cc.ece_bins)
+    notes = metric_notes(aligned.y_true, n_classes=len(classes))
+    summary = summary_table(aligned.y_true, proba, y_pred, reps, jack, classes=classes, metrics=metrics,
+                            confidence=cc.confidence, ci=cc.ci, notes=notes, ece_bins=cc.ece_bins)
+    tests = pairwise_tests(aligned.y_true, proba, y_pred, reps, summary, runs=names, metrics=metrics,
+                           confidence=cc.confidence)
+    seeds, combined = _seed_tables(loaded, summary, reps, metrics, cc)
+    if len(combined):
+        summary = pd.concat([summary, combined], ignore_index=True)
+    extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        atomic_write_parquet(tmp / "replicates.parquet", long_replicates(reps))
+        atomic_write_text(tmp / "summary.csv", summary.to_csv(index=False))
+        atomic_write_text(tmp / "tests.csv", tests.to_csv(index=False))
+        for name, table in {"seeds": seeds, **extras}.items():
+            if table is not None and len(table):
+                atomic_write_text(tmp / f"{name}.csv", table.to_csv(index=False))
+        atomic_write_text(tmp / "inputs.yaml", yaml.safe_dump(_inputs(cfg, loaded, aligned, majority, skipped),
+                                                               sort_keys=False))
+    log.info("comparison written to %s", out)
+    return out
+
+
+def _seed_tables(loaded: list[RunPredictions], summary: pd.DataFrame, reps: dict, metrics: list[str],
+                 cc) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seed spread (mean, std of point estimates across seeds) per track-model group with > 1 seed; with
+    ``compare.seeds: combined`` also summary rows for the seed-averaged metric (its bootstrap interval)."""
+    groups: dict[str, list[str]] = {}
+    for run in loaded:
+        groups.setdefault(run.group, []).append(run.name)
+    est = summary.set_index(["run", "metric"])["estimate"]
+    spread, combined = [], []
+    for group, members in groups.items():
+        if len(members) < 2:
+            continue
+        for m in metrics:
+            values = np.array([est[(r, m)] for r in members])
+            spread.append({"group": group, "metric": m, **seed_spread(values), "runs": " ".join(members)})
+            if cc.seeds == "combined":
+                mean_reps = np.mean([reps[r][m] for r in members], axis=0)
+                lo, hi = percentile_interval(mean_reps, confidence=cc.confidence)
+                combined.append({"metric": m, "run": f"{group} (mean of {len(members)} seeds)",
+                                 "estimate": float(np.nanmean(values)), "lo": float(lo), "hi": float(hi),
+                                 "ci": "percentile of the seed-averaged replicates", "confidence": cc.confidence,
+                                 "note": f"seed std {np.nanstd(values, ddof=1):.4g} reported in seeds.csv"})
+    return pd.DataFrame(spread), pd.DataFrame(combined)
+
+
+def _extra_tables(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, data: Path | None,
+                  metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Subgroups, composites, thresholds and abstention; a table that cannot be made is skipped with the reason."""
+    cc = cfg.compare
+    classes = loaded[0].classes
+    tables: dict[str, pd.DataFrame] = {}
+    skipped: dict[str, str] = {}
+    store = _store_objects(loaded, data)
+    if isinstance(store, str):
+        skipped["subgroups"] = store
+    else:
+        variables = {}
+        by_id = store.set_index("object_id")
+        missing = [v for v in cc.subgroups if v not in by_id.columns]
+        if missing:
+            skipped["subgroups_missing_columns"] = ", ".join(missing)
+        for v in cc.subgroups:
+            if v in by_id.columns:
+                values = by_id[v].reindex(aligned.object_id).to_numpy(np.float64)
+                variables[v] = values
+        if variables:
+            tables["subgroups"] = subgroup_metrics(
+                y_true=aligned.y_true, probas=aligned.proba, preds=aligned.y_pred, variables=variables,
+                classes=classes, metrics=[m for m in ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1")
+                                          if m in metrics], n_bins=cc.subgroup_bins, n_boot=cc.subgroup_boot,
+                seed=cfg.seed, confidence=cc.confidence, stratify=cc.stratify)
+    try:
+        tables["ood"] = _ood_table(loaded, cfg)
+    except AgnbenchError as exc:
+        skipped["ood"] = str(exc)
+    if cc.split == "test":
+        try:
+            val = align(loaded, "val")
+        except AgnbenchError as exc:
+            skipped["thresholds"] = str(exc)
+        else:
+            v = {r: (val.y_true, val.proba[r]) for r in val.proba}
+            t = {r: (aligned.y_true, aligned.proba[r]) for r in aligned.proba}
+            tables["thresholds"] = threshold_table(val=v, test=t, classes=classes, rules=cc.threshold_rules,
+                                                   target_precision=cc.target_precision)
+            tables["abstention"] = abstention_table(val=v, test=t, classes=classes, coverages=cc.coverages)
+    return tables, skipped
+
+
+def _store_objects(loaded: list[RunPredictions], data: Path | None) -> pd.DataFrame | str:
+    """The store's objects table, or why it is unavailable."""
+    path = Path(data) if data is not None else next((Path(r.data["store"]) for r in loaded if r.data.get("store")),
+                                                    None)
+    if path is None:
+        return "no store known (bare predictions files): pass --data STORE for subgroups"
+    if not (path / "objects.parquet").exists():
+        return f"store {path} not found (moved?): pass --data STORE for subgroups"
+    return pd.read_parquet(path / "objects.parquet")
+
+
+def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:
+    """Composites (split ``ood``): fraction of them each run assigns to each class, with bootstrap intervals."""
+    cc = cfg.compare
+    ood = align(loaded, "ood")
+    n = ood.object_id.size
+    classes = loaded[0].classes
+    rows = []
+    frac: dict[str, np.ndarray] = {r: np.empty((cc.n_boot, len(classes))) for r in ood.y_pred}
+    for first, idx in index_chunks(n, n_boot=cc.n_boot, seed=derive_seed(cfg.seed, "compare", "ood")):
+        counts = counts_from_indices(idx, n, dtype=np.float64)
+        for run, pred in ood.y_pred.items():
+            onehot = np.eye(len(classes))[pred]
+            frac[run][first : first + idx.shape[0]] = counts @ onehot / n
+    for run, pred in ood.y_pred.items():
+        for k, c in enumerate(classes):
+            lo, hi = percentile_interval(frac[run][:, k], confidence=cc.confidence)
+            rows.append({"run": run, "predicted_class": c, "fraction": float(np.mean(pred == k)), "lo": float(lo),
+                         "hi": float(hi), "mean_probability": float(ood.proba[run][:, k].mean()), "n": n})
+    return pd.DataFrame(rows)
+
+
+def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majority, skipped: dict) -> dict:
+    return {
+        "runs": [{"path": str(r.path.resolve()), "name": r.name, "track": r.track, "model": r.model, "seed": r.seed}
+                 for r in loaded],
+        "classes": list(loaded[0].classes),
+        "store_sha256": loaded[0].data.get("objects_sha256"),
+        "label_scheme": loaded[0].data.get("label_scheme"),
+        "objects": aligned.counts,
+        "class_counts": {c: int(np.sum(aligned.y_true == k)) for k, c in enumerate(loaded[0].classes)},
+        "majority_baseline": None if majority is None else {
+            "class": loaded[0].classes[majority[0]], "train_frequencies": [float(f) for f in majority[1]],
+            "note": "predicts the training split's majority class, with its training frequencies as probabilities"},
+        "skipped": skipped,
+        "compare": config_to_dict(cfg.compare),
+        "seed": cfg.seed,
+        "env": {k: v for k, v in capture_env().items() if k in ("agnbench", "git", "packages", "timestamp_utc")},
+    }

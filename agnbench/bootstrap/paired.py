@@ -1,0 +1,125 @@
+"""Paired bootstrap over aligned runs: raw replicates, summary intervals, pairwise tests.
+
+One matrix of resample indices over the shared objects (:func:`~agnbench.bootstrap.resample.index_chunks`)
+is turned into count weights chunk by chunk and applied to every run, so replicate ``b`` of run A
+and replicate ``b`` of run B saw the same objects: the difference of their metrics is a valid
+bootstrap replicate of the difference. Raw draws are returned; intervals are summaries of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from tqdm.auto import tqdm
+
+from agnbench.bootstrap.delong import delong_test
+from agnbench.bootstrap.metrics import point_metrics, weighted_metrics
+from agnbench.bootstrap.paired_tests import holm, mcnemar_test
+from agnbench.bootstrap.resample import (bca_interval, bootstrap_pvalue, counts_from_indices, index_chunks,
+                                         jackknife_weights, percentile_interval)
+from agnbench.seeding import derive_seed
+
+
+def paired_replicates(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray], *,
+                      classes: Sequence[str], metrics: Sequence[str], n_boot: int, seed: int, stratify: bool,
+                      ece_bins: int = 15, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Bootstrap replicates ``{run: {metric: (n_boot,)}}`` from ONE shared resample matrix.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray of int, shape (n,)
+    proba : dict of run -> numpy.ndarray, shape (n, K)
+    y_pred : dict of run -> numpy.ndarray of int, shape (n,)
+    stratify : bool
+        Resample within each true class (class counts fixed in every replicate).
+    """
+    n = y_true.size
+    out = {run: {m: np.empty(n_boot) for m in metrics} for run in proba}
+    chunks = index_chunks(n, n_boot=n_boot, seed=derive_seed(seed, "compare", "bootstrap"),
+                          strata=y_true if stratify else None)
+    with tqdm(total=n_boot, desc="bootstrap", unit="replicate", disable=not progress) as bar:
+        for first, idx in chunks:
+            counts = counts_from_indices(idx, n)
+            for run in proba:
+                values = weighted_metrics(y_true, proba[run], y_pred[run], counts, classes=classes, metrics=metrics,
+                                          ece_bins=ece_bins)
+                for m in metrics:
+                    out[run][m][first : first + idx.shape[0]] = values[m]
+            bar.update(idx.shape[0])
+    return out
+
+
+def jackknife_values(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray], *,
+                     classes: Sequence[str], metrics: Sequence[str], n_groups: int, seed: int,
+                     ece_bins: int = 15) -> dict[str, dict[str, np.ndarray]]:
+    """Delete-a-group jackknife values ``{run: {metric: (G,)}}`` for the BCa acceleration."""
+    weights = jackknife_weights(y_true.size, n_groups=min(n_groups, y_true.size),
+                                seed=derive_seed(seed, "compare", "jackknife"))
+    return {run: weighted_metrics(y_true, proba[run], y_pred[run], weights, classes=classes, metrics=metrics,
+                                  ece_bins=ece_bins) for run in proba}
+
+
+def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray],
+                  replicates: dict[str, dict[str, np.ndarray]], jackknife: dict[str, dict[str, np.ndarray]], *,
+                  classes: Sequence[str], metrics: Sequence[str], confidence: float, ci: str,
+                  notes: dict[str, str], ece_bins: int = 15) -> pd.DataFrame:
+    """One row per (metric, run): point estimate, percentile and BCa intervals, ``lo``/``hi`` from ``ci``."""
+    rows = []
+    for run in proba:
+        point = point_metrics(y_true, proba[run], y_pred[run], classes=classes, metrics=metrics, ece_bins=ece_bins)
+        for m in metrics:
+            reps = replicates[run][m]
+            p_lo, p_hi = percentile_interval(reps, confidence=confidence)
+            b_lo, b_hi = bca_interval(reps, estimate=point[m], jackknife=jackknife[run][m], confidence=confidence)
+            lo, hi = (p_lo, p_hi) if ci == "percentile" else (b_lo, b_hi)
+            rows.append({"metric": m, "run": run, "estimate": point[m], "lo": float(lo), "hi": float(hi),
+                         "percentile_lo": float(p_lo), "percentile_hi": float(p_hi), "bca_lo": float(b_lo),
+                         "bca_hi": float(b_hi), "ci": ci, "confidence": confidence, "n": int(y_true.size),
+                         "n_boot": int(reps.size), "n_boot_valid": int(np.isfinite(reps).sum()),
+                         "note": notes.get(m, "")})
+    return pd.DataFrame(rows)
+
+
+def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray],
+                   replicates: dict[str, dict[str, np.ndarray]], summary: pd.DataFrame, *, runs: Sequence[str],
+                   metrics: Sequence[str], confidence: float) -> pd.DataFrame:
+    """Every pair of ``runs``: paired bootstrap deltas (A - B) for every metric, DeLong (ROC-AUC, binary) and
+    McNemar (accuracy); ``p_holm`` is Holm-corrected across the whole table."""
+    est = summary.set_index(["run", "metric"])["estimate"]
+    rows = []
+    for a, b in itertools.combinations(runs, 2):
+        for m in metrics:
+            delta = replicates[a][m] - replicates[b][m]
+            lo, hi = percentile_interval(delta, confidence=confidence)
+            rows.append({"run_a": a, "run_b": b, "metric": m, "test": "paired bootstrap",
+                         "delta": float(est[(a, m)] - est[(b, m)]), "lo": float(lo), "hi": float(hi),
+                         "statistic": np.nan, "p_value": bootstrap_pvalue(delta), "note": ""})
+        if proba[a].shape[1] == 2:
+            d = delong_test(y_true, proba[a][:, 1], proba[b][:, 1])
+            rows.append({"run_a": a, "run_b": b, "metric": "roc_auc", "test": "DeLong", "delta": d.delta,
+                         "lo": d.delta - _z(confidence) * d.se, "hi": d.delta + _z(confidence) * d.se,
+                         "statistic": d.z, "p_value": d.p_value, "note": d.note})
+        mc = mcnemar_test(y_pred[a] == y_true, y_pred[b] == y_true)
+        rows.append({"run_a": a, "run_b": b, "metric": "accuracy", "test": f"McNemar ({mc.method})",
+                     "delta": float(np.mean(y_pred[a] == y_true) - np.mean(y_pred[b] == y_true)), "lo": np.nan,
+                     "hi": np.nan, "statistic": mc.statistic, "p_value": mc.p_value,
+                     "note": f"a wrong & b right: {mc.n01}; a right & b wrong: {mc.n10}"})
+    table = pd.DataFrame(rows, columns=["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "statistic",
+                                        "p_value", "note"])
+    table["p_holm"] = holm(table["p_value"].to_numpy(np.float64)) if len(table) else []
+    return table
+
+
+def long_replicates(replicates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """``replicate, run, metric, value`` (Contract 4's replicates.parquet)."""
+    parts = [pd.DataFrame({"replicate": np.arange(v.size, dtype=np.int32), "run": run, "metric": m, "value": v})
+             for run, per in replicates.items() for m, v in per.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _z(confidence: float) -> float:
+    return float(norm.ppf(0.5 + confidence / 2))
