@@ -270,9 +270,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
             "Run the whole suite from one config (default: the built-in defaults, identical to "
             "configs/quick.yaml): simulate the mock survey into paths.raw if it is not there yet, then "
             "prep it into the store paths.data, train the catalog models (xgboost, lightgbm, logreg) and the "
-            "spectra and images tracks into paths.runs, then the later stages. Finished stages are skipped and "
-            "an interrupted deep run resumes from its last checkpoint, so rerunning the command continues. "
-            "The comparison, attribution and report stages come with the next versions and are listed at the end."
+            "spectra and images tracks into paths.runs, compare them all (paired bootstrap) into "
+            "paths.comparisons/<store>-s<seed>. Finished stages are skipped and an interrupted deep run resumes "
+            "from its last checkpoint, so rerunning the command continues. The attribution and report stages "
+            "come with the next versions and are listed at the end."
         ),
     )
     _common(p)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 #: Stages of the full pipeline that later versions add, in order (DESIGN.md).
 #: Catalog models trained by ``agnbench run`` (DESIGN: the reference points every paper table needs).
 CATALOG_MODELS = ("xgboost", "lightgbm", "logreg")
-PENDING_STAGES = ("compare", "explain", "report")
+PENDING_STAGES = ("explain", "report")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,27 @@ def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
         results.append(StageResult(name, "done", output, time.perf_counter() - start))
     results += _catalog_stages(cfg, data)
     results += _deep_stages(cfg, data, progress=progress)
+    trained = [r for r in results if r.name.startswith(("catalog", "train"))]
+    results.append(_compare_stage(cfg, [r.output for r in trained], stale=any(r.status == "done" for r in trained),
+                                  progress=progress))
     return results
+
+
+def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool) -> StageResult:
+    """Every run of this pipeline compared into ``paths.comparisons/<store name>-s<seed>``.
+
+    An existing comparison is kept unless a run was (re)trained in this invocation (``stale``); then it is
+    replaced atomically once the new one is complete.
+    """
+    from agnbench.bootstrap.compare import compare
+
+    out = Path(cfg.paths.comparisons) / f"{Path(cfg.paths.data).name}-s{cfg.seed}"
+    if (out / "inputs.yaml").exists() and not stale:
+        log.info("compare: %s is complete; skipping (delete it to redo this stage)", out)
+        return StageResult("compare", "skipped", out, 0.0)
+    start = time.perf_counter()
+    compare(cfg, runs=runs, out=out, overwrite=stale, progress=progress)
+    return StageResult("compare", "done", out, time.perf_counter() - start)
 
 
 def _run_complete(run: Path) -> bool:

@@ -183,3 +183,33 @@ def test_same_seed_same_bytes_and_cli(tmp_path: Path) -> None:
     assert res.returncode == 1 and "Traceback" not in res.stderr and "exists" in res.stderr
     assert json.loads(json.dumps(yaml.safe_load((tmp_path / "three" / "inputs.yaml").read_text())["compare"]))[
         "n_boot"] == 200
+
+
+def test_multiclass_runs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    classes = ("sf", "composite", "agn", "liner")
+    n = 500
+    y = rng.integers(0, 4, n)
+    runs = []
+    for name, skill in (("strong", 2.5), ("weak", 0.5)):
+        logits = rng.normal(0, 1, (n, 4)) + skill * np.eye(4)[y]
+        proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        run = tmp_path / name
+        run.mkdir()
+        preds = prediction_frame(object_id=np.array([f"o{i}" for i in range(n)]),
+                                 split=np.where(np.arange(n) < 400, "test", "val"), y_true=y, proba=proba,
+                                 y_pred=proba.argmax(1), classes=classes, track="user", model=name, run_id=name, seed=0)
+        atomic_write_parquet(run / "predictions.parquet", preds)
+        runs.append(run)
+    out = compare(CFG, runs=runs, out=tmp_path / "cmp", progress=False)
+    summary = pd.read_csv(out / "summary.csv").set_index(["run", "metric"])
+    test = np.arange(n) < 400
+    strong = pd.read_parquet(runs[0] / "predictions.parquet")
+    p = strong.loc[test, [f"p_{c}" for c in classes]].to_numpy()
+    assert summary.loc[("strong", "roc_auc"), "estimate"] == pytest.approx(
+        roc_auc_score(y[test], p, multi_class="ovr", average="macro"), abs=1e-9)
+    assert {"f1_liner", "precision_composite"} <= set(summary.index.get_level_values("metric"))
+    tests = pd.read_csv(out / "tests.csv")
+    assert "DeLong" not in set(tests["test"])  # binary only
+    assert set(pd.read_csv(out / "thresholds.csv")["rule"]) == {"argmax"}
+    assert "majority-baseline" not in set(summary.index.get_level_values("run"))  # no data.json: no training counts

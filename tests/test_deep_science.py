@@ -4,7 +4,8 @@
    that define the BPT label, the catalog's photometric features do not.
 2. Blanking every emission line (``prep.mask_lines``: continuum-only) takes most of that
    advantage away: the spectra track drops toward the catalog track.
-3. Each deep track beats the majority-class baseline by a clear margin.
+3. The images track learns a real signal (hosts' colours, bulges and planted nuclear point
+   sources): well above chance, with a margin over the majority-class baseline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agnbench.config import load_config
 from agnbench.deep.train import train_deep
 
 SPECTRA = ["spectra.epochs=12", "spectra.patience=4"]
+IMAGES = ["images.epochs=10", "images.patience=4"]
 
 
 def _test_metrics(run: Path) -> dict:
@@ -34,6 +36,8 @@ def runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: pytest.Tem
         "spectra": _test_metrics(train_deep(cfg, track="spectra", data=mock_store, runs_dir=out, progress=False)),
         "masked": _test_metrics(train_deep(cfg, track="spectra", data=mock_store_masked, runs_dir=out,
                                            progress=False)),
+        "images": _test_metrics(train_deep(load_config(overrides=IMAGES), track="images", data=mock_store,
+                                           runs_dir=out, progress=False)),
     }
 
 
@@ -50,3 +54,10 @@ def test_masking_the_lines_drops_spectra_toward_the_catalog_track(runs: dict[str
     assert masked["log_loss"] > 2 * spec["log_loss"]
     # the continuum still knows something (host mass, age, colour), so it stays above chance
     assert masked["roc_auc"] > 0.75 and cat["roc_auc"] > 0.75
+
+
+def test_images_learn_a_real_signal(runs: dict[str, dict]) -> None:
+    img = runs["images"]
+    assert img["roc_auc"] > 0.85  # 0.92-0.95 on mocks of 2,000 galaxies (seeds 3, 11)
+    assert img["balanced_accuracy"] > 0.75  # chance (and the majority baseline) is 0.5
+    assert img["accuracy"] > img["majority_baseline_accuracy"]

@@ -125,6 +125,7 @@ def test_help_explains() -> None:
 def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"paths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n  runs: {tmp_path / 'runs'}\n"
+                   f"  comparisons: {tmp_path / 'cmp'}\ncompare:\n  n_boot: 200\n  subgroup_boot: 100\n"
                    "simulate:\n  n: 300\n  image_size: 16\nprep:\n  image_size: 16\n"
                    "spectra:\n  epochs: 2\n  width: 4\n  blocks: [1]\n  batch_size: 16\n"
                    "images:\n  epochs: 2\n  width: 0.125\n  batch_size: 16\n")
@@ -133,7 +134,12 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     assert re.search(r"simulate\s+done", first.stdout) and re.search(r"prep\s+done", first.stdout)
     assert re.search(r"catalog xgboost\s+done", first.stdout) and re.search(r"catalog logreg\s+done", first.stdout)
     assert re.search(r"train spectra\s+done", first.stdout) and re.search(r"train images\s+done", first.stdout)
-    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "runs" / "images-resnet18-s0")
+    assert re.search(r"compare\s+done", first.stdout)
+    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "cmp" / "data-s0")
+    summary = (tmp_path / "cmp" / "data-s0" / "summary.csv").read_text()
+    for run in ("catalog-xgboost-s0", "catalog-lightgbm-s0", "catalog-logreg-s0", "spectra-resnet1d-s0",
+                "images-resnet18-s0", "majority-baseline"):
+        assert f",{run}," in summary
     before = _tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data"), _tree_hashes(tmp_path / "runs")
     # an interrupted catalog run is moved aside and redone; finished stages are skipped
     (tmp_path / "runs" / "catalog-lightgbm-s0" / "status.json").write_text('{"status": "running"}')
@@ -147,5 +153,8 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     assert (_tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")) == before[:2]
     assert len(list((tmp_path / "runs").glob("catalog-lightgbm-s0.incomplete-*"))) == 1
     assert re.search(r"train images\s+done", second.stdout) and re.search(r"train spectra\s+skipped", second.stdout)
+    assert re.search(r"compare\s+done", second.stdout)  # runs were retrained, so the comparison is redone
+    third = _run("run", "--config", str(cfg), "-q")
+    assert re.search(r"compare\s+skipped", third.stdout) and re.search(r"train images\s+skipped", third.stdout)
     assert (tmp_path / "runs" / "images-resnet18-s0" / "history.csv").read_text() == history
     assert json.loads((tmp_path / "runs" / "images-resnet18-s0" / "status.json").read_text())["status"] == "complete"

@@ -84,7 +84,7 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
         raise AgnbenchError(f"{track}.threshold={tc.threshold} needs a binary label scheme; use argmax for multi-class")
     device = resolve_device(tc.device)
     rt = Runtime(device=device, amp_dtype=resolve_precision(tc.precision, device),
-                 channels_last=bool(getattr(tc, "channels_last", False)) and device.type == "cuda",
+                 channels_last=bool(getattr(tc, "channels_last", False)) and device.type in ("cuda", "cpu"),
                  workers=tc.workers, progress=progress)
     set_threads(tc.threads)
     model = build_model(track, tc, in_channels=tdata.n_channels, n_classes=n_classes, n_scalars=tdata.n_scalars,

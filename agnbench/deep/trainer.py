@@ -167,7 +167,7 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
         _set_frozen(model, epoch < freeze_epochs)
         batches = EpochBatches(data, data.epoch_plan(epoch), epoch=epoch, augment_inputs=cfg.augment)
         losses, seen = [], 0
-        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=True,
                    disable=not rt.progress)
         devices = [rt.device.index or 0] if rt.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -192,6 +192,9 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
         proba = predict_proba(model, data, val, rt=rt, batch_size=cfg.eval_batch_size)
         score = val_score(y_val, proba)
         val_loss = float(-np.mean(np.log(np.clip(proba[np.arange(y_val.size), y_val], 1e-12, 1))))
+        metric = "auc" if proba.shape[1] == 2 else "macro_f1"
+        bar.set_postfix(loss=f"{np.mean(losses):.4f}", **{f"val_{metric}": f"{score:.4f}"},
+                        rate=f"{seen / train_seconds:.0f}/s")
         bar.close()
         improved = score > state.best_score
         if improved:
@@ -209,7 +212,6 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
         atomic_write_text(run_dir / "history.csv", pd.DataFrame(state.history).to_csv(index=False))
         save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                     "loop": asdict(state)}, run_dir / LAST)
-        metric = "auc" if proba.shape[1] == 2 else "macro_f1"
         log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val %s %.4f%s, %.0f samples/s", epoch + 1, cfg.epochs,
                  np.mean(losses), val_loss, metric, score, " (best)" if improved else "", seen / train_seconds)
         if on_epoch_end is not None:
