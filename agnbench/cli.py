@@ -262,6 +262,51 @@ def _run_compare(args: argparse.Namespace) -> Path:
                    progress=not args.quiet)
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="attributions of a run (SHAP, Integrated Gradients, Grad-CAM, occlusion) or a cross-track comparison",
+        description=(
+            "agnbench explain RUN writes RUN/attributions/: catalog runs get TreeSHAP values (log-odds; additivity "
+            "checked), global importance with signs, dependence data, interaction values on a capped subsample and "
+            "permutation importance; spectra and images runs get Integrated Gradients (completeness checked) with a "
+            "physical baseline, saliency or Grad-CAM, occlusion of wavelength windows or of the centre, and physics "
+            "probes (fraction of attribution in the BPT line windows; radial profile in PSF units; band balance), "
+            "plus a randomised-weights sanity check. Arrays are keyed by object_ids.csv. "
+            "agnbench explain --compare RUN RUN ... --out DIR compares the tracks' AGN scores object by object. "
+            "Settings: config section 'explain'."
+        ),
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directory (several with --compare)")
+    p.add_argument("--compare", action="store_true", help="cross-track comparison of several runs (needs --out)")
+    p.add_argument("--out", type=Path, help="output directory for --compare")
+    p.add_argument("--n", type=int, help="objects to explain (config: explain.n); more than the split is an error")
+    p.add_argument("--split", choices=("test", "val", "ood"), help="config: explain.split")
+    p.add_argument("--methods", help="comma-separated subset: shap,interactions,permutation | ig,saliency,occlusion "
+                                     "| ig,gradcam,occlusion")
+    p.add_argument("--data", type=Path, help="the dataset store, if it moved since training")
+    p.add_argument("--overwrite", action="store_true", help="replace existing attributions once the new ones are complete")
+    _common(p)
+    p.set_defaults(func=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> Path:
+    cfg = _resolve(args, {"--split": ("explain.split", args.split)})
+    if args.compare:
+        from agnbench.interpretability.crosstrack import explain_compare
+
+        if args.out is None:
+            raise AgnbenchError("explain --compare needs --out DIR")
+        return explain_compare(runs=args.runs, out=args.out, data=args.data, overwrite=args.overwrite)
+    from agnbench.interpretability.explain import explain_run
+
+    if len(args.runs) != 1:
+        raise AgnbenchError("explain takes one run (use --compare for several)")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    return explain_run(cfg, run=args.runs[0], n=args.n, data=args.data, methods=methods, overwrite=args.overwrite,
+                       progress=not args.quiet)
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
@@ -299,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prep(sub)
     _add_train(sub)
     _add_compare(sub)
+    _add_explain(sub)
     _add_run(sub)
     return parser
 

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from agnbench.config_compare import CompareConfig
+from agnbench.config_compare import CompareConfig, ExplainConfig
 from agnbench.config_deep import ImagesConfig, SpectraConfig
 from agnbench.config_rules import check as _check
 from agnbench.errors import ConfigError
@@ -228,6 +228,7 @@ class Config:
     spectra: SpectraConfig = field(default_factory=SpectraConfig)
     images: ImagesConfig = field(default_factory=ImagesConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed."""

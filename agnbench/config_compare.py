@@ -1,4 +1,4 @@
-"""Config section ``compare`` (``agnbench compare``): bootstrap, intervals, subgroups, decisions."""
+"""Config sections ``compare`` (bootstrap, intervals, subgroups, decisions) and ``explain`` (attributions)."""
 
 from __future__ import annotations
 
@@ -48,4 +48,43 @@ class CompareConfig:
             ("target_precision", 0 < self.target_precision < 1, "must be in (0, 1)"),
             ("coverages", all(0 < c <= 1 for c in self.coverages), "must be fractions in (0, 1]"),
             ("seeds", self.seeds in ("separate", "combined"), "must be 'separate' or 'combined'"),
+        ])
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Attributions (``agnbench explain``): how many objects, which class, which baselines.
+
+    Attributions explain the predicted class of each object (``target: predicted``) or its true
+    class (``true``), never a sum over classes. The spectra Integrated-Gradients baseline is the
+    object's own line-free continuum by default (``continuum``: every emission-line window
+    replaced by a straight line), so the attribution is that of the emission lines; ``class_mean``
+    uses the mean star-forming training spectrum and ``zeros`` an empty spectrum. Images use an
+    empty sky (``zeros``) or a blurred copy (``blurred``).
+    """
+
+    split: str = "test"
+    n: int = 500  # objects explained (a seeded random subset of the split, stratified by class)
+    target: str = "predicted"  # predicted | true
+    ig_steps: int = 32
+    spectra_baseline: str = "continuum"  # continuum | class_mean | zeros
+    image_baseline: str = "zeros"  # zeros | blurred
+    psf_fwhm_arcsec: float = 1.3  # radius unit of the image radial profiles (Legacy Survey median seeing)
+    max_interactions: int = 300  # SHAP interaction values on at most this many objects
+    permutation_repeats: int = 5
+    sanity_check: bool = True  # Adebayo et al. (2018): compare with a model whose weights are re-initialised
+
+    def validate(self) -> None:
+        """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""
+        check_rules("explain", self, [
+            ("split", self.split in ("test", "val", "ood"), "must be test, val or ood"),
+            ("n", self.n >= 1, "must be >= 1"),
+            ("target", self.target in ("predicted", "true"), "must be 'predicted' or 'true'"),
+            ("ig_steps", self.ig_steps >= 4, "must be >= 4"),
+            ("spectra_baseline", self.spectra_baseline in ("continuum", "class_mean", "zeros"),
+             "must be continuum, class_mean or zeros"),
+            ("image_baseline", self.image_baseline in ("zeros", "blurred"), "must be zeros or blurred"),
+            ("psf_fwhm_arcsec", self.psf_fwhm_arcsec > 0, "must be > 0"),
+            ("max_interactions", self.max_interactions >= 0, "must be >= 0 (0 = none)"),
+            ("permutation_repeats", self.permutation_repeats >= 1, "must be >= 1"),
         ])

@@ -6,7 +6,8 @@ import importlib
 import sys
 
 BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images", "bench_prep", "bench_catalog", "bench_deep",
-              "bench_delong", "bench_compare")
+              "bench_delong", "bench_compare",
+              "bench_shap", "bench_attribution")
 
 
 def main(argv: list[str]) -> int:

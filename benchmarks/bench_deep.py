@@ -76,6 +76,8 @@ def _trainer_rates(track: str, store) -> dict:
     cfg = getattr(load_config(), track)
     data = TrackData(track, store, cfg, 0)
     model = build_model(track, cfg, in_channels=data.n_channels, n_classes=2, seed=0)
+    fmt = torch.channels_last if track == "images" and cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)  # as the trainer does (images.channels_last, CPU included)
     opt = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = EpochBatches(data, data.epoch_plan(0), epoch=0, augment_inputs=True)
     it = iter(range(10**9))
@@ -85,6 +87,7 @@ def _trainer_rates(track: str, store) -> dict:
 
     def train_step() -> None:
         x, _, y = batches[next(it) % len(batches)]
+        x = x.contiguous(memory_format=fmt) if x.ndim == 4 else x
         model.train()
         loss = classification_loss(model(x), y, weight=None, kind="ce", gamma=0, smoothing=0)
         opt.zero_grad()
@@ -92,6 +95,7 @@ def _trainer_rates(track: str, store) -> dict:
         opt.step()
 
     x_eval, _ = data.inputs(data.indices("val")[: cfg.eval_batch_size])
+    x_eval = x_eval.contiguous(memory_format=fmt) if x_eval.ndim == 4 else x_eval
 
     @torch.inference_mode()
     def eval_step() -> None:

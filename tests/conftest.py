@@ -42,6 +42,25 @@ def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactor
                 progress=False)
 
 
+@pytest.fixture(scope="session")
+def trained_runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Runs trained once per session on the mock store: xgboost (photometry), the spectra track on the full and
+    on the line-masked store, and the images track (short schedules; the science tests state their margins)."""
+    from agnbench.baselines.train import train_catalog
+    from agnbench.deep.train import train_deep
+
+    out = tmp_path_factory.mktemp("trained")
+    spectra = load_config(overrides=["spectra.epochs=12", "spectra.patience=4"])
+    images = load_config(overrides=["images.epochs=10", "images.patience=4"])
+    return {
+        "catalog": train_catalog(load_config(), data=mock_store, runs_dir=out, name="catalog"),
+        "spectra": train_deep(spectra, track="spectra", data=mock_store, runs_dir=out, name="spectra", progress=False),
+        "masked": train_deep(spectra, track="spectra", data=mock_store_masked, runs_dir=out, name="masked",
+                             progress=False),
+        "images": train_deep(images, track="images", data=mock_store, runs_dir=out, name="images", progress=False),
+    }
+
+
 def read_catalog(survey: Path, name: str) -> pd.DataFrame:
     """One catalog FITS table of a survey as a DataFrame (strings decoded and stripped)."""
     df = Table.read(survey / "catalog" / f"{name}.fits").to_pandas()

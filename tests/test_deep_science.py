@@ -15,30 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from agnbench.baselines.train import train_catalog
-from agnbench.config import load_config
-from agnbench.deep.train import train_deep
-
-SPECTRA = ["spectra.epochs=12", "spectra.patience=4"]
-IMAGES = ["images.epochs=10", "images.patience=4"]
-
 
 def _test_metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())["test"]
 
 
 @pytest.fixture(scope="module")
-def runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("science")
-    cfg = load_config(overrides=SPECTRA)
-    return {
-        "catalog": _test_metrics(train_catalog(load_config(), data=mock_store, runs_dir=out)),
-        "spectra": _test_metrics(train_deep(cfg, track="spectra", data=mock_store, runs_dir=out, progress=False)),
-        "masked": _test_metrics(train_deep(cfg, track="spectra", data=mock_store_masked, runs_dir=out,
-                                           progress=False)),
-        "images": _test_metrics(train_deep(load_config(overrides=IMAGES), track="images", data=mock_store,
-                                           runs_dir=out, progress=False)),
-    }
+def runs(trained_runs: dict[str, Path]) -> dict[str, dict]:
+    """Test-split metrics of the session's trained runs (see conftest.trained_runs for their schedules)."""
+    return {name: _test_metrics(run) for name, run in trained_runs.items()}
 
 
 def test_spectra_clearly_beat_the_catalog_track(runs: dict[str, dict]) -> None:

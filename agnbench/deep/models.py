@@ -69,3 +69,22 @@ def load_init(model: nn.Module, path: Path) -> dict:
     log.info("initialised %d tensors from %s; %d kept fresh (%s)", len(loaded), path, len(skipped),
              ", ".join(skipped[:4]) + ("..." if len(skipped) > 4 else ""))
     return {"path": str(path.resolve()), "loaded": len(loaded), "fresh": skipped}
+
+
+def load_run_model(run_dir: Path, track_cfg: DeepTrainConfig) -> tuple[nn.Module, dict]:
+    """Rebuild a deep run's network from ``model_meta.json`` and load ``model.pt`` (``weights_only=True``).
+
+    Returns the model in eval mode and the run's model metadata.
+    """
+    import json
+
+    run_dir = Path(run_dir)
+    meta_path, weights = run_dir / "model_meta.json", run_dir / "model.pt"
+    if not meta_path.exists() or not weights.exists():
+        raise AgnbenchError(f"{run_dir}: no model_meta.json / model.pt; not a finished spectra or images run")
+    meta = json.loads(meta_path.read_text())
+    arch = meta["architecture"]
+    model = build_model(meta["track"], track_cfg, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
+                        n_scalars=arch.get("n_scalars", 0), seed=0)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval(), meta
