@@ -1,0 +1,201 @@
+"""Everything a report is made from, read once from a comparison directory (Contract 4).
+
+:func:`load_report_inputs` reads ``comparisons/NAME`` (``inputs.yaml``, ``summary.csv``,
+``tests.csv``, ``replicates.parquet`` and the optional tables), then each compared run's
+``predictions.parquet``, ``history.csv`` and ``attributions/`` when present, and the dataset store
+the runs were trained on (when it can be found and its ``objects.parquet`` still has the recorded
+sha256). Missing optional pieces become ``None`` and the report says so; nothing is invented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from agnbench.errors import AgnbenchError
+
+log = logging.getLogger(__name__)
+
+#: Tables of a comparison directory that a report needs.
+REQUIRED_TABLES = ("summary.csv", "tests.csv")
+#: Optional tables (written by ``agnbench compare`` when they apply).
+OPTIONAL_TABLES = ("seeds.csv", "subgroups.csv", "ood.csv", "thresholds.csv", "abstention.csv")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One compared run.
+
+    Attributes
+    ----------
+    name : str
+        The run's label in every comparison table.
+    path : Path
+        Run directory.
+    track, model : str
+    seed : int
+    predictions : pandas.DataFrame
+        Contract 2 rows (val, test, ood).
+    history : pandas.DataFrame or None
+        ``history.csv`` (per epoch for deep runs, per boosting round for trees).
+    attributions : Path or None
+        ``attributions/`` if ``agnbench explain`` has completed for this run.
+    metrics : dict
+        ``metrics.json`` (empty if absent).
+    """
+
+    name: str
+    path: Path
+    track: str
+    model: str
+    seed: int
+    predictions: pd.DataFrame
+    history: pd.DataFrame | None = None
+    attributions: Path | None = None
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """A comparison and what it was made from.
+
+    Attributes
+    ----------
+    comparison : Path
+        The comparison directory.
+    inputs : dict
+        Parsed ``inputs.yaml`` (runs, classes, split, object counts, compare settings, env).
+    classes : list of str
+        Class names, in label order (``p_<class>`` columns).
+    split : str
+        The split the comparison was computed on (normally ``test``).
+    runs : list of RunInfo
+        In the order of ``inputs.yaml``.
+    tables : dict of str to pandas.DataFrame
+        ``summary``, ``tests`` and each present optional table, keyed by file stem.
+    replicates : pandas.DataFrame or None
+        ``replicates.parquet`` (replicate, run, metric, value).
+    store : Path or None
+        The dataset store, if found and unchanged since training.
+    objects : pandas.DataFrame or None
+        The store's ``objects.parquet``.
+    cross_track : Path or None
+        An ``agnbench explain --compare`` output inside the comparison (``crosstrack/``), if present.
+    """
+
+    comparison: Path
+    inputs: dict
+    classes: list[str]
+    split: str
+    runs: list[RunInfo]
+    tables: dict[str, pd.DataFrame]
+    replicates: pd.DataFrame | None
+    store: Path | None
+    objects: pd.DataFrame | None
+    cross_track: Path | None = None
+
+    @property
+    def positive(self) -> str:
+        """The class whose probability is the score of binary figures (the last class, e.g. ``agn``)."""
+        return self.classes[-1]
+
+    def run(self, name: str) -> RunInfo:
+        """The run called ``name``."""
+        for r in self.runs:
+            if r.name == name:
+                return r
+        raise KeyError(f"no run {name!r} in {self.comparison} (runs: {[r.name for r in self.runs]})")
+
+
+def load_report_inputs(comparison: Path, *, data: Path | None = None) -> ReportInputs:
+    """Read a comparison directory and what it points to.
+
+    Parameters
+    ----------
+    comparison : Path
+        ``comparisons/NAME`` as written by ``agnbench compare``.
+    data : Path, optional
+        The dataset store, if it moved since training (default: the path recorded in the first
+        run's ``data.json``).
+
+    Raises
+    ------
+    AgnbenchError
+        Not a comparison directory, a required table missing, or a run directory that vanished.
+    """
+    comparison = Path(comparison)
+    if not (comparison / "inputs.yaml").exists():
+        raise AgnbenchError(f"{comparison}: no inputs.yaml; not a comparison directory "
+                            f"(make one with `agnbench compare RUN... --out {comparison}`)")
+    inputs = yaml.safe_load((comparison / "inputs.yaml").read_text()) or {}
+    tables = {}
+    for name in REQUIRED_TABLES:
+        if not (comparison / name).exists():
+            raise AgnbenchError(f"{comparison / name} is missing; the comparison is incomplete: run "
+                                f"`agnbench compare` again with --overwrite")
+        tables[Path(name).stem] = pd.read_csv(comparison / name)
+    for name in OPTIONAL_TABLES:
+        if (comparison / name).exists() and (comparison / name).stat().st_size > 0:
+            tables[Path(name).stem] = pd.read_csv(comparison / name)
+    replicates = (pd.read_parquet(comparison / "replicates.parquet")
+                  if (comparison / "replicates.parquet").exists() else None)
+    runs = [_read_run(entry, comparison) for entry in inputs.get("runs", [])]
+    if not runs:
+        raise AgnbenchError(f"{comparison / 'inputs.yaml'} lists no runs")
+    store, objects = _find_store(runs, data, inputs.get("store_sha256"))
+    cross = comparison / "crosstrack"
+    return ReportInputs(comparison=comparison, inputs=inputs, classes=list(inputs.get("classes", [])),
+                        split=str(inputs.get("objects", {}).get("split", "test")), runs=runs, tables=tables,
+                        replicates=replicates, store=store, objects=objects,
+                        cross_track=cross if (cross / "summary.json").exists() else None)
+
+
+def _read_run(entry: dict, comparison: Path) -> RunInfo:
+    path = Path(entry["path"])
+    if not path.is_absolute() and not path.exists():
+        path = comparison / path
+    preds = path / "predictions.parquet" if path.is_dir() else path
+    if not preds.exists():
+        raise AgnbenchError(f"{comparison / 'inputs.yaml'}: run {entry.get('name')} at {path} has no "
+                            f"predictions.parquet (moved or deleted?)")
+    run_dir = preds.parent
+    history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else None
+    attributions = run_dir / "attributions"
+    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+    return RunInfo(name=str(entry["name"]), path=run_dir, track=str(entry.get("track", "")),
+                   model=str(entry.get("model", "")), seed=int(entry.get("seed", 0)),
+                   predictions=pd.read_parquet(preds), history=history,
+                   attributions=attributions if (attributions / "summary.json").exists() else None,
+                   metrics=metrics)
+
+
+def _find_store(runs: list[RunInfo], data: Path | None, sha: str | None) -> tuple[Path | None, pd.DataFrame | None]:
+    """The store the runs were trained on, if found with the recorded objects.parquet sha256."""
+    candidates = [Path(data)] if data is not None else []
+    for r in runs:
+        if (r.path / "data.json").exists():
+            recorded = json.loads((r.path / "data.json").read_text())
+            if recorded.get("store"):
+                candidates.append(Path(recorded["store"]))
+            sha = sha or recorded.get("objects_sha256")
+    for path in candidates:
+        objects = path / "objects.parquet"
+        if not objects.exists():
+            continue
+        if sha and hashlib.sha256(objects.read_bytes()).hexdigest() != sha:
+            if data is not None and path == Path(data):
+                raise AgnbenchError(f"{path} is not the store these runs were trained on (objects.parquet sha256 "
+                                    f"differs from the recorded {sha[:12]}...)")
+            log.warning("%s changed since training (objects.parquet sha256 differs); the report omits "
+                        "store-based sections", path)
+            continue
+        return path, pd.read_parquet(objects)
+    log.warning("dataset store not found (tried %s); the report omits the dataset and gallery sections; "
+                "pass --data to point at it", ", ".join(map(str, candidates)) or "nothing recorded")
+    return None, None

@@ -1,0 +1,163 @@
+"""Render a report document to one self-contained HTML file and to Markdown.
+
+A document is a list of :class:`Section` objects holding :class:`Paragraph`, :class:`Table`,
+:class:`Figure` and :class:`Code` items. The HTML embeds every PNG as a ``data:`` URI and its CSS
+inline, so it opens offline and can be mailed as one file; the PDF next to each PNG is linked by
+relative path. A small inline script counts the figures that decoded and writes the count on
+``<body data-figures-loaded="k/n">`` (checked by the headless-browser test). The Markdown version
+links ``figures/*.png`` and holds the tables inline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from agnbench.reports.style import FigureRecord
+from agnbench.reports.tables import to_markdown
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Plain text (escaped in HTML)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A display table with a caption and the files holding its full-precision / LaTeX versions."""
+
+    caption: str
+    frame: pd.DataFrame
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A saved figure."""
+
+    record: FigureRecord
+
+
+@dataclass(frozen=True)
+class Code:
+    """A block of commands or YAML, shown verbatim."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of the report."""
+
+    key: str
+    title: str
+    items: list = field(default_factory=list)
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.45}
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.6rem 0;display:block;overflow-x:auto}
+th,td{padding:.2rem .5rem;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap}
+th{border-bottom:1px solid #888}caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0}
+figure{margin:1.2rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85rem;color:#444}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}
+.files{font-size:.75rem;color:#666}nav a{margin-right:.8rem}.note{background:#fff8e1;padding:.5rem;border-left:3px solid #e0a800}
+"""
+
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.querySelectorAll('img.figure'));
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-figures-loaded', ok + '/' + imgs.length);
+});
+"""
+
+
+def render_html(title: str, sections: list[Section], *, root: Path, note: str | None = None) -> str:
+    """The whole report as one HTML document; ``root`` is the report directory (figures are read from it)."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>",
+             '<body data-figures-loaded="pending">', f"<h1>{html.escape(title)}</h1>"]
+    if note:
+        parts.append(f'<p class="note">{html.escape(note)}</p>')
+    parts.append("<nav>" + "".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections) + "</nav>")
+    for section in sections:
+        parts.append(f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>')
+        parts += [_html_item(item, root) for item in section.items]
+        parts.append("</section>")
+    parts += [f"<script>{_SCRIPT}</script>", "</body></html>", ""]
+    return "\n".join(parts)
+
+
+def render_markdown(title: str, sections: list[Section], *, root: Path, note: str | None = None) -> str:
+    """The report as Markdown with relative links to ``figures/`` and ``tables/``."""
+    lines = [f"# {title}", ""]
+    if note:
+        lines += [f"> {note}", ""]
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        for item in section.items:
+            lines += [_md_item(item, root), ""]
+    return "\n".join(lines)
+
+
+def _html_item(item, root: Path) -> str:
+    if isinstance(item, Paragraph):
+        return f"<p>{html.escape(item.text)}</p>"
+    if isinstance(item, Code):
+        return f"<pre>{html.escape(item.text)}</pre>"
+    if isinstance(item, Table):
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in item.frame.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in row) + "</tr>"
+                       for row in item.frame.itertuples(index=False))
+        files = _files_html(item.files)
+        return f"<table><caption>{html.escape(item.caption)}</caption><thead><tr>{head}</tr></thead>" \
+               f"<tbody>{rows}</tbody></table>{files}"
+    if isinstance(item, Figure):
+        rec = item.record
+        data = base64.b64encode(Path(rec.png).read_bytes()).decode("ascii")
+        pdf = Path(rec.pdf).relative_to(root).as_posix()
+        return (f'<figure id="fig-{html.escape(rec.name)}"><img class="figure" alt="{html.escape(rec.title)}" '
+                f'src="data:image/png;base64,{data}"><figcaption><b>{html.escape(rec.title)}.</b> '
+                f'{html.escape(rec.caption)} <span class="files">[<a href="{html.escape(pdf)}">PDF</a>'
+                + (f"; data: {html.escape(', '.join('tables/' + t + '.csv' for t in rec.tables))}" if rec.tables else "")
+                + "]</span></figcaption></figure>")
+    raise TypeError(f"unknown report item {type(item).__name__}")
+
+
+def _md_item(item, root: Path) -> str:
+    if isinstance(item, Paragraph):
+        return item.text
+    if isinstance(item, Code):
+        return "```\n" + item.text.rstrip() + "\n```"
+    if isinstance(item, Table):
+        files = f"\n\n*Files: {', '.join(item.files)}*" if item.files else ""
+        return f"**{item.caption}**\n\n" + to_markdown(item.frame) + files
+    if isinstance(item, Figure):
+        rec = item.record
+        png = Path(rec.png).relative_to(root).as_posix()
+        pdf = Path(rec.pdf).relative_to(root).as_posix()
+        return f"![{rec.title}]({png})\n\n**{rec.title}.** {rec.caption} ([PDF]({pdf}))"
+    raise TypeError(f"unknown report item {type(item).__name__}")
+
+
+def _files_html(files: tuple[str, ...]) -> str:
+    if not files:
+        return ""
+    links = ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in files)
+    return f'<div class="files">Files: {links}</div>'
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

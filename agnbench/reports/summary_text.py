@@ -1,0 +1,134 @@
+"""A short, factual paragraph of results that a user can paste into a paper and edit.
+
+Every number in it comes from the comparison's tables (``summary.csv``, ``tests.csv``,
+``inputs.yaml``); nothing is rounded before comparison, and significance is stated only from the
+Holm-corrected p-values. On a mock survey the paragraph says so first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from agnbench.reports.tables import LOWER_IS_BETTER, MAJORITY, format_p, metric_label
+
+#: Metrics the paragraph reports, with the preferred test for each.
+_PARAGRAPH_METRICS = (("roc_auc", ("DeLong", "paired bootstrap")), ("balanced_accuracy", ("paired bootstrap",)))
+_NAMES = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}
+
+
+def oriented_test(tests: pd.DataFrame, a: str, b: str, metric: str, test: str) -> dict | None:
+    """The row of ``tests`` comparing ``a`` with ``b`` (delta = a - b, interval flipped if stored as b - a)."""
+    rows = tests[(tests["metric"] == metric) & (tests["test"] == test)]
+    hit = rows[(rows["run_a"] == a) & (rows["run_b"] == b)]
+    if len(hit):
+        r = hit.iloc[0]
+        return {"delta": r["delta"], "lo": r["lo"], "hi": r["hi"], "p": r["p_value"], "p_holm": r["p_holm"],
+                "test": test}
+    hit = rows[(rows["run_a"] == b) & (rows["run_b"] == a)]
+    if len(hit):
+        r = hit.iloc[0]
+        return {"delta": -r["delta"], "lo": -r["hi"], "hi": -r["lo"], "p": r["p_value"], "p_holm": r["p_holm"],
+                "test": test}
+    return None
+
+
+def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, *, describe: dict[str, str],
+                      mock: bool, alpha: float = 0.05, digits: int = 3) -> str:
+    """The results paragraph.
+
+    Parameters
+    ----------
+    summary, tests : DataFrame
+        ``summary.csv`` and ``tests.csv`` of the comparison.
+    inputs : dict
+        Parsed ``inputs.yaml`` (split, object counts, compare settings).
+    describe : dict of str to str
+        Run name -> short description (``"the spectra track (resnet1d)"``).
+    mock : bool
+        The store was built from the simulated survey (the paragraph then opens with that caveat).
+    alpha : float
+        Family-wise significance level for the Holm-corrected p-values.
+    """
+    settings = inputs.get("compare", {})
+    split = inputs.get("objects", {}).get("split", "test")
+    counts = inputs.get("class_counts", {})
+    n = inputs.get("objects", {}).get("shared", sum(counts.values()))
+    conf = 100 * float(settings.get("confidence", 0.95))
+    ci = "BCa" if settings.get("ci") == "bca" else "percentile"
+    parts = []
+    if mock:
+        parts.append("These numbers come from the simulated (mock) survey and are not science results; they "
+                     "show what the pipeline reports.")
+    class_text = ", ".join(f"{v} {k}" for k, v in counts.items())
+    parts.append(f"On the {split} split ({n} objects: {class_text}), with {conf:g}% {ci} intervals from "
+                 f"{settings.get('n_boot', '?')} paired bootstrap replicates stratified by class,")
+    models = [r for r in dict.fromkeys(summary["run"]) if r != MAJORITY]
+    first = True
+    for metric, preferred in _PARAGRAPH_METRICS:
+        values = _estimates(summary, metric, models)
+        if not values:
+            continue
+        best = _best(values, metric)
+        row = _row(summary, best, metric)
+        name = _NAMES.get(metric, metric_label(metric))
+        lead = "" if first else f"For {name}, "
+        sentence = (f"{lead}{describe.get(best, best)} has the {'lowest' if metric in LOWER_IS_BETTER else 'highest'} "
+                    f"{name}, {_iv(row, digits)}")
+        if first:
+            parts[-1] += " " + sentence
+        else:
+            parts.append(sentence)
+        others = []
+        for other in sorted((m for m in models if m != best), key=lambda m: -values.get(m, -np.inf)):
+            test = next((t for t in (oriented_test(tests, best, other, metric, name) for name in preferred) if t), None)
+            orow = _row(summary, other, metric)
+            text = f"{describe.get(other, other)} {_iv(orow, digits)}"
+            if test is not None:
+                verdict = "significant" if test["p_holm"] < alpha else "not significant"
+                text += (f" (difference {test['delta']:+.{digits}f} [{test['lo']:+.{digits}f}, {test['hi']:+.{digits}f}], "
+                         f"{test['test']} {_p_text(test['p'])}, Holm-corrected {_p_text(test['p_holm'])}: "
+                         f"{verdict} at {alpha:g})")
+            others.append(text)
+        if others:
+            parts[-1] += "; compared with " + "; ".join(others)
+        parts[-1] += "."
+        first = False
+    majority = _row(summary, MAJORITY, "accuracy")
+    if majority is not None:
+        parts.append(f"Predicting the training majority class for every object gives accuracy "
+                     f"{majority['estimate']:.{digits}f} and balanced accuracy 0.5, the floor every model must beat.")
+    calib = _estimates(summary, "ece", models)
+    if calib:
+        best = _best(calib, "ece")
+        parts.append(f"The best calibrated is {describe.get(best, best)} (expected calibration error "
+                     f"{_iv(_row(summary, best, 'ece'), digits)}).")
+    return " ".join(parts)
+
+
+def _estimates(summary: pd.DataFrame, metric: str, runs: Sequence[str]) -> dict[str, float]:
+    sub = summary[(summary["metric"] == metric) & summary["run"].isin(runs)]
+    return {r: float(v) for r, v in zip(sub["run"], sub["estimate"]) if np.isfinite(v)}
+
+
+def _best(values: dict[str, float], metric: str) -> str:
+    pick = min if metric in LOWER_IS_BETTER else max
+    return pick(values, key=values.get)
+
+
+def _row(summary: pd.DataFrame, run: str, metric: str) -> dict | None:
+    sub = summary[(summary["run"] == run) & (summary["metric"] == metric)]
+    return None if sub.empty else sub.iloc[0].to_dict()
+
+
+def _p_text(p: float) -> str:
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _iv(row: dict | None, digits: int) -> str:
+    if row is None:
+        return "(not available)"
+    return f"{row['estimate']:.{digits}f} [{row['lo']:.{digits}f}, {row['hi']:.{digits}f}]"

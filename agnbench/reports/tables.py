@@ -1,0 +1,221 @@
+"""Paper tables from a comparison: headline metrics with intervals, pairwise tests, seed spread.
+
+Each builder is a pure function of Contract-4 tables returning a :class:`pandas.DataFrame`;
+:func:`to_latex` turns any of them into a booktabs ``tabular`` where an interval is written
+``$v^{+(hi-v)}_{-(v-lo)}$`` (the paper convention ``value_{-lo}^{+hi}``), and :func:`to_markdown`
+into a pipe table. Nothing is rounded in the CSV copies; rounding happens only in the text forms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Metrics of the headline table, in order (all in ``summary.csv``; per-class ones are in the full table).
+HEADLINE_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "macro_f1", "mcc", "accuracy", "brier", "ece")
+#: Metrics where a smaller value is better.
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
+#: Display names (LaTeX-safe plain text).
+METRIC_LABELS = {
+    "accuracy": "Accuracy", "balanced_accuracy": "Bal. acc.", "macro_f1": "Macro-F1", "mcc": "MCC",
+    "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier", "log_loss": "Log-loss", "ece": "ECE",
+}
+#: The label ``agnbench compare`` gives the majority-class baseline.
+MAJORITY = "majority-baseline"
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def metric_label(metric: str) -> str:
+    """Readable name of a metric (``precision_agn`` -> ``Precision (agn)``)."""
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    for prefix in ("precision", "recall", "f1"):
+        if metric.startswith(prefix + "_"):
+            return f"{prefix.capitalize() if prefix != 'f1' else 'F1'} ({metric[len(prefix) + 1:]})"
+    return metric
+
+
+def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_METRICS,
+                   runs: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per run (majority baseline last), ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` columns.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` (metric, run, estimate, lo, hi, ...).
+    metrics : sequence of str
+        Metrics to keep, in column order; those absent from ``summary`` are skipped.
+    runs : sequence of str, optional
+        Row order (default: order of first appearance, majority baseline last).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``run``, then three per metric; a ``best`` attribute (``df.attrs["best"]``) maps each
+        metric to the best run other than the baseline (max, or min for Brier/log-loss/ECE).
+    """
+    present = [m for m in metrics if m in set(summary["metric"])]
+    order = list(runs) if runs is not None else list(dict.fromkeys(summary["run"]))
+    order = [r for r in order if r != MAJORITY] + ([MAJORITY] if MAJORITY in set(summary["run"]) else [])
+    rows = []
+    for run in order:
+        sub = summary[summary["run"] == run].set_index("metric")
+        row: dict[str, object] = {"run": run}
+        for m in present:
+            has = m in sub.index
+            row[m] = float(sub.at[m, "estimate"]) if has else math.nan
+            row[f"{m}_lo"] = float(sub.at[m, "lo"]) if has else math.nan
+            row[f"{m}_hi"] = float(sub.at[m, "hi"]) if has else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    best = {}
+    models = table[table["run"] != MAJORITY]
+    for m in present:
+        values = models[m].to_numpy(dtype=float)
+        if np.isfinite(values).any():
+            idx = np.nanargmin(values) if m in LOWER_IS_BETTER else np.nanargmax(values)
+            best[m] = str(models["run"].iloc[idx])
+    table.attrs["best"] = best
+    table.attrs["metrics"] = present
+    return table
+
+
+def pairwise_table(tests: pd.DataFrame, *, metrics: Sequence[str] = ("roc_auc", "balanced_accuracy", "accuracy"),
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """The pairwise tests of ``tests.csv`` for the given metrics, one row per (pair, metric, test).
+
+    Columns: ``run_a, run_b, metric, test, delta, lo, hi, p_value, p_holm, significant``
+    (``significant`` = Holm-corrected p < ``alpha``; ``delta`` = metric(a) - metric(b)).
+    """
+    keep = tests[tests["metric"].isin(metrics)].copy()
+    keep["significant"] = keep["p_holm"] < alpha
+    cols = ["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "p_value", "p_holm", "significant"]
+    order = {m: i for i, m in enumerate(metrics)}
+    keep = keep.assign(_m=keep["metric"].map(order)).sort_values(["run_a", "run_b", "_m", "test"], kind="stable")
+    return keep[cols].reset_index(drop=True)
+
+
+def seeds_table(seeds: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
+    """``seeds.csv`` restricted to ``metrics``: group, metric, mean, std, n (runs that differ only by seed)."""
+    keep = seeds[seeds["metric"].isin(metrics)]
+    return keep[["group", "metric", "mean", "std", "n"]].reset_index(drop=True)
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def format_interval(value: float, lo: float, hi: float, *, digits: int = 3, latex: bool = True) -> str:
+    """``$v^{+a}_{-b}$`` (LaTeX) or ``v [lo, hi]`` (text); ``--`` when ``value`` is NaN."""
+    if not np.isfinite(value):
+        return "--" if latex else "n/a"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"${value:.{digits}f}$" if latex else f"{value:.{digits}f}"
+    if latex:
+        return f"${value:.{digits}f}^{{+{max(hi - value, 0):.{digits}f}}}_{{-{max(value - lo, 0):.{digits}f}}}$"
+    return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def format_p(p: float) -> str:
+    """A p-value for a table: 3 significant digits, ``< 1e-4`` style below 1e-4."""
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 1e-4" if p < 1e-4 else f"{p:.3g}"
+
+
+def headline_latex(table: pd.DataFrame, *, caption: str, label: str = "tab:headline", digits: int = 3) -> str:
+    """The headline table as a booktabs ``table`` environment, best value per metric in bold."""
+    metrics = table.attrs.get("metrics", [c for c in table.columns if c != "run" and not c.endswith(("_lo", "_hi"))])
+    best = table.attrs.get("best", {})
+    header = ["Run"] + [metric_label(m) + (r" $\downarrow$" if m in LOWER_IS_BETTER else r" $\uparrow$")
+                        for m in metrics]
+    body = []
+    for _, row in table.iterrows():
+        cells = [latex_escape(row["run"])]
+        for m in metrics:
+            cell = format_interval(row[m], row[f"{m}_lo"], row[f"{m}_hi"], digits=digits)
+            if best.get(m) == row["run"] and cell != "--":
+                cell = r"$\mathbf{" + cell.strip("$") + "}$"
+            cells.append(cell)
+        body.append(cells)
+    split_at = [i for i, r in enumerate(table["run"]) if r == MAJORITY]
+    return _latex_table(header, body, caption=caption, label=label, align="l" + "c" * len(metrics),
+                        midrule_before=split_at)
+
+
+def pairwise_latex(table: pd.DataFrame, *, caption: str, label: str = "tab:pairwise", digits: int = 3) -> str:
+    """Pairwise tests as a booktabs table: pair, metric, test, delta with interval, p, Holm p."""
+    header = ["Run A", "Run B", "Metric", "Test", r"$\Delta$ (A $-$ B)", "$p$", r"$p_\mathrm{Holm}$"]
+    body = [[latex_escape(r.run_a), latex_escape(r.run_b), latex_escape(metric_label(r.metric)), latex_escape(r.test),
+             format_interval(r.delta, r.lo, r.hi, digits=digits), latex_escape(format_p(r.p_value)),
+             latex_escape(format_p(r.p_holm)) + ("$^{*}$" if r.significant else "")]
+            for r in table.itertuples()]
+    return _latex_table(header, body, caption=caption, label=label, align="lllllrr")
+
+
+def generic_latex(table: pd.DataFrame, *, caption: str, label: str, digits: int = 3) -> str:
+    """Any table as booktabs (floats to ``digits`` decimals, text escaped)."""
+    header = [latex_escape(c) for c in table.columns]
+    body = [[_cell(v, digits) for v in row] for row in table.itertuples(index=False)]
+    align = "".join("r" if pd.api.types.is_numeric_dtype(table[c]) else "l" for c in table.columns)
+    return _latex_table(header, body, caption=caption, label=label, align=align)
+
+
+def to_markdown(table: pd.DataFrame, *, digits: int = 3) -> str:
+    """A pipe table (GitHub/Pandoc Markdown), floats to ``digits`` decimals."""
+    cols = [str(c) for c in table.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_plain(v, digits).replace("|", "/") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def headline_display(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """The headline table with ``v [lo, hi]`` text cells (for Markdown, HTML and the terminal)."""
+    metrics = table.attrs.get("metrics", [])
+    out = {"run": table["run"].tolist()}
+    for m in metrics:
+        out[metric_label(m)] = [format_interval(v, lo, hi, digits=digits, latex=False)
+                                for v, lo, hi in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"])]
+    return pd.DataFrame(out)
+
+
+def pairwise_display(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """Pairwise tests with text cells (delta [lo, hi], p, Holm p, significance mark)."""
+    return pd.DataFrame({
+        "A": table["run_a"], "B": table["run_b"], "metric": table["metric"].map(metric_label), "test": table["test"],
+        "delta (A - B)": [format_interval(d, lo, hi, digits=digits, latex=False)
+                          for d, lo, hi in zip(table["delta"], table["lo"], table["hi"])],
+        "p": table["p_value"].map(format_p),
+        "p (Holm)": [format_p(p) + (" *" if s else "") for p, s in zip(table["p_holm"], table["significant"])],
+    })
+
+
+def _latex_table(header: list[str], body: list[list[str]], *, caption: str, label: str, align: str,
+                 midrule_before: Sequence[int] = ()) -> str:
+    lines = [r"% Requires \usepackage{booktabs}. Written by agnbench report.", r"\begin{table*}", r"\centering",
+             r"\caption{" + latex_escape(caption) + "}", r"\label{" + label + "}",
+             r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    for i, cells in enumerate(body):
+        if i in midrule_before and i > 0:
+            lines.append(r"\midrule")
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table*}", ""]
+    return "\n".join(lines)
+
+
+def _cell(value: object, digits: int) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "--" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return latex_escape(str(value))
+
+
+def _plain(value: object, digits: int) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return str(value)
