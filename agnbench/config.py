@@ -23,8 +23,9 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from agnbench.config_compare import CompareConfig, ExplainConfig
+from agnbench.config_compare import CompareConfig, ExplainConfig, ReportConfig
 from agnbench.config_deep import ImagesConfig, SpectraConfig
+from agnbench.config_fetch import FetchConfig
 from agnbench.config_rules import check as _check
 from agnbench.errors import ConfigError
 from agnbench.runs import atomic_write_text
@@ -229,6 +230,8 @@ class Config:
     images: ImagesConfig = field(default_factory=ImagesConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed."""

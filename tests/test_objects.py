@@ -141,3 +141,15 @@ def test_photometry_as_csv_or_parquet_with_plate_mjd_fiber(mock_survey: Path, tm
     got = select_mpajhu(raw, load_config()).objects
     feats = [c for c in ref if c.startswith("feat_")]
     np.testing.assert_allclose(got[feats].to_numpy(float), ref[feats].to_numpy(float), rtol=1e-12, equal_nan=True)
+
+
+def test_mpajhu_keeps_only_the_fetched_selection(mock_survey: Path, tmp_path: Path) -> None:
+    """After `agnbench fetch --limit`, RAW/selection.csv restricts prep to the objects that have files."""
+    raw = tmp_path / "raw"
+    shutil.copytree(mock_survey / "catalog", raw / "catalog")
+    full = select_mpajhu(raw, load_config())
+    chosen = full.objects["object_id"].sample(40, random_state=0)
+    pd.DataFrame({"object_id": list(chosen) + ["999"]}).to_csv(raw / "selection.csv", index=False)
+    sel = select_mpajhu(raw, load_config())
+    assert set(sel.objects["object_id"]) == set(chosen)
+    assert sel.cuts[1] == ("in selection.csv (the objects agnbench fetch chose)", 40)

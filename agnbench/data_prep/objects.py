@@ -73,6 +73,12 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
     frame = _dedupe(frame, frame["SPECOBJID"], inputs["info"], quarantine)
     p = cfg.prep
     cuts = [("input", len(frame))]
+    selection = Path(raw) / "selection.csv"
+    if selection.exists():  # a pilot fetched with `agnbench fetch --limit`: only those objects have files
+        chosen = set(pd.read_csv(selection, dtype={"object_id": str}, usecols=["object_id"])["object_id"].str.strip())
+        ids = frame["SPECOBJID"].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
+        frame = _cut(frame, ids.isin(chosen).to_numpy(), f"in {selection.name} (the objects agnbench fetch chose)",
+                     cuts)
     if p.require_reliable and "RELIABLE" in frame:
         frame = _cut(frame, (frame["RELIABLE"] == 1).to_numpy(), "RELIABLE == 1", cuts)
     if p.require_galaxy and "SPECTROTYPE" in frame:
