@@ -1,8 +1,9 @@
 """``agnbench run``: every stage from one config, skipping stages whose output already exists.
 
-Stages run in order and each is resumable: a finished stage leaves a complete output directory
-(written atomically), so an interrupted run continues from the first unfinished stage. Stages
-not yet implemented in this version are listed, not faked.
+simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images -> compare ->
+explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
+a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
+continues from the first unfinished stage. A stage downstream of one that ran again is redone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from agnbench.config import Config
 
 log = logging.getLogger(__name__)
 
-#: Stages of the full pipeline that later versions add, in order (DESIGN.md).
 #: Catalog models trained by ``agnbench run`` (DESIGN: the reference points every paper table needs).
 CATALOG_MODELS = ("xgboost", "lightgbm", "logreg")
-PENDING_STAGES = ("explain", "report")
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,66 @@ def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
             log.info("%s: %s is complete; skipping (delete it to redo this stage)", name, output)
             results.append(StageResult(name, "skipped", output, 0.0))
             continue
+        if name == "simulate" and ((data / "manifest.json").exists() or (raw / "catalog").is_dir()):
+            log.info("simulate: %s", "the store exists" if (data / "manifest.json").exists()
+                     else f"{raw} holds survey files (e.g. from agnbench fetch); no mock survey is made")
+            results.append(StageResult(name, "skipped", raw, 0.0))
+            continue
         action()
         results.append(StageResult(name, "done", output, time.perf_counter() - start))
     results += _catalog_stages(cfg, data)
     results += _deep_stages(cfg, data, progress=progress)
     trained = [r for r in results if r.name.startswith(("catalog", "train"))]
-    results.append(_compare_stage(cfg, [r.output for r in trained], stale=any(r.status == "done" for r in trained),
-                                  progress=progress))
+    compared = _compare_stage(cfg, [r.output for r in trained], stale=any(r.status == "done" for r in trained),
+                              progress=progress)
+    results.append(compared)
+    explained = [_explain_stage(cfg, r.output, data, progress=progress) for r in trained]
+    results += explained
+    cross = _crosstrack_stage(trained, compared, data, stale=compared.status == "done")
+    results.append(cross)
+    upstream = compared.status == "done" or any(r.status == "done" for r in [*explained, cross])
+    results.append(_report_stage(cfg, compared.output, data, stale=upstream, progress=progress))
     return results
+
+
+def _explain_stage(cfg: Config, run: Path, data: Path, *, progress: bool) -> StageResult:
+    """``agnbench explain`` of one run, unless its ``attributions/`` is complete."""
+    from agnbench.interpretability.explain import explain_run
+
+    name = f"explain {run.name.rsplit('-s', 1)[0]}"
+    if (run / "attributions" / "summary.json").exists():
+        return StageResult(name, "skipped", run / "attributions", 0.0)
+    start = time.perf_counter()
+    out = explain_run(cfg, run=run, data=data, progress=progress)
+    return StageResult(name, "done", out, time.perf_counter() - start)
+
+
+def _crosstrack_stage(trained: list[StageResult], compared: StageResult, data: Path, *, stale: bool) -> StageResult:
+    """Cross-track attribution comparison of one run per track into ``<comparison>/crosstrack``."""
+    from agnbench.interpretability.crosstrack import explain_compare
+
+    out = compared.output / "crosstrack"
+    if (out / "summary.json").exists() and not stale:
+        return StageResult("explain tracks", "skipped", out, 0.0)
+    per_track: dict[str, Path] = {}
+    for r in trained:  # the first run of each track: xgboost for the catalog track
+        kind, what = r.name.split(maxsplit=1)
+        per_track.setdefault("catalog" if kind == "catalog" else what, r.output)
+    start = time.perf_counter()
+    explain_compare(runs=list(per_track.values()), out=out, data=data, overwrite=True)
+    return StageResult("explain tracks", "done", out, time.perf_counter() - start)
+
+
+def _report_stage(cfg: Config, comparison: Path, data: Path, *, stale: bool, progress: bool) -> StageResult:
+    """``agnbench report`` of the comparison; redone whenever anything upstream ran in this invocation."""
+    from agnbench.reports.report import build_report
+
+    out = comparison / "report"
+    if (out / "report.html").exists() and not stale:
+        return StageResult("report", "skipped", out, 0.0)
+    start = time.perf_counter()
+    build_report(cfg, comparison=comparison, data=data, overwrite=True, progress=progress)
+    return StageResult("report", "done", out, time.perf_counter() - start)
 
 
 def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool) -> StageResult:
@@ -134,8 +185,18 @@ def _deep_stages(cfg: Config, data: Path, *, progress: bool) -> list[StageResult
 
 
 def summary(results: list[StageResult]) -> str:
-    """Human-readable table of stages, times and what is not available yet."""
-    lines = [f"{'stage':<18}{'status':<10}{'seconds':>8}  output"]
-    lines += [f"{r.name:<18}{r.status:<10}{r.seconds:>8.1f}  {r.output}" for r in results]
-    lines.append("not yet available in this version: " + ", ".join(PENDING_STAGES))
+    """Human-readable table of stages and times, then the headline results if the comparison exists."""
+    width = max(18, *(len(r.name) + 2 for r in results))
+    lines = [f"{'stage':<{width}}{'status':<10}{'seconds':>8}  output"]
+    lines += [f"{r.name:<{width}}{r.status:<10}{r.seconds:>8.1f}  {r.output}" for r in results]
+    lines.append(f"{'total':<{width}}{'':<10}{sum(r.seconds for r in results):>8.1f}")
+    compared = next((r.output for r in results if r.name == "compare"), None)
+    if compared is not None and (compared / "summary.csv").exists():
+        import pandas as pd
+
+        from agnbench.reports.tables import headline_display, headline_table, to_markdown
+
+        head = headline_table(pd.read_csv(compared / "summary.csv"), metrics=("roc_auc", "balanced_accuracy", "ece"))
+        lines += ["", f"results ({compared.name}; estimate [bootstrap interval], see the report):",
+                  to_markdown(headline_display(head))]
     return "\n".join(lines)

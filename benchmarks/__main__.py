@@ -7,7 +7,7 @@ import sys
 
 BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images", "bench_prep", "bench_catalog", "bench_deep",
               "bench_delong", "bench_compare",
-              "bench_shap", "bench_attribution")
+              "bench_shap", "bench_attribution", "bench_fetch", "bench_run")
 
 
 def main(argv: list[str]) -> int:

@@ -61,6 +61,24 @@ def trained_runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: py
     }
 
 
+@pytest.fixture(scope="session")
+def explained_runs(trained_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Copies of :func:`trained_runs` with ``attributions/`` written by ``agnbench explain`` (small settings)."""
+    import shutil
+
+    from agnbench.interpretability.explain import explain_run
+
+    cfg = load_config(overrides=["explain.n=120", "explain.max_interactions=50", "explain.permutation_repeats=2"])
+    root = tmp_path_factory.mktemp("explained")
+    out = {}
+    for name, run in trained_runs.items():
+        copy = root / name  # explain writes into the run; keep the session's runs untouched
+        shutil.copytree(run, copy)
+        explain_run(cfg, run=copy, progress=False)
+        out[name] = copy
+    return out
+
+
 def read_catalog(survey: Path, name: str) -> pd.DataFrame:
     """One catalog FITS table of a survey as a DataFrame (strings decoded and stripped)."""
     df = Table.read(survey / "catalog" / f"{name}.fits").to_pandas()

@@ -57,6 +57,7 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
     counts = inputs.get("class_counts", {})
     n = inputs.get("objects", {}).get("shared", sum(counts.values()))
     conf = 100 * float(settings.get("confidence", 0.95))
+    n_boot = int(settings.get("n_boot", 2000))
     ci = "BCa" if settings.get("ci") == "bca" else "percentile"
     parts = []
     if mock:
@@ -87,9 +88,11 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
             orow = _row(summary, other, metric)
             text = f"{describe.get(other, other)} {_iv(orow, digits)}"
             if test is not None:
+                floor = test["test"] == "paired bootstrap" and test["p"] <= 2.0 / (n_boot + 1) + 1e-12
                 verdict = "significant" if test["p_holm"] < alpha else "not significant"
                 text += (f" (difference {test['delta']:+.{digits}f} [{test['lo']:+.{digits}f}, {test['hi']:+.{digits}f}], "
-                         f"{test['test']} {_p_text(test['p'])}, Holm-corrected {_p_text(test['p_holm'])}: "
+                         f"{test['test']} {_p_text(test['p'])}{' (the smallest p the replicates resolve)' if floor else ''}, "
+                         f"Holm-corrected {_p_text(test['p_holm'])}: "
                          f"{verdict} at {alpha:g})")
             others.append(text)
         if others:

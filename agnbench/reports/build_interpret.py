@@ -1,0 +1,448 @@
+"""The report's interpretability and error-analysis figures, built from a comparison's runs.
+
+:func:`build_interpretability_figures` reads each run's ``attributions/`` (``agnbench explain``)
+and the comparison's ``crosstrack/`` (``agnbench explain --compare``); :func:`build_error_figures`
+reads the runs' predictions and the dataset store. Each figure is saved with
+:func:`~agnbench.reports.style.save_figure` and a factual caption, each table it is drawn from as
+``tables_dir/<name>.csv``. Whatever is missing (a run never explained, the store moved, a
+modality absent) is skipped with an INFO log line and fewer records; nothing is invented.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_track, plot_image_attribution_examples,
+                                              plot_radial_profile, plot_score_drivers, plot_spectral_attribution,
+                                              radial_profile_table)
+from agnbench.reports.fig_common import gallery_stretch
+from agnbench.reports.fig_errors import confident_mistakes, plot_image_gallery, plot_spectrum_gallery
+from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_shap_dependence
+from agnbench.reports.inputs import ReportInputs, RunInfo
+from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
+from agnbench.runs import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_BASELINES = {"continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines)",
+              "class_mean": "the mean star-forming training spectrum", "zeros": "zero input (empty sky for cutouts)",
+              "blurred": "the cutout blurred by a Gaussian (sigma 2 pixels)"}
+_MARKS = ("dotted lines: [OII] 3727, Hβ, [OIII] 4959/5007, [OI] 6300, Hα, [NII] 6548/6584, [SII] 6717/6731; "
+          "dash-dotted: Ca K and H; grey bands: the D4000 continuum windows (3850-3950, 4000-4100 Å)")
+_SECTION_I, _SECTION_E = "interpretability", "errors"
+_MAX_EXAMPLES = 6  # image-attribution columns on a 7 in page
+_PLAIN = {"z": "redshift", "q_logmass": "stellar mass", "q_g_r": "g − r", "q_d4000_n": "Dn4000",
+          "q_sn_median": "median spectral S/N"}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
+
+
+def _table(tables_dir: Path, name: str, frame: pd.DataFrame) -> str:
+    Path(tables_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(tables_dir) / f"{name}.csv", frame.to_csv(index=False))
+    return name
+
+
+def _who(run: RunInfo) -> str:
+    return f"{run.name} ({run.track} track, {run.model}, seed {run.seed})"
+
+
+def _class_names(codes, classes: list[str]) -> np.ndarray:
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.array([classes[c] if 0 <= c < len(classes) else "unlabelled" for c in codes], dtype=object)
+
+
+def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path,
+                                   k: int = 8) -> list[FigureRecord]:
+    """SHAP, spectral and image attribution, radial profile and cross-track figures (section ``interpretability``).
+
+    Parameters
+    ----------
+    inputs : ReportInputs
+        The comparison; runs without ``attributions/`` are skipped (logged).
+    figures_dir, tables_dir : Path
+        Where figures (PDF + PNG) and their tables (CSV) go.
+    k : int
+        Example cutouts shown in the image-attribution figure (at most).
+
+    Returns
+    -------
+    list of FigureRecord
+    """
+    records: list[FigureRecord] = []
+    for run in inputs.runs:
+        if run.attributions is None:
+            log.info("run %s has no completed attributions (run `agnbench explain %s`); its interpretability "
+                     "figures are skipped", run.name, run.path)
+            continue
+        summary = json.loads((run.attributions / "summary.json").read_text())
+        build = {"catalog": _catalog, "spectra": _spectra, "images": _images}.get(run.track)
+        if build is None:
+            log.info("run %s: no interpretability figures for track %r", run.name, run.track)
+            continue
+        with journal_style():
+            records += build(run, summary, inputs, Path(figures_dir), Path(tables_dir), k)
+    if inputs.cross_track is not None:
+        with journal_style():
+            records += _cross_track(inputs, Path(figures_dir), Path(tables_dir))
+    else:
+        log.info("no cross-track comparison in %s (run `agnbench explain --compare RUN... --out %s/crosstrack`); "
+                 "the cross-track figures are skipped", inputs.comparison, inputs.comparison)
+    return records
+
+
+def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+    att = run.attributions
+    if not (att / "shap.parquet").exists():
+        log.info("run %s: no shap.parquet in %s; SHAP figures skipped", run.name, att)
+        return []
+    shap = pd.read_parquet(att / "shap.parquet")
+    info = summary.get("shap", {})
+    output = info.get("output", "log-odds")
+    class_out = int(shap["class_out"].max())
+    positive = inputs.classes[class_out] if class_out < len(inputs.classes) else None
+    feats = [c for c in shap.columns if c.startswith("feat_")]
+    values = inputs.objects[["object_id", *[f for f in feats if f in inputs.objects.columns]]] \
+        if inputs.objects is not None else None
+    top = min(10, len(feats))
+    n = int(shap["object_id"].nunique())
+    base = (f"{_who(run)}: {info.get('method', 'TreeSHAP')}, on {n} {summary.get('split', 'test')} objects "
+            f"(a seeded, class-stratified subset); SHAP values in {output}"
+            f"{' of ' + positive if positive else ''}; maximum additivity error "
+            f"{info.get('max_additivity_error', float('nan')):.1e}.")
+    names = []
+    if (att / "importance.csv").exists():
+        imp = pd.read_csv(att / "importance.csv")
+        imp.insert(2, "label", [feature_label(f) for f in imp["feature"]])
+        names.append(_table(tab_dir, f"shap_importance_{_slug(run.name)}", imp))
+    fig, ax = new_figure("column", aspect=0.3 + 0.075 * top)
+    plot_shap_beeswarm(shap, values, ax=ax, top=top, class_out=class_out, output=output, positive=positive)
+    colour = ("colour = rank of the feature's value among the explained objects (low to high)" if values is not None
+              else "one colour (the store's feature values were not available)")
+    out = [save_figure(fig, fig_dir, f"shap_beeswarm_{_slug(run.name)}", section=_SECTION_I,
+                       title=f"SHAP summary: {run.name}", tables=names,
+                       caption=f"{base} Rows: the {top} features with the largest mean |SHAP|, largest at the top; "
+                               f"each point is one object, jittered vertically by local density; {colour}.")]
+    if (att / "dependence.parquet").exists():
+        dep = pd.read_parquet(att / "dependence.parquet")
+        ranked = shap[shap["class_out"] == class_out][feats].abs().mean().sort_values(ascending=False).index
+        show = [f for f in ranked if f in set(dep["feature"])][:4]
+        if show:
+            fig, axs = new_figure("page", aspect=0.3 if len(show) > 2 else 0.4, ncols=len(show))
+            for a, f in zip(np.atleast_1d(axs), show):
+                plot_shap_dependence(dep, f, ax=a, class_out=class_out, output=output, positive=positive)
+            out.append(save_figure(fig, fig_dir, f"shap_dependence_{_slug(run.name)}", section=_SECTION_I,
+                                   title=f"SHAP dependence: {run.name}", tables=names,
+                                   caption=f"{base} SHAP value against feature value for the {len(show)} most "
+                                           f"important features; black line: median in quantile bins."))
+    return out
+
+
+def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+    att = run.attributions
+    if not (att / "stacked_by_class.csv").exists():
+        log.info("run %s: no stacked_by_class.csv (IG was not computed); spectral attribution figure skipped", run.name)
+        return []
+    stacked = pd.read_csv(att / "stacked_by_class.csv")
+    names = [_table(tab_dir, f"spectral_attribution_{_slug(run.name)}", stacked)]
+    mean = None
+    if inputs.store is not None and inputs.objects is not None and (inputs.store / "spectra" / "flux.npy").exists():
+        expl = pd.read_parquet(att / "objects.parquet")[["object_id", "label"]].astype({"object_id": str})
+        rows = inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[["object_id", "spec_row"]]
+        expl = expl.merge(rows, on="object_id", how="left", validate="one_to_one")
+        expl = expl[expl["spec_row"].fillna(-1).to_numpy() >= 0]
+        if len(expl):
+            idx = expl["spec_row"].to_numpy(np.int64)
+            order = np.argsort(idx)
+            spec = inputs.store / "spectra"
+            flux = np.load(spec / "flux.npy", mmap_mode="r")[idx[order]]
+            ivar = np.load(spec / "ivar.npy", mmap_mode="r")[idx[order]] if (spec / "ivar.npy").exists() else None
+            labels = _class_names(expl["label"].to_numpy()[order], inputs.classes)
+            mean = class_mean_spectra(flux, np.load(spec / "wave.npy"), labels, ivar=ivar)
+            names.append(_table(tab_dir, f"mean_spectra_{_slug(run.name)}", mean))
+    else:
+        log.info("run %s: store spectra not available; the class-mean spectra panel is left out", run.name)
+    fig, axs = new_figure("page", aspect=0.55 if mean is not None else 0.3, nrows=2 if mean is not None else 1,
+                          sharex=True)
+    plot_spectral_attribution(stacked, ax=axs, mean_spectra=mean)
+    ig, win = summary.get("ig", {}), summary.get("bpt_windows", {})
+    check = (f" Completeness: {ig.get('fraction_complete', float('nan')):.0%} of objects within tolerance "
+             f"({ig.get('steps', '?')} steps)." if ig else "")
+    frac = (f" Median fraction of |IG| inside the BPT line windows {win['median_fraction']:.2f}, against their "
+            f"{win['grid_share']:.3f} share of the grid (enrichment {win['median_enrichment']:.1f})."
+            if win else "")
+    top = "Top: class-mean normalised spectra of the same objects. " if mean is not None else ""
+    cap = (f"{_who(run)}: Integrated Gradients of the {summary.get('target', 'predicted')}-class logit on "
+           f"{summary.get('n', '?')} {summary.get('split', 'test')} spectra, baseline: "
+           f"{_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}. {top}Bottom: mean |IG| of the "
+           f"flux channel per pixel, stacked by true class (n per class in the legend).{frac}{check} {_MARKS}.")
+    return [save_figure(fig, fig_dir, f"spectral_attribution_{_slug(run.name)}", section=_SECTION_I,
+                        title=f"Spectral attribution: {run.name}", caption=cap, tables=names)]
+
+
+def _find_truth(store: Path | None) -> pd.DataFrame | None:
+    """The mock survey's ``truth.parquet`` (object_id, ps_frac) next to the raw files the store was prepped from."""
+    if store is None or not (store / "manifest.json").exists():
+        return None
+    manifest = json.loads((store / "manifest.json").read_text())
+    for value in (manifest.get("inputs") or {}).values():
+        if not isinstance(value, str):
+            continue
+        raw = Path(value).parent.parent  # raw/<name>/catalog/<table>.fits -> raw/<name>
+        for cand in ([raw] if raw.is_absolute() else [store.parent.parent / raw, raw]):  # next to the store first
+            if (cand / "truth.parquet").exists():
+                truth = pd.read_parquet(cand / "truth.parquet")
+                if "ps_frac" in truth.columns:
+                    return truth[["object_id", "ps_frac"]].astype({"object_id": str})
+    return None
+
+
+def _step(unit_pix: float) -> float:
+    """Annulus width in that unit: a multiple of 0.25 spanning at least 2 pixels (fewer pixels are noise)."""
+    return float(np.ceil(2.0 / unit_pix / 0.25) * 0.25) if unit_pix > 0 else 0.25
+
+
+def _pixel_scale(store: Path | None) -> float | None:
+    meta = store / "images" / "meta.json" if store is not None else None
+    if meta is None or not meta.exists():
+        return None
+    return float(json.loads(meta.read_text()).get("pixel_scale_arcsec", 0.262))
+
+
+def _images(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+    att = run.attributions
+    if not (att / "ig.npy").exists() or not (att / "objects.parquet").exists():
+        log.info("run %s: no ig.npy / objects.parquet in %s; image attribution figures skipped", run.name, att)
+        return []
+    objs = pd.read_parquet(att / "objects.parquet").astype({"object_id": str})
+    ig = np.load(att / "ig.npy", mmap_mode="r")
+    if len(objs) != ig.shape[0]:
+        log.warning("run %s: ig.npy has %d rows but objects.parquet %d; image attribution figures skipped",
+                    run.name, ig.shape[0], len(objs))
+        return []
+    ig = np.asarray(ig, dtype=np.float32)
+    labels = _class_names(objs["label"].to_numpy(), inputs.classes)
+    groups = labels.astype(str)
+    truth = _find_truth(inputs.store)
+    ps = None if truth is None else objs[["object_id"]].merge(truth, on="object_id", how="left",
+                                                              validate="one_to_one")["ps_frac"].to_numpy()
+    if ps is not None and not np.isfinite(ps).all():
+        log.info("run %s: the truth table found does not cover the explained objects; no point-source split", run.name)
+        truth = None
+    if truth is not None:
+        pos = (groups == inputs.positive) & np.isfinite(ps)
+        groups = np.where(pos & (ps > 0), f"{inputs.positive}, point source",
+                          np.where(pos, f"{inputs.positive}, no point source", groups))
+    base = (f"{_who(run)}: Integrated Gradients ({summary.get('ig', {}).get('steps', '?')} steps) of the "
+            f"{summary.get('target', 'predicted')}-class logit on {len(objs)} {summary.get('split', 'test')} cutouts, "
+            f"baseline: {_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}.")
+    out = _radial_figure(run, summary, inputs, objs, ig, groups, truth is not None, base, fig_dir, tab_dir)
+    return out + _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k)
+
+
+def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base, fig_dir,
+                   tab_dir) -> list[FigureRecord]:
+    psf, scale = summary.get("psf_fwhm_pix"), _pixel_scale(inputs.store)
+    half = min(ig.shape[-2:]) / 2
+    parts, units, widths = [], [], []
+    if psf:
+        parts.append(radial_profile_table(ig, groups, unit_pix=psf, unit="psf_fwhm",
+                                          edges=np.arange(0, half / psf + 1e-9, _step(psf))))
+        units.append("psf_fwhm")
+        widths.append(f"{_step(psf):g} PSF FWHM")
+    if scale and inputs.objects is not None and "feat_petror50_r" in inputs.objects.columns:
+        r50 = objs[["object_id"]].merge(inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[
+            ["object_id", "feat_petror50_r"]], on="object_id", how="left", validate="one_to_one")["feat_petror50_r"]
+        r50_pix = r50.to_numpy(np.float64) / scale
+        ok = np.isfinite(r50_pix) & (r50_pix > 0)
+        if ok.sum() > 1:
+            step = _step(float(np.median(r50_pix[ok])))
+            parts.append(radial_profile_table(ig[ok], groups[ok], unit_pix=r50_pix[ok], unit="r50",
+                                              edges=np.arange(0, 5.0 + 1e-9, step)))
+            units.append("r50")
+            widths.append(f"{step:g} R50")
+    if not parts:
+        log.info("run %s: neither the PSF FWHM nor galaxy sizes known; radial profile skipped", run.name)
+        return []
+    prof = pd.concat(parts, ignore_index=True)
+    names = [_table(tab_dir, f"radial_profile_{_slug(run.name)}", prof)]
+    fig, axs = new_figure("column" if len(units) == 1 else "page", aspect=0.75 if len(units) == 1 else 0.38,
+                          ncols=len(units))
+    for a, u in zip(np.atleast_1d(axs), units):
+        plot_radial_profile(prof, ax=a, unit=u)
+    split = (f"; {inputs.positive} split by the mock's planted nuclear point source (truth.parquet ps_frac > 0)"
+             if split_by_truth else "")
+    psf_txt = (f"; dotted line: 1 PSF FWHM = {psf:.1f} pixels" + (f" = {psf * scale:.2f} arcsec" if scale else "")
+               if psf else "")
+    r50_txt = "; right: radius in units of each galaxy's catalog Petrosian r-band R50" if "r50" in units else ""
+    return [save_figure(
+        fig, fig_dir, f"radial_profile_{_slug(run.name)}", section=_SECTION_I, tables=names,
+        title=f"Radial profile of image attribution: {run.name}",
+        caption=f"{base} |IG| summed over g, r, z with each object's map scaled to mean 1 over the cutout, averaged in "
+                f"annuli ({' and '.join(widths)} wide) around the cutout centre, per true class{split}; bands: ±1 "
+                f"standard error over objects; horizontal line: no radial preference{psf_txt}{r50_txt}.")]
+
+
+def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) -> list[FigureRecord]:
+    cams = run.attributions / "gradcam.npy"
+    psf = summary.get("psf_fwhm_pix")
+    if inputs.store is None or inputs.objects is None or not (inputs.store / "images" / "cutouts.npy").exists() \
+            or not cams.exists():
+        log.info("run %s: store cutouts or gradcam.npy not available; image attribution examples skipped", run.name)
+        return []
+    rows = objs[["object_id"]].merge(inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[
+        ["object_id", "image_row"]], on="object_id", how="left", validate="one_to_one")["image_row"]
+    good = (objs["predicted"].to_numpy() == objs["label"].to_numpy()) & (rows.fillna(-1).to_numpy() >= 0)
+    if "ig_complete" in objs.columns:
+        good &= objs["ig_complete"].to_numpy(bool)
+    gap = objs.get("ig_logit_gap", pd.Series(0.0, index=objs.index)).abs().to_numpy()
+    uniq = list(pd.unique(groups))
+    shown = min(k, _MAX_EXAMPLES)
+    per = max(1, shown // max(len(uniq), 1))
+    pick = [i for g in uniq for i in sorted(np.flatnonzero(good & (groups == g)), key=lambda i: -gap[i])[:per]][:shown]
+    if not pick:
+        log.info("run %s: no correctly classified object with an image among the explained; examples skipped", run.name)
+        return []
+    cut = np.load(inputs.store / "images" / "cutouts.npy", mmap_mode="r")
+    image_rows = rows.to_numpy(np.int64)[pick]
+    cutouts = np.stack([np.asarray(cut[r], dtype=np.float32) for r in image_rows])
+    stretch = gallery_stretch(cutouts)
+    axs = plot_image_attribution_examples(cutouts, ig[pick], np.load(cams, mmap_mode="r")[pick],
+                                          [f"{objs['object_id'].iloc[i]}\n{groups[i]}" for i in pick],
+                                          stretch=stretch, psf_fwhm_pix=psf)
+    return [save_figure(
+        axs[0, 0].figure, fig_dir, f"image_attribution_{_slug(run.name)}", section=_SECTION_I,
+        title=f"Image attribution examples: {run.name}",
+        caption=f"{base} Columns: up to {per} correctly classified objects per group (largest |logit change| from the "
+                f"baseline first; titles: object id, true class). Top: grz composite (red z, green r, blue g; "
+                f"{stretch.describe()}). Middle: IG summed over bands (red towards the explained class, blue against; "
+                f"symmetric colour scale per object at the 99.5th percentile of |IG|; dashed circle: radius 1 PSF "
+                f"FWHM). Bottom: Grad-CAM of the last stage, upsampled to the cutout and scaled to its maximum, over "
+                f"the mean of the three bands.")]
+
+
+def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
+    ct = inputs.cross_track
+    if not (ct / "scores.parquet").exists() or not (ct / "correlations.csv").exists():
+        log.info("%s lacks scores.parquet / correlations.csv; cross-track figures skipped", ct)
+        return []
+    scores = pd.read_parquet(ct / "scores.parquet").astype({"object_id": str})
+    corr = pd.read_csv(ct / "correlations.csv")
+    preds = inputs.runs[0].predictions
+    truth = preds[preds["split"] == inputs.split][["object_id", "y_true"]].astype({"object_id": str})
+    n = len(scores)
+    scores = scores.merge(truth, on="object_id", how="left", validate="one_to_one")
+    assert len(scores) == n, "joining the true classes changed the number of cross-track objects"
+    scores["true_class"] = _class_names(scores["y_true"].fillna(-1).to_numpy(), inputs.classes)
+    names = [_table(tab_dir, "cross_track_correlations", corr)]
+    if (ct / "disagreements.csv").exists():
+        names.append(_table(tab_dir, "cross_track_disagreements", pd.read_csv(ct / "disagreements.csv")))
+    axs = plot_cross_track(scores, corr, positive=inputs.positive)
+    out = [save_figure(axs[0].figure, fig_dir, "cross_track_scores", section=_SECTION_I, tables=names,
+                       title="Cross-track agreement of the AGN scores",
+                       caption=f"p({inputs.positive}) of each pair of runs on the {n} {inputs.split} objects every run "
+                               f"scored, coloured by true class; logit axes (probabilities clipped to "
+                               f"[1e-4, 1 - 1e-4]); "
+                               f"grey line: equal scores; Spearman rank correlation and n in each panel.")]
+    if (ct / "drivers.csv").exists():
+        drivers = pd.read_csv(ct / "drivers.csv")
+        colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
+        fig, ax = new_figure("column", aspect=0.25 + 0.1 * drivers["property"].nunique())
+        plot_score_drivers(drivers, ax=ax, colors=colors)
+        props = ", ".join(_PLAIN.get(p, p) for p in pd.unique(drivers["property"]))
+        out.append(save_figure(fig, fig_dir, "score_drivers", section=_SECTION_I,
+                               tables=[_table(tab_dir, "score_drivers", drivers)],
+                               title="What drives each track's AGN score",
+                               caption=f"Spearman rank correlation of each run's p({inputs.positive}) with {props} "
+                                       f"over "
+                                       f"the {int(drivers['n'].max())} shared {inputs.split} objects (store catalog "
+                                       f"values)."))
+    return out
+
+
+def build_error_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path, k: int = 8) -> list[FigureRecord]:
+    """Each run's ``k`` most confident mistakes on the comparison split: table, image and spectrum galleries.
+
+    Writes ``tables_dir/mistakes_<run>.csv`` for every run (ids and store properties for follow-up)
+    and, when the store is available, the galleries ``mistakes_images_<run>`` and
+    ``mistakes_spectra_<run>`` (section ``errors``).
+
+    Returns
+    -------
+    list of FigureRecord
+    """
+    records: list[FigureRecord] = []
+    store, objects = inputs.store, inputs.objects
+    have_img = store is not None and (store / "images" / "cutouts.npy").exists()
+    have_spec = store is not None and (store / "spectra" / "flux.npy").exists()
+    if store is None:
+        log.info("dataset store not available: mistakes tables only, no galleries")
+    for run in inputs.runs:
+        table = confident_mistakes(run.predictions, split=inputs.split, k=k, classes=inputs.classes, objects=objects)
+        name = _table(tables_dir, f"mistakes_{_slug(run.name)}", table)
+        if table.empty:
+            log.info("run %s made no mistake on %s; no gallery", run.name, inputs.split)
+            continue
+        titles = [f"{r.object_id}\n{r.true} → {r.predicted}, p = {r.p:.2f}" for r in table.itertuples()]
+        what = (f"{_who(run)}: the {len(table)} {inputs.split} objects with the highest probability on a wrong class "
+                f"(left to right, top to bottom; titles: object id, true → predicted class, that probability). Ids "
+                f"and properties in tables/{name}.csv.")
+        with journal_style():
+            if have_img and "image_row" in table.columns:
+                records += _image_gallery(run, table, titles, what, store, figures_dir, name)
+            if have_spec and "spec_row" in table.columns:
+                records += _spectrum_gallery(run, table, titles, what, store, figures_dir, name)
+    return records
+
+
+def _rows(table: pd.DataFrame, column: str) -> np.ndarray:
+    return table[column].fillna(-1).to_numpy(np.int64)
+
+
+def _image_gallery(run, table, titles, what, store, figures_dir, name) -> list[FigureRecord]:
+    rows = _rows(table, "image_row")
+    if (rows < 0).all():
+        log.info("run %s: none of its mistakes has an image; image gallery skipped", run.name)
+        return []
+    cut = np.load(store / "images" / "cutouts.npy", mmap_mode="r")
+    shape = cut.shape[1:]
+    cutouts = np.stack([np.asarray(cut[r], dtype=np.float32) if r >= 0 else np.full(shape, np.nan, np.float32)
+                        for r in rows])
+    stretch = gallery_stretch(cutouts[rows >= 0])
+    axs = plot_image_gallery(cutouts, titles, stretch=stretch)
+    scale = _pixel_scale(store)
+    size = f" {shape[-1]}×{shape[-2]} pixels" + (f" of {scale:g} arcsec" if scale else "") + "."
+    return [save_figure(axs[0].figure, figures_dir, f"mistakes_images_{_slug(run.name)}", section=_SECTION_E,
+                        title=f"Confident mistakes (images): {run.name}", tables=[name],
+                        caption=f"{what} grz composites (red z, green r, blue g), {stretch.describe()};{size}")]
+
+
+def _spectrum_gallery(run, table, titles, what, store, figures_dir, name) -> list[FigureRecord]:
+    rows = _rows(table, "spec_row")
+    if (rows < 0).all():
+        log.info("run %s: none of its mistakes has a spectrum; spectrum gallery skipped", run.name)
+        return []
+    spec = store / "spectra"
+    wave = np.load(spec / "wave.npy")
+    flux_mm = np.load(spec / "flux.npy", mmap_mode="r")
+    ivar_mm = np.load(spec / "ivar.npy", mmap_mode="r") if (spec / "ivar.npy").exists() else None
+    flux = np.stack([np.asarray(flux_mm[r], np.float64) if r >= 0 else np.full(wave.size, np.nan) for r in rows])
+    ivar = None if ivar_mm is None else np.stack([np.asarray(ivar_mm[r]) if r >= 0 else np.ones(wave.size)
+                                                  for r in rows])
+    axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar)
+    manifest = store / "manifest.json"
+    prep = json.loads(manifest.read_text()).get("prep", {}) if manifest.exists() else {}
+    norm = (f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
+            if "norm_wave_min" in prep and "norm_wave_max" in prep else "")
+    return [save_figure(axs[0].figure, figures_dir, f"mistakes_spectra_{_slug(run.name)}", section=_SECTION_E,
+                        title=f"Confident mistakes (spectra): {run.name}", tables=[name],
+                        caption=f"{what} Normalised flux{norm} against rest wavelength; pixels with zero inverse "
+                                f"variance are not drawn; {_MARKS.split('; grey')[0]}.")]
