@@ -128,8 +128,12 @@ def _chromium() -> str:
     apt = shutil.which("apt-get")
     if apt is None:
         pytest.skip("chromium is not installed and apt-get is not available to install it")
-    res = subprocess.run([apt, "install", "-y", "-q", "chromium"], capture_output=True, text=True, timeout=900,
-                         env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    res = subprocess.run([apt, "install", "-y", "-q", "chromium"], capture_output=True, text=True, timeout=900, env=env)
+    if res.returncode != 0:  # stale or missing package lists on a fresh machine
+        subprocess.run([apt, "update", "-q"], capture_output=True, text=True, timeout=600, env=env)
+        res = subprocess.run([apt, "install", "-y", "-q", "chromium"], capture_output=True, text=True, timeout=900,
+                             env=env)
     found = shutil.which("chromium")
     if res.returncode != 0 or not found:
         pytest.skip(f"chromium could not be installed (apt-get exit {res.returncode}: {res.stderr.strip()[-300:]})")
