@@ -202,8 +202,8 @@ def test_corrupt_model_output_raises(fits, monkeypatch):
     fit, X, _ = fits("xgboost", 2)
     real = ts._booster_contribs
 
-    def corrupt(fit_, X_):
-        margin, contrib, method = real(fit_, X_)
+    def corrupt(fit_, X_, **options):
+        margin, contrib, method = real(fit_, X_, **options)
         margin[3] += 1.0
         return margin, contrib, method
 
