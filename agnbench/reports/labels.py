@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agnbench.reports import tables
+
 __all__ = ["METRIC_LABELS", "QUANTITY_LABELS", "metric_label", "quantity_label"]
 
 #: Store columns -> axis label with units (mathtext).
@@ -38,10 +40,5 @@ def quantity_label(column: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """Display name of a metric (per-class metrics as ``Recall (agn)``)."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    for prefix in ("precision", "recall", "f1"):
-        if metric.startswith(prefix + "_"):
-            return f"{prefix.capitalize() if prefix != 'f1' else '$F_1$'} ({metric[len(prefix) + 1:]})"
-    return metric
+    """Axis/legend name of a metric (per-class metrics as ``Recall (agn)``; mathtext)."""
+    return tables.metric_label(metric, labels=METRIC_LABELS, f1="$F_1$")

@@ -9,7 +9,7 @@ into a pipe table. Nothing is rounded in the CSV copies; rounding happens only i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,13 +29,16 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
-def metric_label(metric: str) -> str:
-    """Readable name of a metric (``precision_agn`` -> ``Precision (agn)``)."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
+def metric_label(metric: str, *, labels: Mapping[str, str] = METRIC_LABELS, f1: str = "F1") -> str:
+    """Readable name of a metric (``precision_agn`` -> ``Precision (agn)``).
+
+    ``labels`` names the whole-sample metrics and ``f1`` the F1 score (figures pass mathtext forms).
+    """
+    if metric in labels:
+        return labels[metric]
     for prefix in ("precision", "recall", "f1"):
         if metric.startswith(prefix + "_"):
-            return f"{prefix.capitalize() if prefix != 'f1' else 'F1'} ({metric[len(prefix) + 1:]})"
+            return f"{prefix.capitalize() if prefix != 'f1' else f1} ({metric[len(prefix) + 1:]})"
     return metric
 
 
