@@ -15,6 +15,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from agnbench.baselines.train import train_catalog
 from agnbench.bootstrap.compare import MAJORITY, compare
+from agnbench.bootstrap.paired_tests import holm
 from agnbench.config import load_config
 from agnbench.errors import AgnbenchError
 from agnbench.run_outputs import prediction_frame, write_status
@@ -56,7 +57,8 @@ def test_contract_files_and_sklearn_agreement(tmp_path: Path) -> None:
     y, good, weak = _problem()
     a = _fake_run(tmp_path, "good", y=y, score=good)
     b = _fake_run(tmp_path, "weak", y=y, score=weak)
-    out = compare(CFG, runs=[a, b], out=tmp_path / "cmp", progress=False)
+    c = _fake_run(tmp_path, "noise", y=y, score=np.random.default_rng(5).uniform(0.01, 0.99, y.size))
+    out = compare(CFG, runs=[a, b, c], out=tmp_path / "cmp", progress=False)
     assert {"inputs.yaml", "replicates.parquet", "summary.csv", "tests.csv"} <= {p.name for p in out.iterdir()}
     summary = pd.read_csv(out / "summary.csv")
     est = summary.set_index(["run", "metric"])["estimate"]
@@ -76,6 +78,8 @@ def test_contract_files_and_sklearn_agreement(tmp_path: Path) -> None:
     delta = wide[("good", "roc_auc")] - wide[("weak", "roc_auc")]
     assert boot["lo"] == pytest.approx(np.percentile(delta, 2.5)) and boot["hi"] == pytest.approx(np.percentile(delta, 97.5))
     assert (tests["p_holm"] >= tests["p_value"] - 1e-15).all()
+    for _, family in tests.groupby(["metric", "test"]):  # Holm across the run pairs of one metric and test
+        assert len(family) == 3 and np.allclose(family["p_holm"], holm(family["p_value"].to_numpy()))
     delong = tests[tests["test"] == "DeLong"].iloc[0]
     assert delong["delta"] == pytest.approx(boot["delta"])
     inputs = yaml.safe_load((out / "inputs.yaml").read_text())
