@@ -94,6 +94,14 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # keep pytest output clean
             return
 
+        def send_response(self, code: int, message: str | None = None) -> None:
+            # Log before any byte of the response goes out: a client that has read the whole body
+            # must find its request in the log (logging after the write raced with fast clients).
+            with server.lock:
+                server.log.append((time.monotonic(), getattr(self, "headers", None) and self.headers.get("Host", "") or "",
+                                getattr(self, "_name", self.path), code))
+            super().send_response(code, message)
+
         def _send(self, status: int, body: bytes, *, ctype: str = "application/fits", headers: dict | None = None,
                   length: int | None = None) -> None:
             self.send_response(status)
@@ -123,28 +131,24 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             path = server.resolve(parts.path, parts.query)
             name = path.name if path is not None else parts.path
+            self._name = name
             with server.lock:
                 fault = server.faults[name].pop(0) if server.faults.get(name) else ""
                 server.inflight += 1
                 server.max_inflight = max(server.max_inflight, server.inflight)
             if fault == "slow":
                 time.sleep(0.2)
-            status = 200
             if fault == "500":
-                status = 500
                 self._send(500, b"Internal Server Error", ctype="text/plain")
             elif fault.startswith("429:"):
-                status = 429
                 self._send(429, b"slow down", ctype="text/plain", headers={"Retry-After": fault[4:]})
             elif fault == "html":
                 self._send(200, _HTML, ctype="text/html")
             elif fault == "htmlbin":
                 self._send(200, _HTML, ctype="application/octet-stream")
             elif fault.startswith("redirect:"):
-                status = 302
                 self._send(302, b"", headers={"Location": fault[9:]})
             elif fault == "404" or path is None or not path.is_file():
-                status = 404
                 self._send(404, b"Not Found", ctype="text/plain")
             elif fault in ("truncate", "kill"):
                 self._cut(path.read_bytes(), kill=fault == "kill")
@@ -152,6 +156,5 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, path.read_bytes(), ctype="image/jpeg" if path.suffix == ".jpeg" else "application/fits")
             with server.lock:
                 server.inflight -= 1
-                server.log.append((time.monotonic(), self.headers.get("Host", ""), name, status))
 
     return Handler

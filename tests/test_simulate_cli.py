@@ -135,7 +135,7 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     assert re.search(r"catalog xgboost\s+done", first.stdout) and re.search(r"catalog logreg\s+done", first.stdout)
     assert re.search(r"train spectra\s+done", first.stdout) and re.search(r"train images\s+done", first.stdout)
     assert re.search(r"compare\s+done", first.stdout)
-    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "cmp" / "data-s0")
+    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "cmp" / "data-s0" / "report")  # run ends at the report
     summary = (tmp_path / "cmp" / "data-s0" / "summary.csv").read_text()
     for run in ("catalog-xgboost-s0", "catalog-lightgbm-s0", "catalog-logreg-s0", "spectra-resnet1d-s0",
                 "images-resnet18-s0", "majority-baseline"):
