@@ -128,7 +128,9 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
                    f"  comparisons: {tmp_path / 'cmp'}\ncompare:\n  n_boot: 200\n  subgroup_boot: 100\n"
                    "simulate:\n  n: 300\n  image_size: 16\nprep:\n  image_size: 16\n"
                    "spectra:\n  epochs: 2\n  width: 4\n  blocks: [1]\n  batch_size: 16\n"
-                   "images:\n  epochs: 2\n  width: 0.125\n  batch_size: 16\n")
+                   "images:\n  epochs: 2\n  width: 0.125\n  batch_size: 16\n"
+                   "explain:\n  n: 20\n  max_interactions: 10\n  permutation_repeats: 1\n"
+                   "report:\n  curve_boot: 20\n  mistakes: 2\n")
     first = _run("run", "--config", str(cfg), "-q")
     assert first.returncode == 0, first.stderr
     assert re.search(r"simulate\s+done", first.stdout) and re.search(r"prep\s+done", first.stdout)
