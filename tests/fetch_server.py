@@ -97,9 +97,10 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
         def send_response(self, code: int, message: str | None = None) -> None:
             # Log before any byte of the response goes out: a client that has read the whole body
             # must find its request in the log (logging after the write raced with fast clients).
+            headers = getattr(self, "headers", None)  # absent when the request line itself was malformed
+            host = headers.get("Host", "") if headers is not None else ""
             with server.lock:
-                server.log.append((time.monotonic(), getattr(self, "headers", None) and self.headers.get("Host", "") or "",
-                                getattr(self, "_name", self.path), code))
+                server.log.append((time.monotonic(), host, getattr(self, "_name", self.path), code))
             super().send_response(code, message)
 
         def _send(self, status: int, body: bytes, *, ctype: str = "application/fits", headers: dict | None = None,
