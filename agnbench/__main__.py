@@ -1,4 +1,4 @@
-from agnbench.cli import main
+from agnbench.cli.main import main
 import sys
 
 sys.exit(main())

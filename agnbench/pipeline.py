@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agnbench.config import Config
+from agnbench.config.core import Config
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
 
     A stage whose output directory holds a ``manifest.json`` (written last, atomically) is done.
     """
-    from agnbench.data_prep.simulate import simulate
-    from agnbench.data_prep.store import prep
+    from agnbench.data_prep.mock.simulate import simulate
+    from agnbench.data_prep.ingest.store import prep
 
     raw, data = Path(cfg.paths.raw), Path(cfg.paths.data)
     stages = [
@@ -138,7 +138,7 @@ def _run_complete(run: Path) -> bool:
 
 def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
     """One catalog run per model, named ``catalog-<model>-s<seed>`` under paths.runs."""
-    from agnbench.baselines.train import train_catalog
+    from agnbench.baselines.train_catalog import train_catalog
 
     out = []
     runs_dir = Path(cfg.paths.runs)
@@ -161,7 +161,7 @@ def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
 
 def _deep_stages(cfg: Config, data: Path, *, progress: bool) -> list[StageResult]:
     """The spectra and images runs, named ``<track>-<model>-s<seed>``; an interrupted one resumes from its checkpoint."""
-    from agnbench.deep.train import MODEL_NAMES, train_deep
+    from agnbench.deep.train_deep import MODEL_NAMES, train_deep
 
     out = []
     runs_dir = Path(cfg.paths.runs)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from agnbench.config import load_config
-from agnbench.data_prep import sdss_files, simulate
+from agnbench.config.core import load_config
+from agnbench.data_prep.formats import sdss_files
+from agnbench.data_prep.mock import simulate
 
 
 class AstropySpecWriter:

@@ -51,7 +51,7 @@ TARGET_S = 60.0
 
 def _spectra(n: int, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, 2, L) normalised flux (continuum ~1, the BPT emission lines, noise) and a weight channel."""
-    from agnbench.data_prep.spectra import line_centres
+    from agnbench.data_prep.ingest.spectra import line_centres
 
     flux = 1 + rng.uniform(-0.3, 0.3, (n, 1)) * (wave - 5500) / 3650 + rng.normal(0, 0.05, (n, wave.size))
     for centre in line_centres("bpt"):
@@ -70,10 +70,10 @@ def _cutouts(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _setup(track: str) -> dict:
     """Inputs, baseline, model and predicted targets of one track (deterministic)."""
-    from agnbench.config import load_config
-    from agnbench.data_prep.spectra import rest_grid
-    from agnbench.deep.models import build_model
-    from agnbench.interpretability.baselines import continuum_baseline, zero_baseline
+    from agnbench.config.core import load_config
+    from agnbench.data_prep.ingest.spectra import rest_grid
+    from agnbench.deep.networks import build_model
+    from agnbench.interpretability.ig_baselines import continuum_baseline, zero_baseline
     from agnbench.interpretability.gradients import predicted_or_true
 
     rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@ Synthetic catalog: 100,000 train + 20,000 val rows x 30 features (5 informative,
 interaction and a non-linearity; 20% positives; 1% of cells NaN), plus 1,000,000 labelled rows
 to predict. Cases:
 
-(a) :func:`agnbench.baselines.models.fit_model` for ``xgboost`` and ``lightgbm`` with their
+(a) :func:`agnbench.baselines.catalog_models.fit_model` for ``xgboost`` and ``lightgbm`` with their
     default parameters (up to 2,000 rounds, early stopping after 50 on val log-loss, threads=2);
     then ``predict_proba`` on the 1,000,000 rows. Targets: fit <= 30 s, predict <= 5 s.
     A LightGBM variant with ``learning_rate=0.05`` (the old default) is shown too: LightGBM's
@@ -71,7 +71,7 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _ours(kind: str, train, val, test, names: list[str], *, params: dict | None = None) -> list[dict]:
-    from agnbench.baselines.models import fit_model
+    from agnbench.baselines.catalog_models import fit_model
 
     label = kind + "".join(f", {k}={v}" for k, v in (params or {}).items())
     start = time.perf_counter()

@@ -42,7 +42,7 @@ def _peak_rss_mib() -> float:
 
 def _synthetic_store(root: Path, *, length: int, size: int):
     """A Store over random memory-mapped arrays (same layout as agnbench prep writes)."""
-    from agnbench.dataset import Store
+    from agnbench.contracts.store import Store
 
     rng = np.random.default_rng(0)
     (root / "spectra").mkdir(parents=True)
@@ -68,9 +68,9 @@ def _rate(fn, n_items: int, steps: int = STEPS) -> float:
 
 
 def _trainer_rates(track: str, store) -> dict:
-    from agnbench.config import load_config
+    from agnbench.config.core import load_config
     from agnbench.deep.data import EpochBatches, TrackData
-    from agnbench.deep.models import build_model
+    from agnbench.deep.networks import build_model
     from agnbench.deep.optim import classification_loss, make_optimizer
 
     cfg = getattr(load_config(), track)
@@ -131,8 +131,8 @@ class _PerSampleSpectra(torch.utils.data.Dataset):
 
 
 def _simple_rates(root: Path) -> list[dict]:
-    from agnbench.config import load_config
-    from agnbench.deep.models import build_model
+    from agnbench.config.core import load_config
+    from agnbench.deep.networks import build_model
     from agnbench.deep.resnet2d import ResNet18
 
     rows = []
@@ -167,7 +167,7 @@ def _simple_rates(root: Path) -> list[dict]:
 
 
 def _quick_runs(tmp: Path) -> list[dict]:
-    cli = [sys.executable, "-m", "agnbench.cli"]
+    cli = [sys.executable, "-m", "agnbench.cli.main"]
     run_measured([*cli, "simulate", "--n", "3000", "--seed", "0", "--out", str(tmp / "raw"), "-q"])
     run_measured([*cli, "prep", "--source", "mpajhu", "--raw", str(tmp / "raw"), "--out", str(tmp / "data"), "-q"])
     rows = []

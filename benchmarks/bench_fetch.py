@@ -8,7 +8,7 @@ the client's delayed ACK, which would time the server, not the client) in a sepa
 127.0.0.1, so the client's CPU time (``time.process_time`` of this process) is the client's own. Cases,
 in one run:
 
-(a) ``agnbench.data_prep.fetch.fetch(what="images")`` with 4 connections and no pause between requests:
+(a) ``agnbench.data_prep.fetch.download.fetch(what="images")`` with 4 connections and no pause between requests:
     the full path (selection, streaming to a temporary file with SHA-256, FITS validation, rename, the
     manifest journal, progress accounting);
 (b) the same with the polite default pause (``fetch.delay_s`` = 0.05 s per connection);
@@ -72,7 +72,7 @@ srv.serve_forever()
 
 def make_survey(root: Path, *, n: int, seed: int = 0) -> tuple[Path, list[str]]:
     """Write the served tree (``root/www``) and return it with the cutout URL paths."""
-    from agnbench.data_prep.sdss_files import CutoutWriter, write_table_fits
+    from agnbench.data_prep.formats.sdss_files import CutoutWriter, write_table_fits
 
     rng = np.random.default_rng(seed)
     www = root / "www"
@@ -98,7 +98,7 @@ def make_survey(root: Path, *, n: int, seed: int = 0) -> tuple[Path, list[str]]:
 
 
 def _config(port: int, **extra: object):
-    from agnbench.config import load_config
+    from agnbench.config.core import load_config
 
     base = f"http://127.0.0.1:{port}"
     sets = {"fetch.sas_base": base, "fetch.legacy_base": base, "fetch.allowed_hosts": "[127.0.0.1]",
@@ -133,7 +133,7 @@ def _traced_mib(fn) -> float:
 
 def main(*, n: int = 1000) -> dict:
     """Run every case; save ``fetch.json``, print the table, return the payload."""
-    from agnbench.data_prep.fetch import fetch
+    from agnbench.data_prep.fetch.download import fetch
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_fetch_"))
     server = None

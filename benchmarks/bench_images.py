@@ -1,6 +1,6 @@
 """Benchmark image ingestion: 3,000 mock 64x64 grz cutouts (target >= 1,500 files/s on 2 cores).
 
-``agnbench.data_prep.images.ingest_cutouts`` over shards of 512 files in a 2-process pool, and on
+``agnbench.data_prep.ingest.images.ingest_cutouts`` over shards of 512 files in a 2-process pool, and on
 one process, against the simple approach a user would otherwise write: a loop of astropy
 ``fits.getdata`` + per-image min-max normalisation into one array (one process). Each case runs
 in its own Python process so that its peak resident memory (process tree, workers included) is
@@ -33,7 +33,7 @@ REPEATS = 3  # best of, in one process (the machine is shared; the minimum is th
 
 def write_cutouts(out: Path, *, n: int, size: int, seed: int = 0) -> list[Path]:
     """Write ``n`` mock grz cutouts (a Gaussian blob + sky noise, nanomaggies) with CutoutWriter."""
-    from agnbench.data_prep.sdss_files import CutoutWriter
+    from agnbench.data_prep.formats.sdss_files import CutoutWriter
 
     rng = np.random.default_rng(seed)
     writer, paths = CutoutWriter(), []
@@ -50,7 +50,7 @@ def write_cutouts(out: Path, *, n: int, size: int, seed: int = 0) -> list[Path]:
 
 
 def _ingest_shard(items: list[tuple[str, str]], size: int):
-    from agnbench.data_prep.images import ingest_cutouts
+    from agnbench.data_prep.ingest.images import ingest_cutouts
 
     return ingest_cutouts(items, size=size, bands="grz", source="fits")
 
@@ -100,7 +100,7 @@ def _child(argv: list[str]) -> None:
     mode, list_file, size, result = argv[0], argv[1], int(argv[2]), argv[3]
     paths = Path(list_file).read_text().split()
     if mode != "baseline":
-        import agnbench.data_prep.images  # noqa: F401  (imported once, as in `agnbench prep`; fork inherits it)
+        import agnbench.data_prep.ingest.images  # noqa: F401  (imported once, as in `agnbench prep`; fork inherits it)
     runs = [_run_baseline(paths, size) if mode == "baseline"
             else _run_ingest(paths, size, workers=int(mode[6]), ship=not mode.endswith("-noship"))
             for _ in range(REPEATS)]

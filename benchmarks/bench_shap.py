@@ -73,7 +73,7 @@ logger = logging.getLogger(__name__)
 
 
 def _fit(kind: str, train, val, names: list[str]):
-    from agnbench.baselines.models import fit_model
+    from agnbench.baselines.catalog_models import fit_model
 
     fit = fit_model(kind, *train, *val, n_classes=2, feature_names=names, seed=0, threads=THREADS,
                     params={"n_estimators": N_TREES, "learning_rate": 0.01}, early_stopping_rounds=N_TREES)
@@ -87,7 +87,7 @@ def _child(case: str, model_dir: Path, data: Path, out: Path, repeats: int, numb
     """Run one case in this process; write its timings to ``out`` (and, for (a)/(b), the values next to it)."""
     if numba_cache is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(numba_cache)  # read when numba is first imported, below
-    from agnbench.baselines.models import load_model
+    from agnbench.baselines.catalog_models import load_model
     from agnbench.interpretability.permutation import permutation_importance
     from agnbench.interpretability.tree_shap import tree_shap, tree_shap_interactions
 

@@ -1,6 +1,6 @@
 """Benchmark spectra ingestion: 2,000 mock spec-lite files onto the rest-frame grid (target >= 500 files/s, 2 cores).
 
-(a) :func:`agnbench.data_prep.spectra.ingest_spectra` in shards of 256 over a 2-process pool (and in one
+(a) :func:`agnbench.data_prep.ingest.spectra.ingest_spectra` in shards of 256 over a 2-process pool (and in one
 process, for reference); (b) the simple approach a user would otherwise write: per file
 ``astropy.table.Table.read(path, hdu=1)`` + ``fits.getdata(path, 2)``, in one process. Each case runs
 in a child process after the disk cache is warmed; the child reports its own loop time (so interpreter
@@ -28,8 +28,8 @@ TARGET_FILES_PER_S = 500
 
 def _items(survey: Path) -> list[tuple[str, str, float]]:
     """(object_id, path, catalog z) of every spectrum, from the catalog alone."""
-    from agnbench.data_prep.fastfits import read_bintable
-    from agnbench.data_prep.sdss_files import spec_filename
+    from agnbench.data_prep.formats.fastfits import read_bintable
+    from agnbench.data_prep.formats.sdss_files import spec_filename
 
     cat = read_bintable(survey / "catalog" / "galSpecInfo.fits", 1, ["SPECOBJID", "PLATEID", "MJD", "FIBERID", "Z"])
     return [(str(oid).strip(), str(survey / "spectra" / f"{p:04d}" / spec_filename(int(p), int(m), int(f))), float(z))
@@ -37,8 +37,8 @@ def _items(survey: Path) -> list[tuple[str, str, float]]:
 
 
 def _child_ingest(items: list, *, workers: int, shard: int) -> dict:
-    from agnbench.config import PrepConfig
-    from agnbench.data_prep.spectra import ingest_spectra, rest_grid
+    from agnbench.config.core import PrepConfig
+    from agnbench.data_prep.ingest.spectra import ingest_spectra, rest_grid
 
     prep = PrepConfig()
     grid = rest_grid(wave_min=prep.wave_min, wave_max=prep.wave_max, dloglam=prep.dloglam)
@@ -87,8 +87,8 @@ def _measured(args: list[str], *, poll: float = 0.05) -> dict:
 
 
 def main(*, n: int = 2000, shard: int = 256, n_baseline: int = 2000) -> dict:
-    from agnbench.config import load_config
-    from agnbench.data_prep.simulate import simulate
+    from agnbench.config.core import load_config
+    from agnbench.data_prep.mock.simulate import simulate
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

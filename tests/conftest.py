@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
-from agnbench.config import load_config
+from agnbench.config.core import load_config
 
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "real"
@@ -17,7 +17,7 @@ REAL = DATA / "real"
 @pytest.fixture(scope="session")
 def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2,000-galaxy mock survey with 48x48 cutouts (seed 3), written once per session."""
-    from agnbench.data_prep.simulate import simulate
+    from agnbench.data_prep.mock.simulate import simulate
 
     cfg = load_config(overrides=["seed=3", "simulate.n=2000", "simulate.image_size=48"])
     return simulate(cfg, tmp_path_factory.mktemp("mock") / "survey", progress=False)
@@ -26,7 +26,7 @@ def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mock_store(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The dataset store of :func:`mock_survey` (48x48 cutouts), built once per session."""
-    from agnbench.data_prep.store import prep
+    from agnbench.data_prep.ingest.store import prep
 
     cfg = load_config(overrides=["prep.image_size=48"])
     return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "mock", progress=False)
@@ -35,7 +35,7 @@ def mock_store(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same store with the BPT lines blanked in the spectra (``prep.mask_lines``: continuum-only)."""
-    from agnbench.data_prep.store import prep
+    from agnbench.data_prep.ingest.store import prep
 
     cfg = load_config(overrides=["prep.image_size=48", "prep.mask_lines=true"])
     return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "masked",
@@ -46,8 +46,8 @@ def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactor
 def trained_runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Runs trained once per session on the mock store: xgboost (photometry), the spectra track on the full and
     on the line-masked store, and the images track (short schedules; the science tests state their margins)."""
-    from agnbench.baselines.train import train_catalog
-    from agnbench.deep.train import train_deep
+    from agnbench.baselines.train_catalog import train_catalog
+    from agnbench.deep.train_deep import train_deep
 
     out = tmp_path_factory.mktemp("trained")
     spectra = load_config(overrides=["spectra.epochs=12", "spectra.patience=4"])

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from agnbench.data_prep.fetch_select import read_columns
+from agnbench.data_prep.fetch.select import read_columns
 
 _CATALOG = {"galSpecInfo-dr8.fits": "galSpecInfo.fits", "galSpecExtra-dr8.fits": "galSpecExtra.fits",
             "galSpecLine-dr8.fits": "galSpecLine.fits", "galSpecIndx-dr8.fits": "galSpecIndx.fits"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agnbench.config import load_config
+from agnbench.config.core import load_config
 from agnbench.pipeline import run_all
 
 TINY = {

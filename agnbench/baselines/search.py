@@ -19,7 +19,7 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from agnbench import seeding
-from agnbench.baselines.models import fit_model
+from agnbench.baselines.catalog_models import fit_model
 
 log = logging.getLogger(__name__)
 

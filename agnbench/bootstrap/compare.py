@@ -17,16 +17,16 @@ import pandas as pd
 import yaml
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
-from agnbench.bootstrap.inputs import Aligned, RunPredictions, align, load_runs, train_majority
+from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
 from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes
 from agnbench.bootstrap.paired import (jackknife_values, long_replicates, pairwise_tests, paired_replicates,
                                        summary_table)
 from agnbench.bootstrap.paired_tests import seed_spread
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
 from agnbench.bootstrap.subgroups import subgroup_metrics
-from agnbench.config import Config, config_to_dict
+from agnbench.config.core import Config, config_to_dict
 from agnbench.errors import AgnbenchError
-from agnbench.runs import atomic_directory, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.fileio import atomic_directory, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.seeding import derive_seed
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Decision rules chosen on val and applied to test, and abstention at a target coverage.
 
 * :func:`threshold_table`: every run's decision rules (:data:`THRESHOLD_RULES`) fitted on val with
-  :func:`~agnbench.baselines.thresholds.fit_threshold` and scored on test.
+  :func:`~agnbench.protocol.thresholds.fit_threshold` and scored on test.
 * :func:`abstention_table`: the model answers only when its top probability reaches a confidence
   threshold chosen on val for a target coverage; accuracy on the answered test objects.
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from agnbench.baselines.thresholds import THRESHOLD_RULES, apply_threshold, fit_threshold
+from agnbench.protocol.thresholds import THRESHOLD_RULES, apply_threshold, fit_threshold
 from agnbench.errors import AgnbenchError
 
 __all__ = ["abstention_table", "threshold_table"]
@@ -84,7 +84,7 @@ def threshold_table(
     classes : sequence of str, length K
         Class names; binary (``K == 2``) has class 1 the positive class.
     rules : sequence of str, default ("argmax", "max_f1", "target_precision")
-        Rules of :func:`~agnbench.baselines.thresholds.fit_threshold`. ``max_f1`` and
+        Rules of :func:`~agnbench.protocol.thresholds.fit_threshold`. ``max_f1`` and
         ``target_precision`` need ``K == 2``; for ``K > 2`` only the argmax rows are returned and
         their note names the skipped rules.
     target_precision : float, default 0.9

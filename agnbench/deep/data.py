@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from agnbench.config_deep import DeepTrainConfig, ImagesConfig, SpectraConfig
-from agnbench.dataset import Store
+from agnbench.config.deep import DeepTrainConfig, ImagesConfig, SpectraConfig
+from agnbench.contracts.store import Store
 from agnbench.deep import augment
 from agnbench.errors import AgnbenchError
 from agnbench.seeding import make_worker_init_fn, rng, torch_generator

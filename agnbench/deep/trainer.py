@@ -24,12 +24,12 @@ from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from agnbench.config_deep import DeepTrainConfig
+from agnbench.config.deep import DeepTrainConfig
 from agnbench.deep.augment import N_DIHEDRAL, dihedral
 from agnbench.deep.data import EpochBatches, TrackData, batch_loader
 from agnbench.deep.device import autocast
 from agnbench.deep.optim import classification_loss, lr_at, make_optimizer, set_lr
-from agnbench.runs import atomic_write_bytes, atomic_write_text
+from agnbench.fileio import atomic_write_bytes, atomic_write_text
 from agnbench.seeding import derive_seed
 
 log = logging.getLogger(__name__)

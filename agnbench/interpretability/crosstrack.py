@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from agnbench.bootstrap.inputs import load_runs
+from agnbench.bootstrap.compare_inputs import load_runs
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability import probes
-from agnbench.runs import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
+from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agnbench.config import Config, load_config
-from agnbench.dataset import Store, open_store
+from agnbench.config.core import Config, load_config
+from agnbench.contracts.store import Store, open_store
 from agnbench.errors import AgnbenchError
-from agnbench.runs import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
+from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
 from agnbench.seeding import rng
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _select(store: Store, track: str, split: str, n: int, *, explicit: bool, see
 
 def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: list[str], ec, seed: int,
                      out: Path) -> dict:
-    from agnbench.baselines.models import load_model
+    from agnbench.baselines.catalog_models import load_model
     from agnbench.interpretability import tree_shap as ts
     from agnbench.interpretability.permutation import permutation_importance
 

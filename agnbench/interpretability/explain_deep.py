@@ -19,13 +19,13 @@ import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from agnbench.config import Config
-from agnbench.dataset import Store
+from agnbench.config.core import Config
+from agnbench.contracts.store import Store
 from agnbench.errors import AgnbenchError
 from agnbench.deep.data import TrackData
-from agnbench.deep.models import build_model, load_run_model
+from agnbench.deep.networks import build_model, load_run_model
 from agnbench.interpretability import probes
-from agnbench.runs import atomic_write_parquet, atomic_write_text
+from agnbench.fileio import atomic_write_parquet, atomic_write_text
 
 _IMAGE_EDGES = (0.0, 0.5, 1.0, 2.0, 4.0)  # radial profile annuli, in PSF FWHM
 
@@ -113,7 +113,7 @@ def _inputs(data: TrackData, positions: np.ndarray) -> tuple[torch.Tensor, torch
 
 def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: Store) -> torch.Tensor:
     """The IG baseline: zeros / blurred (images); continuum, the mean SF training spectrum, or zeros (spectra)."""
-    from agnbench.interpretability import baselines as B
+    from agnbench.interpretability import ig_baselines as B
 
     xn = x.numpy()
     if track == "images":

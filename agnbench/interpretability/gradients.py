@@ -210,7 +210,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor | np.ndarray, baselin
         (n, C, L) spectra or (n, bands, H, W) cutouts.
     baseline : torch.Tensor or np.ndarray
         Same shape as ``x``, or with leading dimension 1 (one baseline for all objects); see
-        :mod:`agnbench.interpretability.baselines`.
+        :mod:`agnbench.interpretability.ig_baselines`.
     target : torch.Tensor or np.ndarray
         (n,) int class index per object.
     steps : int

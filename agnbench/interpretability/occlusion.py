@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from agnbench.data_prep.spectra import EDGE_PIXELS
+from agnbench.data_prep.ingest.spectra import EDGE_PIXELS
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability.gradients import as_float_tensor, check_target, chunks, frozen_eval
 

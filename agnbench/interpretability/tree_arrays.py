@@ -113,7 +113,7 @@ def from_fit(fit: Any) -> TreeArrays:
 
     Parameters
     ----------
-    fit : agnbench.baselines.models.FitResult
+    fit : agnbench.baselines.catalog_models.FitResult
         An ``"xgboost"`` or ``"lightgbm"`` fit.
 
     Raises

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agnbench.baselines.models import FitResult
+from agnbench.baselines.catalog_models import FitResult
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability import tree_arrays
 
@@ -85,7 +85,7 @@ def tree_shap(fit: FitResult, X: np.ndarray, *, check_additivity: bool = True, a
     Parameters
     ----------
     fit : FitResult
-        A model from :func:`~agnbench.baselines.models.fit_model` or ``load_model``.
+        A model from :func:`~agnbench.baselines.catalog_models.fit_model` or ``load_model``.
     X : numpy.ndarray, shape (n, d)
         Features (NaN allowed), columns in the order of ``fit.feature_names``; ``n >= 1``.
     check_additivity : bool

@@ -24,9 +24,9 @@ from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_tra
 from agnbench.reports.fig_common import gallery_stretch
 from agnbench.reports.fig_errors import confident_mistakes, plot_image_gallery, plot_spectrum_gallery
 from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_shap_dependence
-from agnbench.reports.inputs import ReportInputs, RunInfo
+from agnbench.reports.report_inputs import ReportInputs, RunInfo
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
-from agnbench.runs import atomic_write_text
+from agnbench.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Build the report's performance and dataset figures: table -> CSV -> figure -> PDF + PNG, with captions.
 
 :func:`build_performance_figures` and :func:`build_dataset_figures` compute each table from the
-:class:`~agnbench.reports.inputs.ReportInputs`, write it as ``tables_dir/<name>.csv`` (atomically), draw it with the
+:class:`~agnbench.reports.report_inputs.ReportInputs`, write it as ``tables_dir/<name>.csv`` (atomically), draw it with the
 ``plot_*`` functions and save the figure with :func:`~agnbench.reports.style.save_figure`. A figure whose input is
 absent (no subgroups table, no history, no store, no ood objects) is skipped with an info message, so the
 returned list is shorter; nothing is invented.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agnbench.bootstrap.inputs import Aligned, RunPredictions, align
+from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align
 from agnbench.errors import AgnbenchError
 from agnbench.reports import fig_dataset as fd
 from agnbench.reports.curves import confusion_table, curve_tables, reliability_table
@@ -26,11 +26,11 @@ from agnbench.reports.fig_diagnostics import (bpt_scatter, plot_bpt, plot_deltas
                                               plot_training)
 from agnbench.reports.fig_performance import (plot_confidence_counts, plot_confusion, plot_pr, plot_reliability,
                                               plot_roc, plot_subgroup)
-from agnbench.reports.inputs import ReportInputs
+from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.labels import metric_label
 from agnbench.reports.perf_tables import bpt_table, delta_table, training_table
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
-from agnbench.runs import atomic_write_text
+from agnbench.fileio import atomic_write_text
 
 __all__ = ["build_dataset_figures", "build_performance_figures"]
 
@@ -130,7 +130,7 @@ def build_performance_figures(inputs: ReportInputs, *, figures_dir: Path, tables
     Parameters
     ----------
     inputs : ReportInputs
-        :func:`agnbench.reports.inputs.load_report_inputs` of the comparison.
+        :func:`agnbench.reports.report_inputs.load_report_inputs` of the comparison.
     figures_dir, tables_dir : Path
         Where ``<name>.pdf|png`` and ``<name>.csv`` go (created if needed).
     seed : int, default 0

@@ -2,8 +2,8 @@
 markers, and the one display stretch of grz cutouts.
 
 Line positions are not re-typed here: emission lines come from
-:data:`agnbench.data_prep.sed.EMISSION_LINES` (the wavelengths the mock survey plants and
-:mod:`agnbench.interpretability.baselines` bridges), Ca H&K and the D4000 bands from
+:data:`agnbench.data_prep.mock.sed.EMISSION_LINES` (the wavelengths the mock survey plants and
+:mod:`agnbench.interpretability.ig_baselines` bridges), Ca H&K and the D4000 bands from
 :data:`agnbench.interpretability.probes.SPECTRAL_FEATURES` (the windows the probes score).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 
-from agnbench.data_prep.sed import EMISSION_LINES
+from agnbench.data_prep.mock.sed import EMISSION_LINES
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability.probes import SPECTRAL_FEATURES
 

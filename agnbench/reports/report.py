@@ -1,6 +1,6 @@
 """``agnbench report``: a paper-ready report of one comparison (Contract 4 ``report/``).
 
-Steps: read the comparison and what it points to (:mod:`agnbench.reports.inputs`) -> tables
+Steps: read the comparison and what it points to (:mod:`agnbench.reports.report_inputs`) -> tables
 (CSV with full precision + booktabs LaTeX) -> figures (PDF + PNG, each a function of a table) ->
 the summary paragraph -> ``report.html`` (one self-contained file) and ``report.md``. Everything
 is written into a temporary directory renamed into place at the end, so an interrupted report is
@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from agnbench.config import Config
+from agnbench.config.core import Config
 from agnbench.reports import tables as tb
-from agnbench.reports.inputs import ReportInputs, load_report_inputs
+from agnbench.reports.report_inputs import ReportInputs, load_report_inputs
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.style import FigureRecord
 from agnbench.reports.summary_text import summary_paragraph
-from agnbench.runs import atomic_directory, atomic_write_text
+from agnbench.fileio import atomic_directory, atomic_write_text
 
 log = logging.getLogger(__name__)
 

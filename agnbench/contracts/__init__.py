@@ -1,0 +1,1 @@
+"""The one owner of every on-disk format (docs/contracts.md): dataset store, run directory, predictions, comparison."""

@@ -1,0 +1,188 @@
+"""Contract 3, the run directory: its name, creation, status, model metadata and data record.
+
+A run directory is ``runs/<YYYYmmdd-HHMMSS>-<track>-<model>-s<seed>/`` (or ``--name``) and is never
+overwritten. Each track writes the same files (names in :mod:`agnbench.contracts.files`); this module is
+the one place that reads and writes ``status.json``, ``model_meta.json`` and ``data.json``.
+
+``model_meta.json`` has one schema for every track: ``track`` (``catalog``, ``spectra``, ``images``)
+and ``model`` (``xgboost``, ``resnet1d``, ...) always, then the track's own keys (feature names for a
+catalog model, the architecture for a network).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agnbench.contracts import files
+from agnbench.errors import AgnbenchError, RunExistsError
+from agnbench.fileio import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+_RUN_TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
+#: Values of ``status.json``'s ``status``.
+RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+
+
+# --------------------------------------------------------------------------- names and creation
+
+
+def _check_name_part(value: str, what: str) -> None:
+    if not value or "/" in value or "\\" in value or os.sep in value or value.startswith("."):
+        raise AgnbenchError(
+            f"invalid {what} {value!r}: must be non-empty, contain no path separators "
+            "and not start with '.'; choose another"
+        )
+
+
+def run_id(track: str, model: str, seed: int, *, now: datetime | None = None) -> str:
+    """Return ``YYYYmmdd-HHMMSS-<track>-<model>-s<seed>`` for ``now`` (default: current time).
+
+    Times are shown in UTC; a naive ``now`` is taken to be UTC already.
+    """
+    _check_name_part(track, "track")
+    _check_name_part(model, "model")
+    when = datetime.now(timezone.utc) if now is None else now
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    stamp = when.astimezone(timezone.utc).strftime(_RUN_TIMESTAMP_FORMAT)
+    return f"{stamp}-{track}-{model}-s{int(seed)}"
+
+
+def create_run_dir(
+    runs_dir: str | Path,
+    *,
+    track: str,
+    model: str,
+    seed: int,
+    name: str | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Create a new, empty run directory ``runs_dir/<run_id>`` (or ``runs_dir/name``).
+
+    ``runs_dir`` is created if missing. An automatic id that already exists gets ``-2``,
+    ``-3``, ... appended; an existing directory is never reused or overwritten.
+
+    Raises
+    ------
+    RunExistsError
+        If ``name`` is given and ``runs_dir/name`` already exists.
+    AgnbenchError
+        If ``name`` contains a path separator or starts with ``'.'``.
+    """
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        _check_name_part(name, "run name")
+        path = runs_dir / name
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            raise RunExistsError(
+                f"{path}: run already exists; runs are never overwritten, choose another --name"
+            ) from None
+        return path
+    base = run_id(track, model, seed, now=now)
+    suffix = 1
+    while True:
+        path = runs_dir / (base if suffix == 1 else f"{base}-{suffix}")
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            suffix += 1
+            continue
+        logger.debug("created run directory %s", path)
+        return path
+
+
+# --------------------------------------------------------------------------- status
+
+
+def write_status(run_dir: str | Path, status: str, *, error: str | None = None) -> None:
+    """``status.json``: ``running``, ``complete`` or ``failed`` (with the error message)."""
+    if status not in (RUNNING, COMPLETE, FAILED):
+        raise ValueError(f"status must be one of {RUNNING}, {COMPLETE}, {FAILED}; got {status!r}")
+    payload: dict[str, Any] = {"status": status}
+    if error is not None:
+        payload["error"] = error
+    atomic_write_json(Path(run_dir) / files.STATUS, payload)
+
+
+def read_status(run_dir: str | Path) -> str | None:
+    """The run's status (``running``, ``complete``, ``failed``), or None if it has no ``status.json``."""
+    path = Path(run_dir) / files.STATUS
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("status")
+
+
+def is_complete(run_dir: str | Path) -> bool:
+    """True if the run finished: its ``status.json`` says ``complete``."""
+    return read_status(run_dir) == COMPLETE
+
+
+# --------------------------------------------------------------------------- model metadata
+
+
+def write_model_meta(run_dir: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``model_meta.json`` atomically; ``meta`` must name its ``track`` and ``model``."""
+    missing = [k for k in ("track", "model") if not meta.get(k)]
+    if missing:
+        raise ValueError(f"model metadata needs {missing}; got keys {sorted(meta)}")
+    return atomic_write_json(Path(run_dir) / files.MODEL_META, meta)
+
+
+def has_model_meta(run_dir: str | Path) -> bool:
+    """True if the run directory holds a ``model_meta.json`` (a model was saved or training started)."""
+    return (Path(run_dir) / files.MODEL_META).is_file()
+
+
+def read_model_meta(run_dir: str | Path) -> dict[str, Any]:
+    """``model_meta.json`` in the one schema (``track``, ``model``, then the track's keys).
+
+    Runs written before the schema was unified (catalog runs with ``kind`` and no ``track``) are read
+    as catalog runs.
+
+    Raises
+    ------
+    AgnbenchError
+        If the file is missing or names no track.
+    """
+    path = Path(run_dir) / files.MODEL_META
+    if not path.is_file():
+        raise AgnbenchError(f"{path} not found: {Path(run_dir)} is not a run directory with a saved model")
+    meta = json.loads(path.read_text())
+    if "track" not in meta and meta.get("kind"):
+        meta = {"track": "catalog", "model": meta["kind"], **meta}
+    if not meta.get("track"):
+        raise AgnbenchError(f"{path} does not say which track made it (no 'track' key)")
+    return meta
+
+
+# --------------------------------------------------------------------------- data record and config
+
+
+def write_data_record(run_dir: str | Path, fingerprint: dict[str, Any]) -> Path:
+    """Write ``data.json``: the store's fingerprint (:meth:`agnbench.contracts.store.Store.fingerprint`)."""
+    return atomic_write_json(Path(run_dir) / files.DATA_RECORD, fingerprint)
+
+
+def read_data_record(run_dir: str | Path) -> dict[str, Any]:
+    """``data.json`` of a run (store path, objects sha256, label scheme, counts); ``{}`` if absent."""
+    path = Path(run_dir) / files.DATA_RECORD
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def config_path(run_dir: str | Path) -> Path:
+    """The run's fully resolved ``config.yaml``."""
+    return Path(run_dir) / files.CONFIG
+
+
+def is_run_dir(run_dir: str | Path) -> bool:
+    """True if ``run_dir`` looks like a training run (it has a ``config.yaml``)."""
+    return config_path(run_dir).is_file()

@@ -1,0 +1,1 @@
+"""Downloads of real survey files (MPA-JHU catalogs, SDSS spectra, Legacy Survey cutouts)."""

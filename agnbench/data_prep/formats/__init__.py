@@ -1,0 +1,1 @@
+"""Survey file formats: FITS readers and writers for each survey layout, catalog tables."""

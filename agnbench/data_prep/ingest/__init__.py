@@ -1,0 +1,1 @@
+"""Building the dataset store (``agnbench prep``): objects, labels, splits, features, spectra, cutouts."""

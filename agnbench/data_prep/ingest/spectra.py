@@ -1,0 +1,354 @@
+"""Spectra into the dataset store's common rest-frame grid (Contract 1: ``spectra/flux.npy``, ``ivar.npy``).
+
+Per spectrum: mask bad pixels (ivar <= 0, non-finite, ``and_mask`` != 0) -> shift to the rest frame
+with the catalog redshift -> resample flux-conservingly onto the log-uniform grid -> check the
+coverage -> divide by the median flux in a line-free window -> optionally blank the BPT lines ->
+fill masked pixels by interpolation. Flux values keep their observed-frame f_lambda units before
+normalisation (only the wavelengths are relabelled), so ``norm`` is in 1e-17 erg/s/cm^2/A as observed.
+
+A bad input becomes a quarantine row with a reason naming the value; it never raises out of
+:func:`ingest_spectra` and never affects other items: every item is processed on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from agnbench.data_prep.formats.fastfits import FitsFile
+from agnbench.data_prep.formats.sdss_files import Spectrum, SurveyFileError
+from agnbench.data_prep.mock.sed import EMISSION_LINES
+
+log = logging.getLogger(__name__)
+
+#: the lines that define the BPT label, blanked by ``mask_lines`` with ``line_set="bpt"``
+BPT_LINES = ("H_BETA", "OIII_4959", "OIII_5007", "NII_6548", "H_ALPHA", "NII_6584")
+#: further emission lines of galaxy and AGN spectra (rest-frame vacuum A) that ``line_set="all"`` also blanks,
+#: beyond :data:`~agnbench.data_prep.mock.sed.EMISSION_LINES`: [NeIII]+Heps, [OIII]4363, HeII, [NI], HeI, [FeVII],
+#: [OI]6364, [ArIII]. [OI], [SII] and HeII are AGN diagnostics themselves (Veilleux & Osterbrock 1987).
+EXTRA_LINES = {"NEIII_HEPS_3969": 3969.6, "OIII_4363": 4364.4, "HEII_4686": 4687.0, "NI_5200": 5201.7,
+               "HEI_5876": 5877.3, "FEVII_6087": 6088.5, "OI_6364": 6365.5, "ARIII_7136": 7137.8}
+LINE_SETS = ("all", "bpt")
+LINE_HALF_WIDTH = 15.0  # A, rest frame
+EDGE_PIXELS = 3  # pixels each side of a blanked window whose median anchors the straight line
+_OBJECT_FIELDS = {"z": ("Z",), "plate": ("PLATE",), "mjd": ("MJD",), "fiber": ("FIBERID",),
+                  "specobjid": ("SPECOBJID", "SPECOBJ_ID"), "spec_class": ("CLASS",), "subclass": ("SUBCLASS",)}
+
+
+def rest_grid(*, wave_min: float, wave_max: float, dloglam: float = 1e-4) -> np.ndarray:
+    """The common rest-frame grid.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_pix,)
+        log10 rest wavelength (A) of the pixel centres: ``log10(wave_min) + dloglam * k`` for every
+        ``k`` with a centre <= ``log10(wave_max)``.
+    """
+    if not (0 < wave_min < wave_max and dloglam > 0):
+        raise ValueError(f"need 0 < wave_min < wave_max and dloglam > 0, got {wave_min}, {wave_max}, {dloglam}")
+    start = math.log10(wave_min)
+    n_pix = int(math.floor((math.log10(wave_max) - start) / dloglam + 1e-6)) + 1
+    return start + dloglam * np.arange(n_pix)
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Pixel edges (n + 1,) at the midpoints of the centres (n,), the outer ones mirrored."""
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate(([2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]))
+
+
+def read_spectrum_fast(path: str | Path) -> Spectrum:
+    """Read an SDSS spec-lite / spec file (SPECOBJ or SPALL layout) with :mod:`fastfits`.
+
+    Same fields and values as :func:`agnbench.data_prep.formats.sdss_files.read_spectrum`, many times faster.
+
+    Raises
+    ------
+    SurveyFileError
+        Unreadable, truncated or not FITS; no COADD HDU or COADD columns; no SPECOBJ/SPALL HDU.
+    """
+    path = Path(path)
+    with FitsFile(path) as f:
+        names = [h.name for h in f.hdus()]
+        if "COADD" not in names:
+            raise SurveyFileError(f"{path}: no COADD HDU (found {names}); not an SDSS spec file")
+        coadd = _read_coadd(f)
+        layout = "sdss" if "SPECOBJ" in names else "boss" if "SPALL" in names else None
+        if layout is None:
+            raise SurveyFileError(f"{path}: neither a SPECOBJ nor a SPALL HDU (found {names}); "
+                                  "cannot read redshift and ids")
+        hdu = "SPECOBJ" if layout == "sdss" else "SPALL"
+        present = {c.lower(): c for c in f.columns(hdu)}
+        pick = {k: next((present[n.lower()] for n in alts if n.lower() in present), None)
+                for k, alts in _OBJECT_FIELDS.items()}
+        missing = [_OBJECT_FIELDS[k][0] for k in ("z", "plate", "mjd", "fiber") if pick[k] is None]
+        if missing:
+            raise SurveyFileError(f"{path}: {hdu} HDU lacks column(s) {missing}")
+        row = f.bintable(hdu, [c for c in pick.values() if c], rows=slice(0, 1))
+    if any(len(v) == 0 for v in row.values()):
+        raise SurveyFileError(f"{path}: {hdu} HDU has no rows")
+    text = {k: str(row[c][0]).strip() if c else "" for k, c in pick.items()}
+    return Spectrum(loglam=coadd["loglam"].astype(np.float64), flux=coadd["flux"].astype(np.float64),
+                    ivar=coadd["ivar"].astype(np.float64), and_mask=coadd["and_mask"].astype(np.int64),
+                    z=float(row[pick["z"]][0]), plate=int(row[pick["plate"]][0]), mjd=int(row[pick["mjd"]][0]),
+                    fiber=int(row[pick["fiber"]][0]), specobjid=text["specobjid"], spec_class=text["spec_class"],
+                    subclass=text["subclass"], layout=layout)
+
+
+def _read_coadd(f: FitsFile) -> dict[str, np.ndarray]:
+    """loglam, flux, ivar, and_mask (zeros when absent) of the COADD HDU, each (n_pix,)."""
+    present = {c.lower(): c for c in f.columns("COADD")}
+    missing = [c for c in ("loglam", "flux", "ivar") if c not in present]
+    if missing:
+        raise SurveyFileError(f"{f.path}: COADD HDU lacks column(s) {missing} (found {sorted(present)})")
+    want = ["loglam", "flux", "ivar"] + (["and_mask"] if "and_mask" in present else [])
+    cols = f.bintable("COADD", want)
+    cols.setdefault("and_mask", np.zeros(len(cols["flux"]), dtype=np.int64))
+    return cols
+
+
+@dataclass(frozen=True)
+class SpectraShard:
+    """Spectra of one shard of items on the common grid.
+
+    Attributes
+    ----------
+    flux : numpy.ndarray of float32, shape (n, n_pix)
+        Normalised flux (dimensionless, ~1 in the normalisation window); masked pixels hold a
+        linear interpolation of their unmasked neighbours; 0 for items not ok.
+    ivar : numpy.ndarray of float32, shape (n, n_pix)
+        Inverse variance of ``flux`` (``ivar_in * norm**2``); 0 = masked, uncovered, blanked line, or
+        item not ok.
+    ok : numpy.ndarray of bool, shape (n,)
+    norm : numpy.ndarray of float64, shape (n,)
+        The normalisation divided out (1e-17 erg/s/cm^2/A, observed f_lambda); nan if not ok.
+    sn_median : numpy.ndarray of float64, shape (n,)
+        Median of ``flux * sqrt(ivar)`` over the unmasked grid pixels; nan if not ok.
+    quarantine : list of dict
+        One ``{"object_id", "path", "stage": "spectra", "reason"}`` per item not ok.
+    """
+
+    flux: np.ndarray
+    ivar: np.ndarray
+    ok: np.ndarray
+    norm: np.ndarray
+    sn_median: np.ndarray
+    quarantine: list[dict]
+
+
+class _Reject(Exception):
+    """An item that goes to quarantine; the message is the reason."""
+
+
+def resample(in_loglam: np.ndarray, flux: np.ndarray, ivar: np.ndarray, out_loglam: np.ndarray,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flux-conserving resampling of a piecewise-constant f_lambda onto another log grid.
+
+    Pixel edges lie at the midpoints of the centres. Each output pixel is the overlap-weighted
+    (in A) average of the unmasked inputs, ``var_out = sum(w_i**2 var_i) / (sum w_i)**2``; an output
+    pixel more than half of whose width is masked or outside the input gets ivar 0.
+
+    Parameters
+    ----------
+    in_loglam : numpy.ndarray, shape (n_in,)
+        log10 wavelength (A) of the input pixel centres, strictly increasing.
+    flux, ivar : numpy.ndarray, shape (n_in,)
+        Input flux and inverse variance; ivar 0 = masked (no weight). ``flux`` must be finite where
+        ``ivar > 0``.
+    out_loglam : numpy.ndarray, shape (n_out,)
+        log10 wavelength (A) of the output pixel centres, strictly increasing.
+
+    Returns
+    -------
+    flux, ivar : numpy.ndarray of float64, shape (n_out,)
+        Resampled flux (0 where no unmasked input overlaps) and inverse variance.
+    good_width, covered_width : numpy.ndarray of float64, shape (n_out,)
+        Per output pixel, its width (A) overlapped by unmasked input and by any input.
+    """
+    in_edges, out_edges = 10.0 ** _edges(in_loglam), 10.0 ** _edges(out_loglam)
+    both = np.concatenate((in_edges, out_edges))
+    order = np.argsort(both, kind="stable")
+    breaks = both[order]
+    # segment k = [breaks[k], breaks[k+1]] lies in input pixel (number of input edges <= breaks[k]) - 1
+    is_in = order < in_edges.size
+    i_in = np.cumsum(is_in)[:-1] - 1
+    i_out = np.cumsum(~is_in)[:-1] - 1
+    keep = (i_in >= 0) & (i_in < in_loglam.size) & (i_out >= 0) & (i_out < out_loglam.size)
+    i_in, i_out, width = i_in[keep], i_out[keep], np.diff(breaks)[keep]
+    n_out = out_loglam.size
+    good = ivar[i_in] > 0
+    w = np.where(good, width, 0.0)
+    var = np.where(good, 1.0 / np.where(good, ivar[i_in], 1.0), 0.0)
+    covered = np.bincount(i_out, weights=width, minlength=n_out)
+    good_width = np.bincount(i_out, weights=w, minlength=n_out)
+    total = np.bincount(i_out, weights=w * np.where(good, flux[i_in], 0.0), minlength=n_out)
+    var_sum = np.bincount(i_out, weights=w * w * var, minlength=n_out)
+    has = good_width > 0
+    safe = np.where(has, good_width, 1.0)
+    out_flux = np.where(has, total / safe, 0.0)
+    ok = good_width >= 0.5 * np.diff(out_edges)
+    out_ivar = np.where(ok & (var_sum > 0), safe**2 / np.where(var_sum > 0, var_sum, 1.0), 0.0)
+    return out_flux, out_ivar, good_width, covered
+
+
+def line_centres(line_set: str) -> list[float]:
+    """Rest wavelengths (A) blanked by ``mask_lines``: ``bpt`` (the 6 BPT lines) or ``all`` emission lines."""
+    if line_set not in LINE_SETS:
+        raise ValueError(f"line_set must be one of {LINE_SETS}, got {line_set!r}")
+    if line_set == "bpt":
+        return [EMISSION_LINES[name] for name in BPT_LINES]
+    return sorted([*EMISSION_LINES.values(), *EXTRA_LINES.values()])
+
+
+def _line_windows(loglam: np.ndarray, line_set: str = "all") -> list[np.ndarray]:
+    """Pixel index ranges (merged where they overlap) within LINE_HALF_WIDTH of a masked line."""
+    wave = 10.0**loglam
+    inside = np.zeros(wave.size, dtype=bool)
+    for centre in line_centres(line_set):
+        inside |= np.abs(wave - centre) <= LINE_HALF_WIDTH
+    idx = np.flatnonzero(inside)
+    return np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if idx.size else []
+
+
+def _blank_lines(flux: np.ndarray, loglam: np.ndarray, windows: list[np.ndarray]) -> None:
+    """Replace flux in each window by the straight line between the edges' median flux (in place)."""
+    wave = 10.0**loglam
+    for win in windows:
+        left = np.arange(max(0, win[0] - EDGE_PIXELS), win[0])
+        right = np.arange(win[-1] + 1, min(flux.size, win[-1] + 1 + EDGE_PIXELS))
+        anchors = [(wave[s].mean(), np.median(flux[s])) for s in (left, right) if s.size]
+        if not anchors:
+            continue
+        xs, ys = zip(*anchors)
+        flux[win] = np.interp(wave[win], xs, ys) if len(xs) == 2 else ys[0]
+
+
+def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray, norm_window: tuple[float, float],
+             windows: list[np.ndarray] | None, max_uncovered: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One item: (flux, ivar, norm, sn_median) on the grid, or raise :class:`_Reject`."""
+    try:
+        zf = float(z)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _Reject(f"missing redshift (z={z!r}); need the catalog redshift") from None
+    if not (math.isfinite(zf) and zf >= 0):
+        raise _Reject(f"invalid redshift z={zf!r}: must be finite and >= 0")
+    try:
+        with FitsFile(path) as f:
+            coadd = _read_coadd(f)
+    except SurveyFileError as exc:
+        raise _Reject(f"unreadable spectrum: {exc}") from None
+    obs, flux, ivar, and_mask = (coadd[k] for k in ("loglam", "flux", "ivar", "and_mask"))
+    if obs.size < 2 or not np.all(np.isfinite(obs)) or np.any(np.diff(obs) <= 0):
+        raise _Reject(f"COADD loglam is not finite and strictly increasing ({obs.size} pixels)")
+    finite = np.isfinite(flux) & np.isfinite(ivar)
+    good = finite & (ivar > 0) & (and_mask == 0)
+    if not good.any():
+        raise _Reject(f"no usable pixels: all {flux.size} are masked (ivar <= 0: {int(np.sum(ivar <= 0))}, "
+                      f"NaN/inf flux or ivar: {int(np.sum(~finite))}, and_mask != 0: {int(np.sum(and_mask != 0))})")
+    rest = obs.astype(np.float64) - math.log10(1.0 + zf)
+    out_flux, out_ivar, good_width, covered = resample(rest, np.where(good, flux, 0.0).astype(np.float64),
+                                                       np.where(good, ivar, 0.0).astype(np.float64), loglam)
+    width = np.diff(10.0 ** _edges(loglam))
+    uncovered = covered < 0.5 * width
+    bad = out_ivar <= 0
+    if bad.mean() > max_uncovered:
+        grid, seen = 10.0 ** loglam[[0, -1]], 10.0 ** obs[[0, -1]].astype(np.float64)
+        rest_range = f"rest {seen[0] / (1 + zf):.0f}-{seen[1] / (1 + zf):.0f} A"
+        what = rest_range if uncovered.mean() > max_uncovered else f"after masking, the spectrum ({rest_range})"
+        raise _Reject(f"wavelength coverage: {what} does not cover the grid {grid[0]:.0f}-{grid[1]:.0f} A: "
+                      f"{bad.mean():.1%} of its pixels uncovered or masked (uncovered {uncovered.mean():.1%}, "
+                      f"masked {np.mean(bad & ~uncovered):.1%}) > max_uncovered {max_uncovered:.1%} "
+                      f"(z={zf:.4f}, observed {seen[0]:.0f}-{seen[1]:.0f} A)")
+    in_window = norm_mask & ~bad
+    if not in_window.any():
+        raise _Reject(f"no positive flux in the normalisation window {norm_window[0]:g}-{norm_window[1]:g} A: "
+                      f"no unmasked pixels there (z={zf:.4f})")
+    norm = float(np.median(out_flux[in_window]))
+    if not (math.isfinite(norm) and norm > 0):
+        raise _Reject(f"no positive flux in the normalisation window {norm_window[0]:g}-{norm_window[1]:g} A: "
+                      f"median of {int(in_window.sum())} unmasked pixels is {norm:.4g}")
+    out_flux /= norm
+    out_ivar *= norm * norm
+    if windows:
+        for win in windows:
+            out_ivar[win] = 0.0
+    usable = out_ivar > 0
+    if not usable.all():
+        pix = np.arange(out_flux.size)
+        out_flux[~usable] = np.interp(pix[~usable], pix[usable], out_flux[usable])
+    if windows:
+        _blank_lines(out_flux, loglam, windows)
+    sn = float(np.median(out_flux[usable] * np.sqrt(out_ivar[usable])))
+    return out_flux, out_ivar, norm, sn
+
+
+def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarray,
+                   norm_window: tuple[float, float] = (5300.0, 5700.0), mask_lines: bool = False,
+                   line_set: str = "all", max_uncovered: float = 0.05) -> SpectraShard:
+    """Read, rest-frame, resample and normalise the spectra of one shard.
+
+    Parameters
+    ----------
+    items : sequence of (object_id, path, z)
+        ``z`` is the catalog redshift (a missing, NaN or negative value quarantines the item).
+    loglam : numpy.ndarray, shape (n_pix,)
+        log10 rest wavelength (A) of the grid (:func:`rest_grid`).
+    norm_window : (float, float)
+        Rest wavelength range (A) whose median unmasked flux is divided out.
+    mask_lines : bool
+        Blank emission lines within +-15 A (ivar 0, flux a straight line between the windows'
+        edges). With ``line_set="all"`` (every line of :func:`line_centres`) this is the
+        continuum-only ablation; ``"bpt"`` blanks only Hbeta, [OIII]4959,5007, [NII]6548,6584 and
+        Halpha, leaving [OII], [OI], [SII], [NeIII]... (which still separate AGN from star formation).
+    max_uncovered : float
+        Largest fraction of grid pixels that may be uncovered or masked (before line blanking).
+
+    Returns
+    -------
+    SpectraShard
+        Row ``i`` belongs to ``items[i]``; results do not depend on the other items.
+
+    Raises
+    ------
+    ValueError
+        Only for bad arguments (grid not strictly increasing, no grid pixel in ``norm_window``,
+        ``max_uncovered`` outside [0, 1)); bad items are quarantined instead.
+    """
+    loglam = np.asarray(loglam, dtype=np.float64)
+    if loglam.ndim != 1 or loglam.size < 2 or not np.all(np.isfinite(loglam)) or np.any(np.diff(loglam) <= 0):
+        raise ValueError("loglam must be a finite, strictly increasing 1-D grid of >= 2 pixels")
+    wave = 10.0**loglam
+    norm_mask = (wave >= norm_window[0]) & (wave <= norm_window[1])
+    if not norm_mask.any():
+        raise ValueError(f"norm_window {norm_window} holds no pixel of the grid {wave[0]:.0f}-{wave[-1]:.0f} A")
+    if not 0 <= max_uncovered < 1:
+        raise ValueError(f"max_uncovered must be in [0, 1), got {max_uncovered}")
+    windows = _line_windows(loglam, line_set) if mask_lines else None
+    n = len(items)
+    flux = np.zeros((n, loglam.size), dtype=np.float32)
+    ivar = np.zeros((n, loglam.size), dtype=np.float32)
+    ok = np.zeros(n, dtype=bool)
+    norm, sn = np.full(n, np.nan), np.full(n, np.nan)
+    quarantine: list[dict] = []
+    for i, (object_id, path, z) in enumerate(items):
+        try:
+            f, iv, norm[i], sn[i] = _process(str(path), z, loglam=loglam, norm_mask=norm_mask,
+                                             norm_window=norm_window, windows=windows, max_uncovered=max_uncovered)
+            flux[i], ivar[i], ok[i] = f, iv, True
+        except _Reject as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one bad item must never kill the shard
+            log.warning("unexpected error on %s (%s)", path, object_id, exc_info=True)
+            reason = f"unexpected {type(exc).__name__} while processing: {exc}"
+        else:
+            continue
+        log.debug("quarantine %s (%s): %s", object_id, path, reason)
+        quarantine.append({"object_id": str(object_id), "path": str(path), "stage": "spectra", "reason": reason})
+    if quarantine:
+        log.info("spectra shard: %d of %d items quarantined", len(quarantine), n)
+    return SpectraShard(flux=flux, ivar=ivar, ok=ok, norm=norm, sn_median=sn, quarantine=quarantine)

@@ -1,0 +1,354 @@
+"""``agnbench prep``: raw survey files or a user's table -> the dataset store (DESIGN Contract 1).
+
+Steps: select objects (:mod:`objects`) -> ingest spectra and cutouts in shards -> assemble the
+memory-mapped arrays -> write objects.parquet, quarantine.csv, manifest.json, config.yaml ->
+rename into place.
+
+Resume: shard results are saved in a work directory ``.<name>.partial`` beside the output as
+they finish; running the same command again skips finished shards (the plan hash guards against
+resuming with other inputs or settings), and the finished store is byte-identical to an
+uninterrupted run. Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
+files, so peak memory does not grow with the number of objects. Shard work is a pure function of
+its items (:func:`spectra.ingest_spectra`, :func:`images.ingest_cutouts`), runnable locally or with
+Dask (README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from agnbench import __version__
+from agnbench.config.core import Config, config_to_dict, dump_config
+from agnbench.data_prep.ingest import images as img
+from agnbench.data_prep.ingest import spectra as spec
+from agnbench.data_prep.ingest.objects import Selection
+from agnbench.errors import AgnbenchError
+from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.fileio import default_workers, file_manifest
+from agnbench.contracts.schema import validate_objects
+
+log = logging.getLogger(__name__)
+QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
+#: Settings that change how fast the store is made but not a byte of it (kept out of the manifest
+#: and of the resume plan; config.yaml still records them).
+RUNTIME_ONLY = frozenset({"workers"})
+
+
+def _science_prep(cfg: Config) -> dict:
+    return {k: v for k, v in config_to_dict(cfg.prep).items() if k not in RUNTIME_ONLY}
+
+
+def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, overwrite: bool = False,
+                progress: bool = True, stop_after_shards: int | None = None) -> Path:
+    """Write the dataset store for a selection (see module docstring).
+
+    Parameters
+    ----------
+    sel : Selection
+        Objects table and provenance from :func:`objects.select_mpajhu` / :func:`objects.select_table`.
+    cfg : Config
+    out : Path
+        Store directory; must not exist unless ``overwrite``.
+    raw : Path or None
+        Raw survey directory holding ``spectra/`` and ``images/`` (None: catalog-only store).
+    stop_after_shards : int, optional
+        Testing hook: stop (raise KeyboardInterrupt) after this many shards, as an interruption would.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise AgnbenchError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    objects = sel.objects.copy()
+    quarantine = list(sel.quarantine)
+    work = out.parent / f".{out.name}.partial"
+    plan = _plan_hash(objects, cfg, raw)
+    _prepare_work_dir(work, plan)
+    budget = [stop_after_shards]
+    spec_items, img_items = [], []
+    if raw is not None:
+        spec_items = _spectra_items(objects, Path(raw), quarantine)
+        img_items = _image_items(objects, Path(raw), cfg, quarantine)
+    workers = default_workers(cfg.prep.workers)
+    grid = spec.rest_grid(wave_min=cfg.prep.wave_min, wave_max=cfg.prep.wave_max, dloglam=cfg.prep.dloglam)
+    spec_kw = {"loglam": grid, "norm_window": (cfg.prep.norm_wave_min, cfg.prep.norm_wave_max),
+               "mask_lines": cfg.prep.mask_lines,
+               "line_set": cfg.prep.masked_lines, "max_uncovered": cfg.prep.max_uncovered}
+    img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
+              "source": cfg.prep.image_source}
+    spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
+    img_shards = _run_shards("images", img_items, img.ingest_cutouts, img_kw, work, cfg, workers, progress, budget)
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        if spec_shards:
+            _assemble_spectra(tmp, spec_shards, objects, grid, quarantine)
+        if img_shards:
+            stretch = _assemble_images(tmp, img_shards, objects, cfg, quarantine)
+            atomic_write_json(tmp / "images" / "meta.json", {
+                "bands": img_kw["bands"], "size": cfg.prep.image_size, "source": cfg.prep.image_source,
+                "pixel_scale_arcsec": 0.262 if cfg.prep.image_source == "fits" else 0.396,
+                "units": "asinh(flux / scale) per band" if stretch.method == "asinh_global" else "per-image min-max",
+                "stretch": asdict(stretch), "dtype": "float16"})
+        validate_objects(objects, source=str(out / "objects.parquet"))
+        atomic_write_parquet(tmp / "objects.parquet", objects)
+        qdf = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
+        atomic_write_text(tmp / "quarantine.csv", qdf.to_csv(index=False))
+        dump_config(cfg, tmp / "config.yaml")
+        atomic_write_json(tmp / "manifest.json", _manifest(sel, cfg, objects, qdf, tmp))
+    shutil.rmtree(work, ignore_errors=True)
+    _log_summary(out, objects, qdf)
+    return out
+
+
+def _plan_hash(objects: pd.DataFrame, cfg: Config, raw: Path | None) -> str:
+    h = hashlib.sha256()
+    h.update("\n".join(objects["object_id"]).encode())
+    h.update(json.dumps({"prep": _science_prep(cfg), "seed": cfg.seed, "raw": str(raw)}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _prepare_work_dir(work: Path, plan: str) -> None:
+    stamp = work / "plan.txt"
+    if work.exists() and (not stamp.exists() or stamp.read_text() != plan):
+        log.info("discarding %s: it was made with other inputs or settings", work)
+        shutil.rmtree(work)
+    if work.exists():
+        log.info("resuming from %s", work)
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stamp, plan)
+
+
+def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> list[tuple[str, str, float]]:
+    index = {}
+    for path in sorted((raw / "spectra").glob("**/spec-*.fits")):
+        parts = path.stem.split("-")
+        if len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
+            index[(int(parts[1]), int(parts[2]), int(parts[3]))] = path
+    if not index:
+        log.warning("%s: no spec-PLATE-MJD-FIBER.fits files; the store will have no spectra", raw / "spectra")
+        return []
+    items = []
+    for row in objects.itertuples(index=False):
+        path = index.get((int(row.plate), int(row.mjd), int(row.fiberid))) if hasattr(row, "plate") else None
+        if path is None:
+            quarantine.append({"object_id": row.object_id, "file": "", "stage": "spectra",
+                               "reason": "no spectrum file for this object's plate/mjd/fiber"})
+        else:
+            items.append((row.object_id, str(path), float(row.z)))
+    return items
+
+
+def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list[dict]) -> list[tuple[str, str]]:
+    """Cutout files per object: ``images/<object_id>.fits`` (Legacy Survey), or for JPEG sources
+    ``images/`` or ``jpeg/`` named by object_id or by the photometric objID (SDSS's convention)."""
+    fits_source = cfg.prep.image_source == "fits"
+    suffixes = (".fits", ".fits.fz") if fits_source else (".jpeg", ".jpg")
+    folders = [raw / "images"] + ([] if fits_source else [raw / "jpeg"])
+    present = {p.name: p for folder in folders if folder.is_dir() for p in folder.iterdir()}
+    if not present:
+        log.warning("%s: no cutouts; the store will have no images", " or ".join(map(str, folders)))
+        return []
+    objids = objects["objid"] if "objid" in objects and not fits_source else pd.Series([""] * len(objects))
+    items = []
+    for oid, objid in zip(objects["object_id"], objids):
+        names = [f"{key}{s}" for key in (oid, objid) if key for s in suffixes]
+        path = next((present[n] for n in names if n in present), None)
+        if path is None:
+            quarantine.append({"object_id": oid, "file": "", "stage": "images",
+                               "reason": f"no cutout named {' or '.join(names[:: len(suffixes)])} (+{suffixes[0]}) in "
+                                         f"{' or '.join(map(str, folders))}"})
+        else:
+            items.append((oid, str(path)))
+    return items
+
+
+def _shard_call(func: Callable, items: list, kwargs: dict) -> Any:
+    return func(items, **kwargs)
+
+
+def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path, cfg: Config, workers: int,
+                progress: bool, budget: list[int | None]) -> list[Path]:
+    """Run ``func`` over shards of ``items``; return the shard result files in order."""
+    if not items:
+        return []
+    size = cfg.prep.shard_size
+    shards = [items[i : i + size] for i in range(0, len(items), size)]
+    paths = [work / kind / f"shard-{k:05d}.npz" for k in range(len(shards))]
+    paths[0].parent.mkdir(exist_ok=True)
+    todo = [k for k, p in enumerate(paths) if not p.exists()]
+    bar = tqdm(total=len(items), initial=len(items) - sum(len(shards[k]) for k in todo), desc=f"prep {kind}",
+               unit="file", disable=not progress, leave=False)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for k in todo:
+                _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], budget)
+                bar.update(len(shards[k]))
+        else:
+            # at most 2 shards per worker in flight, and each result is dropped once saved, so
+            # memory stays flat however many shards there are
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                queue, running = list(todo), {}
+                while queue or running:
+                    while queue and len(running) < 2 * workers:
+                        k = queue.pop(0)
+                        running[pool.submit(_shard_call, func, shards[k], kwargs)] = k
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in sorted(done, key=running.get):
+                        k = running.pop(fut)
+                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], budget)
+                        bar.update(len(shards[k]))
+                    del done
+    finally:
+        bar.close()
+    return paths
+
+
+def _save_shard(path: Path, result: Any, ids: list[str], budget: list[int | None]) -> None:
+    arrays = {k: v for k, v in vars(result).items() if isinstance(v, np.ndarray)}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, quarantine=np.array(json.dumps(result.quarantine)), object_ids=np.array(ids), **arrays)
+    tmp.replace(path)
+    if budget[0] is not None:
+        budget[0] -= 1
+        if budget[0] <= 0:
+            raise KeyboardInterrupt("stopped after the requested number of shards (test hook)")
+
+
+def _load(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Arrays of a shard file (only ``keys`` if given: npz members are read lazily)."""
+    with np.load(path) as npz:
+        out = {k: npz[k] for k in (keys or npz.files)}
+    if "quarantine" in out:
+        out["quarantine"] = json.loads(str(out["quarantine"]))
+    return out
+
+
+def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarantine: list[dict]) -> int:
+    """Give the ok items of every shard compact row numbers (shard order = object order); return the count."""
+    row, order = 0, {oid: i for i, oid in enumerate(objects["object_id"])}
+    rows = objects[column].to_numpy().copy()
+    for path in shards:
+        shard = _load(path, ("object_ids", "ok", "quarantine"))
+        quarantine.extend(shard["quarantine"])
+        for oid in shard["object_ids"][shard["ok"]]:
+            rows[order[oid]] = row
+            row += 1
+    objects[column] = rows.astype(np.int64)
+    return row
+
+
+def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid: np.ndarray, quarantine: list[dict]) -> None:
+    n_rows = _assign_rows(shards, objects, "spec_row", quarantine)
+    folder = tmp / "spectra"
+    folder.mkdir()
+    np.save(folder / "wave.npy", (10.0**grid).astype(np.float64))
+    flux = np.lib.format.open_memmap(folder / "flux.npy", mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
+    ivar = np.lib.format.open_memmap(folder / "ivar.npy", mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
+    sn = np.full(len(objects), np.nan)
+    order = {oid: i for i, oid in enumerate(objects["object_id"])}
+    row = 0
+    for path in shards:
+        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median"))
+        ok = shard["ok"]
+        n = int(ok.sum())
+        flux[row : row + n] = shard["flux"][ok]
+        ivar[row : row + n] = shard["ivar"][ok]
+        for oid, value in zip(shard["object_ids"][ok], shard["sn_median"][ok]):
+            sn[order[oid]] = value
+        row += n
+    flux.flush()
+    ivar.flush()
+    del flux, ivar
+    objects["q_spec_sn"] = sn
+
+
+def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: Config, quarantine: list[dict]) -> img.Stretch:
+    n_rows = _assign_rows(shards, objects, "image_row", quarantine)
+    split = dict(zip(objects["object_id"], objects["split"]))
+    sigmas = []
+    for path in shards:
+        shard = _load(path, ("object_ids", "ok", "sky_sigma"))
+        train = np.array([split[o] == "train" for o in shard["object_ids"]]) & shard["ok"]
+        sigmas.append(shard["sky_sigma"][train])
+    bands = "grz" if cfg.prep.image_source == "fits" else "gri"
+    train_sigma = np.concatenate(sigmas) if sigmas else np.empty((0, len(bands)))
+    if cfg.prep.stretch == "asinh_global" and len(train_sigma) == 0:
+        raise AgnbenchError("no training-split cutout could be read; cannot fit the image stretch (see quarantine.csv)")
+    stretch = img.fit_stretch(train_sigma, bands=bands, method=cfg.prep.stretch)
+    folder = tmp / "images"
+    folder.mkdir()
+    shape = (n_rows, len(bands), cfg.prep.image_size, cfg.prep.image_size)
+    cutouts = np.lib.format.open_memmap(folder / "cutouts.npy", mode="w+", dtype=np.float16, shape=shape)
+    row = 0
+    for path in shards:
+        shard = _load(path, ("ok", "images"))
+        ok = shard["ok"]
+        n = int(ok.sum())
+        cutouts[row : row + n] = img.apply_stretch(shard["images"][ok], stretch, dtype=np.float16)
+        row += n
+    cutouts.flush()
+    del cutouts
+    return stretch
+
+
+def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFrame, tmp: Path) -> dict:
+    counts = objects.groupby(["split", "label_name"]).size()
+    env = capture_env()
+    return {
+        "kind": "agnbench dataset store",
+        "agnbench_version": __version__,
+        "inputs": sel.inputs,
+        "seed": cfg.seed,
+        "labels": {"scheme": cfg.labels.scheme, "classes": list(sel.classes)},
+        "prep": _science_prep(cfg),
+        "cuts": [{"cut": name, "n_after": n} for name, n in sel.cuts],
+        "counts": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()},
+        "n_objects": len(objects),
+        "n_spectra": int((objects["spec_row"] >= 0).sum()),
+        "n_images": int((objects["image_row"] >= 0).sum()),
+        "quarantine": {k: int(v) for k, v in qdf["stage"].value_counts().sort_index().items()},
+        "leakage": sel.leakage.as_dict() if sel.leakage else None,
+        "versions": env.get("packages", env.get("versions")),
+        # config.yaml (the full resolved config, worker count included) is provenance beside the data
+        "files": file_manifest(tmp, exclude=("config.yaml",)),
+    }
+
+
+def _log_summary(out: Path, objects: pd.DataFrame, qdf: pd.DataFrame) -> None:
+    counts = objects.groupby(["split", "label_name"]).size().unstack(fill_value=0)
+    log.info("store %s: %d objects, %d spectra, %d cutouts, %d quarantined\n%s", out, len(objects),
+             int((objects["spec_row"] >= 0).sum()), int((objects["image_row"] >= 0).sum()), len(qdf), counts)
+
+
+def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table: Path | None = None,
+         id_col: str | None = None, label_col: str | None = None, label_map: str | None = None,
+         ra_col: str | None = None, dec_col: str | None = None, z_col: str | None = None,
+         features: list[str] | None = None, allow_leaky: bool = False, overwrite: bool = False,
+         progress: bool = True) -> Path:
+    """Build a dataset store from ``--source mpajhu`` (raw survey dir) or ``--source table`` (user's table)."""
+    from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
+
+    if Path(out).exists() and not overwrite:
+        raise AgnbenchError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    if source == "mpajhu":
+        if raw is None:
+            raise AgnbenchError("--source mpajhu needs --raw DIR (a survey directory with catalog/, spectra/, images/)")
+        sel = select_mpajhu(Path(raw), cfg, allow_leaky=allow_leaky)
+        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress)
+    if source == "table":
+        missing = [f for f, v in (("--table", table), ("--id-col", id_col), ("--label-col", label_col),
+                                  ("--label-map", label_map)) if v is None]
+        if missing:
+            raise AgnbenchError(f"--source table needs {', '.join(missing)} (e.g. --label-map 1:sf,3:agn)")
+        sel = select_table(Path(table), cfg, id_col=id_col, label_col=label_col, label_map=label_map,
+                           ra_col=ra_col, dec_col=dec_col, z_col=z_col, features=features, allow_leaky=allow_leaky)
+        return build_store(sel, cfg, Path(out), raw=None, overwrite=overwrite, progress=progress)
+    raise AgnbenchError(f"unknown --source {source!r}; use mpajhu or table")
