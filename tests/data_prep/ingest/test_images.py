@@ -21,7 +21,7 @@ from agnbench.data_prep.ingest.images import (
     ingest_cutouts,
 )
 
-REAL_JPEG = Path(__file__).parents[3] / "data" / "real" / "jpeg"
+REAL_JPEG = Path(__file__).parents[2] / "data" / "real" / "jpeg"
 SEEDS = [0, 1, 7]
 
 
