@@ -51,7 +51,7 @@ TARGET_S = 60.0
 
 def _spectra(n: int, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, 2, L) normalised flux (continuum ~1, the BPT emission lines, noise) and a weight channel."""
-    from agnbench.data_prep.ingest.spectra import line_centres
+    from agnbench.data_prep.lines import line_centres
 
     flux = 1 + rng.uniform(-0.3, 0.3, (n, 1)) * (wave - 5500) / 3650 + rng.normal(0, 0.05, (n, wave.size))
     for centre in line_centres("bpt"):

@@ -29,7 +29,8 @@ import logging
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from agnbench.data_prep.ingest.spectra import EDGE_PIXELS, LINE_HALF_WIDTH, line_centres
+from agnbench.data_prep.ingest.spectra import EDGE_PIXELS
+from agnbench.data_prep.lines import LINE_HALF_WIDTH, line_centres
 from agnbench.errors import AgnbenchError
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def line_windows(wave: np.ndarray, *, line_set: str = "all",
     wave : np.ndarray
         (L,) increasing rest-frame wavelengths (A).
     line_set : {"all", "bpt"}
-        Lines of :func:`~agnbench.data_prep.ingest.spectra.line_centres`.
+        Lines of :func:`~agnbench.data_prep.lines.line_centres`.
     half_width : float
         Half width of each window (A, rest frame).
 

@@ -16,17 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from agnbench.data_prep.lines import BPT_FEATURES, SPECTRAL_FEATURES
 from agnbench.errors import AgnbenchError
-
-#: Diagnostic features marked on stacked spectral attributions: name -> (lo, hi) rest-frame vacuum A.
-SPECTRAL_FEATURES: dict[str, tuple[float, float]] = {
-    "[OII]": (3712.0, 3745.0), "CaII K": (3924.0, 3944.0), "CaII H": (3959.0, 3979.0),
-    "D4000 blue": (3850.0, 3950.0), "D4000 red": (4000.0, 4100.0), "Hb": (4848.0, 4878.0),
-    "[OIII]5007": (4993.0, 5023.0), "[OI]6300": (6287.0, 6317.0), "[NII]6548": (6535.0, 6565.0),
-    "Ha": (6550.0, 6580.0), "[NII]6584": (6570.0, 6600.0), "[SII]": (6703.0, 6748.0),
-}
-#: The lines that define the BPT label (the windows agnbench prep blanks with masked_lines: bpt).
-BPT_FEATURES = ("Hb", "[OIII]5007", "[NII]6548", "Ha", "[NII]6584")
 
 
 def window_mask(wave: np.ndarray, names: Sequence[str] = BPT_FEATURES) -> np.ndarray:

@@ -2,9 +2,9 @@
 markers, and the one display stretch of grz cutouts.
 
 Line positions are not re-typed here: emission lines come from
-:data:`agnbench.data_prep.mock.sed.EMISSION_LINES` (the wavelengths the mock survey plants and
+:data:`agnbench.data_prep.lines.EMISSION_LINES` (the wavelengths the mock survey plants and
 :mod:`agnbench.interpretability.ig_baselines` bridges), Ca H&K and the D4000 bands from
-:data:`agnbench.interpretability.probes.SPECTRAL_FEATURES` (the windows the probes score).
+:data:`agnbench.data_prep.lines.SPECTRAL_FEATURES` (the windows the probes score).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 
-from agnbench.data_prep.mock.sed import EMISSION_LINES
+from agnbench.data_prep.lines import EMISSION_LINES, SPECTRAL_FEATURES
 from agnbench.errors import AgnbenchError
-from agnbench.interpretability.probes import SPECTRAL_FEATURES
 
 #: Colour per class name (Okabe-Ito, colour-blind safe); unknown classes take the extras in order.
 CLASS_COLORS = {"sf": "#0072B2", "agn": "#D55E00", "composite": "#009E73", "liner": "#CC79A7",

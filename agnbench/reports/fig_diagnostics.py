@@ -14,24 +14,13 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.ticker import MaxNLocator
 
+from agnbench.data_prep.bpt import kauffmann03, kewley01
 from agnbench.errors import AgnbenchError
 from agnbench.reports.fig_performance import place_legend, run_color
 from agnbench.reports.labels import metric_label, quantity_label
 from agnbench.reports.style import axes
 
 __all__ = ["bpt_scatter", "kauffmann03", "kewley01", "plot_bpt", "plot_deltas", "plot_ood_fractions", "plot_training"]
-
-
-def kauffmann03(log_nii_ha: np.ndarray) -> np.ndarray:
-    """Kauffmann et al. (2003) empirical star-forming limit: ``0.61 / (x - 0.05) + 1.3`` (valid for x < 0.05)."""
-    x = np.asarray(log_nii_ha, dtype=np.float64)
-    return 0.61 / (x - 0.05) + 1.3
-
-
-def kewley01(log_nii_ha: np.ndarray) -> np.ndarray:
-    """Kewley et al. (2001) maximum-starburst line: ``0.61 / (x - 0.47) + 1.19`` (valid for x < 0.47)."""
-    x = np.asarray(log_nii_ha, dtype=np.float64)
-    return 0.61 / (x - 0.47) + 1.19
 
 
 def plot_training(table: pd.DataFrame, *, run: str, ax: Axes | None = None, colors: Mapping[str, str] | None = None,

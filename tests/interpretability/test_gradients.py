@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from agnbench.data_prep.ingest.spectra import line_centres
+from agnbench.data_prep.lines import line_centres
 from agnbench.deep.resnet1d import ResNet1d
 from agnbench.deep.resnet2d import ResNet18
 from agnbench.errors import AgnbenchError

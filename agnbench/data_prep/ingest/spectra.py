@@ -22,19 +22,10 @@ import numpy as np
 
 from agnbench.data_prep.formats.fastfits import FitsFile
 from agnbench.data_prep.formats.sdss_files import Spectrum, SurveyFileError
-from agnbench.data_prep.mock.sed import EMISSION_LINES
+from agnbench.data_prep.lines import LINE_HALF_WIDTH, line_centres
 
 log = logging.getLogger(__name__)
 
-#: the lines that define the BPT label, blanked by ``mask_lines`` with ``line_set="bpt"``
-BPT_LINES = ("H_BETA", "OIII_4959", "OIII_5007", "NII_6548", "H_ALPHA", "NII_6584")
-#: further emission lines of galaxy and AGN spectra (rest-frame vacuum A) that ``line_set="all"`` also blanks,
-#: beyond :data:`~agnbench.data_prep.mock.sed.EMISSION_LINES`: [NeIII]+Heps, [OIII]4363, HeII, [NI], HeI, [FeVII],
-#: [OI]6364, [ArIII]. [OI], [SII] and HeII are AGN diagnostics themselves (Veilleux & Osterbrock 1987).
-EXTRA_LINES = {"NEIII_HEPS_3969": 3969.6, "OIII_4363": 4364.4, "HEII_4686": 4687.0, "NI_5200": 5201.7,
-               "HEI_5876": 5877.3, "FEVII_6087": 6088.5, "OI_6364": 6365.5, "ARIII_7136": 7137.8}
-LINE_SETS = ("all", "bpt")
-LINE_HALF_WIDTH = 15.0  # A, rest frame
 EDGE_PIXELS = 3  # pixels each side of a blanked window whose median anchors the straight line
 _OBJECT_FIELDS = {"z": ("Z",), "plate": ("PLATE",), "mjd": ("MJD",), "fiber": ("FIBERID",),
                   "specobjid": ("SPECOBJID", "SPECOBJ_ID"), "spec_class": ("CLASS",), "subclass": ("SUBCLASS",)}
@@ -196,15 +187,6 @@ def resample(in_loglam: np.ndarray, flux: np.ndarray, ivar: np.ndarray, out_logl
     return out_flux, out_ivar, good_width, covered
 
 
-def line_centres(line_set: str) -> list[float]:
-    """Rest wavelengths (A) blanked by ``mask_lines``: ``bpt`` (the 6 BPT lines) or ``all`` emission lines."""
-    if line_set not in LINE_SETS:
-        raise ValueError(f"line_set must be one of {LINE_SETS}, got {line_set!r}")
-    if line_set == "bpt":
-        return [EMISSION_LINES[name] for name in BPT_LINES]
-    return sorted([*EMISSION_LINES.values(), *EXTRA_LINES.values()])
-
-
 def _line_windows(loglam: np.ndarray, line_set: str = "all") -> list[np.ndarray]:
     """Pixel index ranges (merged where they overlap) within LINE_HALF_WIDTH of a masked line."""
     wave = 10.0**loglam
@@ -302,8 +284,8 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
         Rest wavelength range (A) whose median unmasked flux is divided out.
     mask_lines : bool
         Blank emission lines within +-15 A (ivar 0, flux a straight line between the windows'
-        edges). With ``line_set="all"`` (every line of :func:`line_centres`) this is the
-        continuum-only ablation; ``"bpt"`` blanks only Hbeta, [OIII]4959,5007, [NII]6548,6584 and
+        edges). With ``line_set="all"`` (every line of :func:`~agnbench.data_prep.lines.line_centres`)
+        this is the continuum-only ablation; ``"bpt"`` blanks only Hbeta, [OIII]4959,5007, [NII]6548,6584 and
         Halpha, leaving [OII], [OI], [SII], [NeIII]... (which still separate AGN from star formation).
     max_uncovered : float
         Largest fraction of grid pixels that may be uncovered or masked (before line blanking).

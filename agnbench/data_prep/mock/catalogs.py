@@ -16,7 +16,7 @@ import pandas as pd
 
 from agnbench.data_prep import photometry as ph
 from agnbench.data_prep.bpt import AGN, SF, bpt_class
-from agnbench.data_prep.mock.sed import EMISSION_LINES
+from agnbench.data_prep.lines import EMISSION_LINES
 from agnbench.data_prep.formats.sdss_files import specobjid
 from agnbench.data_prep.mock.population import total_magnitude
 from agnbench.data_prep.mock.profiles import profile_components, petrosian_radii
@@ -130,8 +130,9 @@ def _dust_corrected_halpha(meas: pd.DataFrame) -> np.ndarray:
     ha, hb = meas["H_ALPHA_FLUX"].to_numpy(), meas["H_BETA_FLUX"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where((hb > 0) & (ha > 0), ha / hb, 2.86)
-    ebv = np.clip(2.5 / (ph.ccm89(4862.68) - ph.ccm89(6564.61)) * np.log10(np.maximum(ratio, 2.86) / 2.86), 0, 1.5)
-    return np.maximum(ha, 0) * 10 ** (0.4 * ebv * ph.ccm89(6564.61))
+    k_hb, k_ha = ph.ccm89(EMISSION_LINES["H_BETA"]), ph.ccm89(EMISSION_LINES["H_ALPHA"])
+    ebv = np.clip(2.5 / (k_hb - k_ha) * np.log10(np.maximum(ratio, 2.86) / 2.86), 0, 1.5)
+    return np.maximum(ha, 0) * 10 ** (0.4 * ebv * k_ha)
 
 
 def photometry_table(pop: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

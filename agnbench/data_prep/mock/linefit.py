@@ -17,11 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import erf
 
-from agnbench.data_prep.mock.sed import EMISSION_LINES
+from agnbench.data_prep.lines import D4000_BANDS, D4000_N_BANDS, EMISSION_LINES, HDELTA_A_BANDS
 
-#: Worthey & Ottaviani (1997) HdeltaA bands (air A, converted to vacuum below).
-_HDA_BANDS_AIR = {"index": (4083.500, 4122.250), "blue": (4041.600, 4079.750), "red": (4128.500, 4161.000)}
-_AIR_TO_VAC = 1.00028
 #: SDSS log10-wavelength pixel size.
 LOGLAM_STEP = 1e-4
 
@@ -151,22 +148,21 @@ def spectral_indices(loglam: np.ndarray, flux: np.ndarray, ivar: np.ndarray, z: 
     rest = 10.0 ** loglam[None, :] / (1.0 + z[:, None])
     var = np.where(ivar > 0, 1.0 / np.where(ivar > 0, ivar, 1.0), np.inf)
     fnu, var_nu = flux * rest**2, var * rest**4
-    red, var_r = _band_mean(rest, fnu, var_nu, (4000.0, 4100.0))
-    blue, var_b = _band_mean(rest, fnu, var_nu, (3850.0, 3950.0))
+    red, var_r = _band_mean(rest, fnu, var_nu, D4000_N_BANDS["red"])
+    blue, var_b = _band_mean(rest, fnu, var_nu, D4000_N_BANDS["blue"])
     d4000 = red / blue
     d4000_err = np.abs(d4000) * np.sqrt(var_r / red**2 + var_b / blue**2)
-    red_w, _ = _band_mean(rest, fnu, var_nu, (4050.0, 4250.0))  # Bruzual (1983) broad definition
-    blue_w, _ = _band_mean(rest, fnu, var_nu, (3750.0, 3950.0))
-    bands = {k: (a * _AIR_TO_VAC, b * _AIR_TO_VAC) for k, (a, b) in _HDA_BANDS_AIR.items()}
-    fb, vb = _band_mean(rest, flux, var, bands["blue"])
-    fr, vr = _band_mean(rest, flux, var, bands["red"])
-    cb, cr = np.mean(bands["blue"]), np.mean(bands["red"])
-    sel = (rest >= bands["index"][0]) & (rest <= bands["index"][1]) & np.isfinite(var)
+    red_w, _ = _band_mean(rest, fnu, var_nu, D4000_BANDS["red"])  # Bruzual (1983) broad definition
+    blue_w, _ = _band_mean(rest, fnu, var_nu, D4000_BANDS["blue"])
+    fb, vb = _band_mean(rest, flux, var, HDELTA_A_BANDS["blue"])
+    fr, vr = _band_mean(rest, flux, var, HDELTA_A_BANDS["red"])
+    cb, cr = np.mean(HDELTA_A_BANDS["blue"]), np.mean(HDELTA_A_BANDS["red"])
+    sel = (rest >= HDELTA_A_BANDS["index"][0]) & (rest <= HDELTA_A_BANDS["index"][1]) & np.isfinite(var)
     t = (rest - cb) / (cr - cb)
     cont = fb[:, None] * (1 - t) + fr[:, None] * t
     dlam = np.gradient(rest, axis=1)
     hda = np.where(sel, (1.0 - flux / cont) * dlam, 0.0).sum(axis=1)
     hda_var = np.where(sel, var / cont**2 * dlam**2, 0.0).sum(axis=1)
-    width = bands["index"][1] - bands["index"][0]
+    width = HDELTA_A_BANDS["index"][1] - HDELTA_A_BANDS["index"][0]
     hda_var += width**2 * (vb / fb**2 * 0.25 + vr / fr**2 * 0.25)  # continuum uncertainty, approx.
     return pd.DataFrame({"D4000": red_w / blue_w, "D4000_N": d4000, "D4000_N_ERR": d4000_err, "LICK_HD_A": hda, "LICK_HD_A_ERR": np.sqrt(hda_var)})

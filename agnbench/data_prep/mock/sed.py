@@ -11,7 +11,8 @@ the stellar velocity dispersion in quadrature. Colours and Dn4000 of the two end
 those of SDSS early-type and late-type galaxies; the mock is calibrated against a real SDSS table
 in ``tests/data_prep/mock/test_simulate.py``.
 
-Emission lines carry vacuum rest wavelengths (SDSS convention) and MPA-JHU names.
+Line wavelengths (vacuum, rest frame) come from :mod:`agnbench.data_prep.lines`; this module adds the
+absorption strengths and widths. Emission lines are planted by :mod:`agnbench.data_prep.mock.spectra`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.interpolate import PchipInterpolator
 
+from agnbench.data_prep.lines import ABSORPTION_WAVES
 from agnbench.data_prep.photometry import C_ANGSTROM_PER_S, C_KM_PER_S
 
 _ANCHOR_WAVE = np.array(
@@ -36,52 +38,19 @@ _ANCHOR_YOUNG = np.array(
     [0.35, 0.5, 0.75, 1.0, 1.0, 0.47, 0.42, 0.28, 0.15, 0.06, 0.0, -0.08, -0.15, -0.20, -0.24, -0.28, -0.31]
 )
 
-#: Stellar absorption features: (name, rest wavelength A, EW_old A, EW_young A, intrinsic sigma A).
-ABSORPTION_LINES: tuple[tuple[str, float, float, float, float], ...] = (
-    ("H9", 3836.5, 1.0, 4.0, 4.0),
-    ("H8", 3890.2, 1.2, 5.0, 4.0),
-    ("CaK", 3934.8, 8.0, 1.5, 3.0),
-    ("CaH+Heps", 3969.6, 7.0, 5.0, 3.5),
-    ("Hdelta", 4102.9, 1.2, 7.0, 5.0),
-    ("Gband", 4305.6, 5.0, 1.0, 6.0),
-    ("Hgamma", 4341.7, 1.5, 6.5, 5.0),
-    ("Fe4383", 4384.5, 3.0, 0.5, 4.0),
-    ("Hbeta", 4862.7, 1.8, 6.0, 5.0),
-    ("Mgb", 5176.7, 4.5, 0.8, 5.0),
-    ("Fe5270", 5271.2, 2.8, 0.5, 4.0),
-    ("Fe5335", 5336.1, 2.5, 0.4, 4.0),
-    ("NaD", 5895.6, 3.5, 0.8, 3.5),
-    ("Halpha", 6564.6, 1.5, 4.0, 5.0),
-    ("CaT1", 8500.4, 1.0, 0.5, 3.0),
-    ("CaT2", 8544.4, 3.0, 0.5, 3.0),
-    ("CaT3", 8664.5, 2.5, 0.5, 3.0),
+#: Stellar absorption strengths: name -> (EW_old A, EW_young A, intrinsic sigma A); centres from
+#: :data:`agnbench.data_prep.lines.ABSORPTION_WAVES`.
+_ABSORPTION_STRENGTHS: dict[str, tuple[float, float, float]] = {
+    "H9": (1.0, 4.0, 4.0), "H8": (1.2, 5.0, 4.0), "CaK": (8.0, 1.5, 3.0), "CaH+Heps": (7.0, 5.0, 3.5),
+    "Hdelta": (1.2, 7.0, 5.0), "Gband": (5.0, 1.0, 6.0), "Hgamma": (1.5, 6.5, 5.0), "Fe4383": (3.0, 0.5, 4.0),
+    "Hbeta": (1.8, 6.0, 5.0), "Mgb": (4.5, 0.8, 5.0), "Fe5270": (2.8, 0.5, 4.0), "Fe5335": (2.5, 0.4, 4.0),
+    "NaD": (3.5, 0.8, 3.5), "Halpha": (1.5, 4.0, 5.0), "CaT1": (1.0, 0.5, 3.0), "CaT2": (3.0, 0.5, 3.0),
+    "CaT3": (2.5, 0.5, 3.0),
+}
+#: Stellar absorption features: (name, rest vacuum wavelength A, EW_old A, EW_young A, intrinsic sigma A).
+ABSORPTION_LINES: tuple[tuple[str, float, float, float, float], ...] = tuple(
+    (name, wave, *_ABSORPTION_STRENGTHS[name]) for name, wave in ABSORPTION_WAVES.items()
 )
-
-#: Emission lines: MPA-JHU galSpecLine name -> vacuum rest wavelength (A).
-EMISSION_LINES: dict[str, float] = {
-    "OII_3726": 3727.09,
-    "OII_3729": 3729.88,
-    "NEIII_3869": 3870.16,
-    "H_DELTA": 4102.89,
-    "H_GAMMA": 4341.68,
-    "H_BETA": 4862.68,
-    "OIII_4959": 4960.30,
-    "OIII_5007": 5008.24,
-    "OI_6300": 6302.05,
-    "NII_6548": 6549.86,
-    "H_ALPHA": 6564.61,
-    "NII_6584": 6585.27,
-    "SII_6717": 6718.29,
-    "SII_6731": 6732.67,
-}
-BALMER_LINES = frozenset({"H_DELTA", "H_GAMMA", "H_BETA", "H_ALPHA"})
-#: SDSS spZline names for the same lines (used in the spec files' SPZLINE HDU).
-SPZLINE_NAMES: dict[str, str] = {
-    "OII_3726": "[O_II] 3725", "OII_3729": "[O_II] 3727", "NEIII_3869": "[Ne_III] 3868",
-    "H_DELTA": "H_delta", "H_GAMMA": "H_gamma", "H_BETA": "H_beta", "OIII_4959": "[O_III] 4959",
-    "OIII_5007": "[O_III] 5007", "OI_6300": "[O_I] 6300", "NII_6548": "[N_II] 6548",
-    "H_ALPHA": "H_alpha", "NII_6584": "[N_II] 6583", "SII_6717": "[S_II] 6716", "SII_6731": "[S_II] 6730",
-}
 
 #: Night-sky emission lines (observed wavelength A, relative strength): O I, Na D and the OH forest.
 SKY_LINES: tuple[tuple[float, float], ...] = (

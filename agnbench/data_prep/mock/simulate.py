@@ -36,7 +36,7 @@ from agnbench.data_prep.mock import images as sim_images
 from agnbench.data_prep.mock import spectra as sim_spectra
 from agnbench.data_prep.mock.linefit import continuum_level, fit_lines, spectral_indices
 from agnbench.data_prep.formats.sdss_files import CutoutWriter, SpecliteWriter, spec_filename, write_table_fits
-from agnbench.data_prep.mock.sed import EMISSION_LINES, SPZLINE_NAMES
+from agnbench.data_prep.lines import EMISSION_LINES, SPZLINE_NAMES
 from agnbench.data_prep.mock.catalogs import assign_survey_ids, catalog_tables
 from agnbench.data_prep.mock.population import draw_population
 from agnbench.errors import AgnbenchError

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from agnbench.data_prep import photometry as ph
+from agnbench.data_prep.lines import DOUBLETS, EMISSION_LINES
 from agnbench.data_prep.mock.linefit import LOGLAM_STEP, gaussian_lines
 from agnbench.data_prep.mock.profiles import FWHM_TO_SIGMA, enclosed_fraction, sersic_mog
-from agnbench.data_prep.mock.sed import EMISSION_LINES, SKY_LINES
+from agnbench.data_prep.mock.sed import SKY_LINES
 from agnbench.data_prep.mock.population import component_seds
 
 LOGLAM_START = 3.5790  # the bluest grid start of any plate (log10 A)
@@ -143,9 +144,9 @@ def line_fluxes(pop: pd.DataFrame, cont_at_ha: dict[str, np.ndarray]) -> pd.Data
     out = {"H_ALPHA": ha, "H_BETA": hb, "H_GAMMA": ha * 0.468 / bd0 * att("H_GAMMA"),
            "H_DELTA": ha * 0.259 / bd0 * att("H_DELTA")}
     out["NII_6584"] = ha * 10.0 ** pop["log_nii_ha"].to_numpy()
-    out["NII_6548"] = out["NII_6584"] / 3.05
     out["OIII_5007"] = hb * 10.0 ** pop["log_oiii_hb"].to_numpy()
-    out["OIII_4959"] = out["OIII_5007"] / 2.98
+    for weak, (strong, strong_over_weak) in DOUBLETS.items():  # [NII]6548, [OIII]4959: fixed ratios
+        out[weak] = out[strong] / strong_over_weak
     oii = ha / bd0 * 10.0 ** pop["log_oii_hb"].to_numpy() * att("OII_3726")
     out["OII_3726"], out["OII_3729"] = 0.42 * oii, 0.58 * oii
     out["NEIII_3869"] = oii * 10.0 ** pop["log_neiii_oii"].to_numpy()
@@ -187,7 +188,7 @@ def render_spectra(pop: pd.DataFrame, rng: np.random.Generator, *, snr_scale: fl
         norm = 10.0 ** pop[f"lognorm_{comp}"].to_numpy() * fib[comp] * 1e17
         comps[comp] = seds[comp] * norm[:, None] * mw
     stellar = comps["bulge"] + comps["disk"] + comps["point"]
-    ha_pix = np.rint((np.log10(6564.61 * (1 + z)) - loglam[0]) / LOGLAM_STEP).astype(int)
+    ha_pix = np.rint((np.log10(EMISSION_LINES["H_ALPHA"] * (1 + z)) - loglam[0]) / LOGLAM_STEP).astype(int)
     window = ha_pix[:, None] + np.r_[-60:-25, 25:60][None, :]
     rows = np.arange(n_obj)[:, None]
     cont_at_ha = {"disk": comps["disk"][rows, window].mean(axis=1), "total": stellar[rows, window].mean(axis=1)}

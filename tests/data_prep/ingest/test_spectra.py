@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from agnbench.config.core import load_config
+from agnbench.data_prep import lines
 from agnbench.data_prep.ingest import spectra as sp
 from agnbench.data_prep.formats.fastfits import read_bintable
 from agnbench.data_prep.formats.sdss_files import SurveyFileError, read_spectrum, write_speclite
-from agnbench.data_prep.mock.sed import EMISSION_LINES
+from agnbench.data_prep.lines import EMISSION_LINES
 from agnbench.data_prep.mock.simulate import simulate
 
 from tests.conftest import REAL
@@ -189,8 +190,8 @@ def test_mask_lines_makes_the_lines_irrelevant(tmp_path: Path) -> None:
     unmasked = sp.ingest_spectra(items, loglam=GRID, mask_lines=False)
     assert not np.array_equal(unmasked.flux[0], unmasked.flux[1])  # the test can fail
     wave_rest = 10**GRID
-    for name in sp.BPT_LINES:
-        inside = np.abs(wave_rest - EMISSION_LINES[name]) <= sp.LINE_HALF_WIDTH
+    for name in lines.BPT_LINES:
+        inside = np.abs(wave_rest - EMISSION_LINES[name]) <= lines.LINE_HALF_WIDTH
         assert (masked.ivar[0, inside] == 0).all() and (unmasked.ivar[0, inside] > 0).mean() > 0.5
     ha = np.abs(wave_rest - EMISSION_LINES["H_ALPHA"]) <= 5
     np.testing.assert_allclose(np.diff(masked.flux[0, ha], 2), 0, atol=1e-4)  # a straight line under Halpha
@@ -204,7 +205,7 @@ def test_line_sets_all_and_bpt(tmp_path: Path) -> None:
     wave_rest = 10**GRID
     near = {name: np.abs(wave_rest - centre) <= 3 for name, centre in
             (("oii", EMISSION_LINES["OII_3729"]), ("sii", EMISSION_LINES["SII_6717"]), ("hb", EMISSION_LINES["H_BETA"]),
-             ("heii", sp.EXTRA_LINES["HEII_4686"]), ("cont", 5500.0))}
+             ("heii", lines.EXTRA_LINES["HEII_4686"]), ("cont", 5500.0))}
     every = sp.ingest_spectra([("a", str(path), z)], loglam=GRID, mask_lines=True, line_set="all")
     bpt = sp.ingest_spectra([("a", str(path), z)], loglam=GRID, mask_lines=True, line_set="bpt")
     for name in ("oii", "sii", "hb", "heii"):
@@ -212,9 +213,9 @@ def test_line_sets_all_and_bpt(tmp_path: Path) -> None:
     assert (bpt.ivar[0, near["hb"]] == 0).all()
     assert (bpt.ivar[0, near["oii"]] > 0).all() and (bpt.ivar[0, near["sii"]] > 0).all()
     assert (every.ivar[0, near["cont"]] > 0).all()
-    assert len(sp.line_centres("all")) == len(EMISSION_LINES) + len(sp.EXTRA_LINES)
+    assert len(lines.line_centres("all")) == len(EMISSION_LINES) + len(lines.EXTRA_LINES)
     with pytest.raises(ValueError, match="line_set"):
-        sp.line_centres("some")
+        lines.line_centres("some")
 
 
 def test_bad_items_are_quarantined_with_reasons(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agnbench.data_prep.lines import EMISSION_LINES
 from agnbench.data_prep.mock.linefit import (
     LOGLAM_STEP,
     continuum_level,
@@ -12,7 +13,6 @@ from agnbench.data_prep.mock.linefit import (
     gaussian_lines,
     spectral_indices,
 )
-from agnbench.data_prep.mock.sed import EMISSION_LINES
 
 SEEDS = [0, 1, 2]
 #: SDSS DR8+ log-wavelength grid (3793-9217 A).

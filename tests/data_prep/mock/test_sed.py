@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agnbench.data_prep.lines import EMISSION_LINES, SPZLINE_NAMES
 from agnbench.data_prep.photometry import C_ANGSTROM_PER_S, C_KM_PER_S
 from agnbench.data_prep.mock.sed import (
     ABSORPTION_LINES,
-    EMISSION_LINES,
-    SPZLINE_NAMES,
     absorption_profile,
     continuum_fnu,
     powerlaw_flambda,
