@@ -13,6 +13,29 @@ from agnbench.config.core import load_config
 DATA = Path(__file__).parent / "data"
 REAL = DATA / "real"
 
+#: Tests marked ``slow`` (end to end: they train models, run whole commands or build reports). ``make test``
+#: runs everything; ``make test-fast`` (``-m "not slow"``) is the developers' quick loop. A test is slow if its
+#: node id starts with one of these, or if it uses one of :data:`SLOW_FIXTURES` (directly or through another
+#: fixture).
+SLOW_TESTS = (
+    "tests/deep/test_deep_science.py",
+    "tests/deep/test_deep_train.py",
+    "tests/interpretability/test_explain.py",
+    "tests/reports/test_report.py",
+    "tests/reports/test_report_interpret.py",
+    "tests/reports/test_report_performance.py",
+    "tests/data_prep/mock/test_simulate_cli.py::test_run_simulates_once_then_resumes",
+    "tests/test_pipeline.py",
+)
+SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests (see :data:`SLOW_TESTS`)."""
+    for item in items:
+        if item.nodeid.startswith(SLOW_TESTS) or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
