@@ -1,49 +1,58 @@
-"""MODEL_CARD.md for a catalog-track run: data, features, leakage status, class balance, metrics."""
+"""The catalog track's part of ``MODEL_CARD.md``: model, features, early stopping and the leakage section.
+
+The layout and the metrics table are :func:`agnbench.protocol.model_card.render_model_card`'s.
+"""
 
 from __future__ import annotations
 
 from agnbench.config.core import Config
-from agnbench.protocol.leakage import LeakageReport
 from agnbench.contracts.store import Store
+from agnbench.protocol.leakage import LeakageReport
+from agnbench.protocol.model_card import class_balance_fact, data_fact, decision_fact, render_model_card
 
-_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "log_loss")
 
+def catalog_model_card(*, run_id: str, cfg: Config, store: Store, features: list[str], leakage: LeakageReport,
+                       metrics: dict, model_files: list[str], train_counts: dict[int, int]) -> str:
+    """Markdown model card of a catalog-track run (numbers are point estimates; `agnbench compare` gives intervals).
 
-def model_card(*, run_id: str, cfg: Config, store: Store, features: list[str], leakage: LeakageReport, metrics: dict,
-               model_files: list[str], train_counts: dict[int, int]) -> str:
-    """Markdown model card (numbers are point estimates; `agnbench compare` gives intervals)."""
+    Parameters
+    ----------
+    run_id : str
+        The run directory's name.
+    cfg : Config
+        The run's resolved config (its ``catalog`` section and seed are shown).
+    store : Store
+        The dataset store trained on.
+    features : list of str
+        The ``d`` feature columns, in model order.
+    leakage : LeakageReport
+        The leakage guard's verdict on the training split.
+    metrics : dict
+        The run's ``metrics.json`` (``model`` holds ``best_iteration`` and ``threshold``).
+    model_files : list of str
+        Files the model was saved to, relative to the run directory.
+    train_counts : dict of int to int
+        Training objects per class index.
+    """
     cc = cfg.catalog
-    lines = [
-        f"# Model card: {run_id}",
-        "",
+    facts = [
         f"- Track: catalog; model: **{cc.model}** (files: {', '.join(model_files)}); seed {cfg.seed}",
-        f"- Data: `{store.path}` (label scheme `{store.manifest.get('labels', {}).get('scheme')}`, "
-        f"classes {', '.join(store.classes)})",
-        "- Training class balance: " + ", ".join(f"{store.classes[k]} {n}" for k, n in sorted(train_counts.items())),
+        data_fact(store),
+        class_balance_fact(store.classes, train_counts),
         f"- Class weights: {cc.class_weight}; early stopping on val log-loss after {cc.early_stopping_rounds} rounds "
         f"(best iteration: {metrics['model']['best_iteration']})",
-        f"- Calibration (fitted on val): {cc.calibration}; decision rule (chosen on val): {metrics['model']['threshold']}",
+        decision_fact(cc.calibration, metrics["model"]["threshold"]),
         f"- Features ({len(features)}, set `{cc.features}`): {', '.join(features)}",
-        "",
-        "## Leakage",
     ]
+    return render_model_card(run_id=run_id, facts=facts, metrics=metrics,
+                             sections=[("Leakage", [_leakage_text(leakage)])])
+
+
+def _leakage_text(leakage: LeakageReport) -> str:
+    """The leakage section: the leaky features that were allowed, or the three most separating features."""
     if leakage.leaky:
-        lines.append(f"**LEAKY FEATURES WERE ALLOWED (--allow-leaky): {', '.join(leakage.leaky)}.** These define "
-                     "the BPT label; numbers below are not a fair comparison.")
-    else:
-        top = sorted(((a, f) for f, a in leakage.auc.items() if a == a), reverse=True)[:3]
-        lines.append("No feature is label-defining by name, and none separates the classes on its own with train "
-                     "AUC > 0.98 (highest: " + ", ".join(f"{f} {a:.3f}" for a, f in top) + ").")
-    lines += ["", "## Metrics (point estimates)", "",
-              "| split | n | " + " | ".join(_METRICS) + " | majority-class accuracy |",
-              "|---|---|" + "---|" * len(_METRICS) + "---|"]
-    for split in ("val", "test"):
-        m = metrics[split]
-        vals = ["n/a" if m.get(k) is None else f"{m[k]:.4f}" for k in _METRICS]
-        lines.append(f"| {split} | {m['n']} | " + " | ".join(vals) + f" | {m['majority_baseline_accuracy']:.4f} |")
-    ood = metrics["ood"]
-    if ood["n"]:
-        lines += ["", f"Out-of-distribution objects (split `ood`, e.g. BPT composites; n = {ood['n']}) predicted as: "
-                  + ", ".join(f"{k} {v:.1%}" for k, v in ood["fraction_predicted"].items())]
-    lines += ["", "Test-split numbers were computed once, after every choice was made on train and val.", ""]
-    return "\n".join(lines)
+        return (f"**LEAKY FEATURES WERE ALLOWED (--allow-leaky): {', '.join(leakage.leaky)}.** These define "
+                "the BPT label; numbers below are not a fair comparison.")
+    top = sorted(((a, f) for f, a in leakage.auc.items() if a == a), reverse=True)[:3]
+    return ("No feature is label-defining by name, and none separates the classes on its own with train "
+            "AUC > 0.98 (highest: " + ", ".join(f"{f} {a:.3f}" for a, f in top) + ").")

@@ -20,7 +20,6 @@ via skops; never pickle) and records its history and resolved parameters.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import has_model_meta, read_model_meta, write_model_meta
 from agnbench.errors import AgnbenchError
 
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("xgboost", "lightgbm", "logreg", "rf")
+#: The track name of catalog models (``model_meta.json``, predictions, run ids).
+TRACK = "catalog"
 
 #: Default hyper-parameters per kind (scikit-learn-style names; read-only by convention).
 #: Only these keys may be overridden through ``fit_model(params=...)``.
@@ -54,7 +57,6 @@ DEFAULT_PARAMS: dict[str, dict] = {
 
 HISTORY_COLUMNS = ("round", "train_logloss", "val_logloss")
 MODEL_FILES = {"xgboost": "model.json", "lightgbm": "model.txt", "logreg": "model.skops", "rf": "model.skops"}
-META_FILE = "model_meta.json"
 # skops types trusted on load: scikit-learn's own, and these NumPy types
 _TRUSTED_NUMPY = frozenset(f"numpy.{t}" for t in (
     "dtype", "ndarray", "float32", "float64", "int32", "int64", "intp", "bool_", "str_", "random.RandomState",
@@ -122,7 +124,13 @@ class FitResult:
         return _full_proba(raw, self.n_classes, getattr(self.model, "classes_", None))
 
     def save(self, directory: Path) -> list[str]:
-        """Write the native model file and ``model_meta.json`` into ``directory``; return their names."""
+        """Write the native model file and ``model_meta.json`` into ``directory``; return their names.
+
+        ``model_meta.json`` follows the run directory's one schema (``track`` ``catalog``, ``model`` =
+        :attr:`kind`, then the catalog keys), written atomically by
+        :func:`agnbench.contracts.run_dir.write_model_meta`; it also keeps ``kind``, the key that
+        catalog models written before that schema were read by.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         name = MODEL_FILES[self.kind]
@@ -132,11 +140,11 @@ class FitResult:
             import skops.io as sio
 
             sio.dump(self.model, directory / name)
-        meta = {"kind": self.kind, "n_classes": self.n_classes, "feature_names": list(self.feature_names),
-                "best_iteration": self.best_iteration, "imputation": self.imputation, "params": self.params,
-                "model_file": name}
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2))
-        return [name, META_FILE]
+        meta = {"track": TRACK, "model": self.kind, "kind": self.kind, "n_classes": self.n_classes,
+                "feature_names": list(self.feature_names), "best_iteration": self.best_iteration,
+                "imputation": self.imputation, "params": self.params, "model_file": name}
+        write_model_meta(directory, meta)
+        return [name, files.MODEL_META]
 
 
 def load_model(directory: Path) -> FitResult:
@@ -144,12 +152,14 @@ def load_model(directory: Path) -> FitResult:
 
     skops files are loaded trusting the types :func:`skops.io.get_untrusted_types` lists only if all
     belong to scikit-learn or NumPy; otherwise, as for missing files, :class:`AgnbenchError`.
+    ``model_meta.json`` is read by :func:`agnbench.contracts.run_dir.read_model_meta` (models saved
+    before the one schema, with ``kind`` only, are read too).
     """
-    meta_path = Path(directory) / META_FILE
-    if not meta_path.is_file():
+    meta_path = Path(directory) / files.MODEL_META
+    if not has_model_meta(directory):
         raise AgnbenchError(f"{meta_path} not found: not a saved agnbench model directory")
-    meta = json.loads(meta_path.read_text())
-    kind = meta["kind"]
+    meta = read_model_meta(directory)
+    kind = meta["model"]
     if kind not in MODEL_KINDS:
         raise AgnbenchError(f"{meta_path}: unknown model kind {kind!r}; valid: {', '.join(MODEL_KINDS)}")
     path = meta_path.parent / MODEL_FILES[kind]

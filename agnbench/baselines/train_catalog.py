@@ -2,9 +2,10 @@
 
 Steps: open the store -> choose features -> leakage guard on the training split -> create the run
 directory and write the resolved config, environment and data fingerprint BEFORE training -> fit
-(early stopping on val) -> calibrate and choose the decision threshold on val -> predict val, test
-and ood -> write model, history, predictions, metrics, model card, status. The test split is used
-for nothing but the final predictions.
+(early stopping on val) -> write model and history -> predict val, test and ood -> the shared
+post-training protocol (:func:`agnbench.protocol.post_training.finish_run`: calibrate and choose the
+decision threshold on val, predictions, metrics, model card, status). The test split is used for
+nothing but the final predictions.
 """
 
 from __future__ import annotations
@@ -16,23 +17,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agnbench.protocol.calibration import fit_calibrator
+from agnbench.baselines.catalog_card import catalog_model_card
+from agnbench.baselines.catalog_models import TRACK, FitResult, fit_model
 from agnbench.baselines.features import select_features
-from agnbench.baselines.catalog_card import model_card
-from agnbench.baselines.catalog_models import fit_model
 from agnbench.baselines.search import random_search
-from agnbench.protocol.thresholds import apply_threshold, fit_threshold
 from agnbench.config.core import Config, dump_config
-from agnbench.protocol.leakage import check_leakage
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import FAILED, RUNNING, config_path, create_run_dir, write_data_record, write_status
+from agnbench.contracts.schema import PREDICTION_SPLITS
 from agnbench.contracts.store import open_store
-from agnbench.errors import AgnbenchError
-from agnbench.contracts.predictions import prediction_frame
-from agnbench.contracts.run_dir import create_run_dir, write_status
-from agnbench.protocol.metrics import split_metrics
-from agnbench.fileio import atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.fileio import atomic_write_json, atomic_write_text, capture_env
+from agnbench.protocol.calibration import Calibrator
+from agnbench.protocol.leakage import LeakageReport, check_leakage
+from agnbench.protocol.post_training import ModelSummary, check_decision_rule, check_splits, finish_run
 
 log = logging.getLogger(__name__)
-TRACK = "catalog"
+#: The random search's trials (``catalog.search=random``), beside the contract files of the run.
+SEARCH_FILE = "search.csv"
 
 
 def train_catalog_seeds(cfg: Config, *, data: Path, runs_dir: Path, seeds: list[int], name: str | None = None,
@@ -48,7 +49,27 @@ def train_catalog_seeds(cfg: Config, *, data: Path, runs_dir: Path, seeds: list[
 
 def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None = None,
                   allow_leaky: bool = False) -> Path:
-    """Train one catalog-track model on the store at ``data``; return the run directory."""
+    """Train one catalog-track model on the store at ``data``; return the run directory.
+
+    Parameters
+    ----------
+    cfg : Config
+        Resolved config; its ``catalog`` section and ``seed`` are used.
+    data : Path
+        Dataset store.
+    runs_dir : Path
+        Where the run directory is created (never overwritten).
+    name : str, optional
+        Run directory name (default: ``<timestamp>-catalog-<model>-s<seed>``).
+    allow_leaky : bool
+        Keep label-defining features (``--allow-leaky``); the model card says so.
+
+    Raises
+    ------
+    AgnbenchError
+        Bad features, a split with fewer than two classes, a binary decision rule on a multi-class
+        store or leaky features: all before any run directory is made.
+    """
     cc = cfg.catalog
     store = open_store(data)
     objects = store.objects
@@ -58,9 +79,8 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
     train, val = (split == "train") & labelled, (split == "val") & labelled
     y = objects["label"].to_numpy(np.int64)
     n_classes = len(store.classes)
-    _check_splits(y, train, val, store.classes)
-    if n_classes > 2 and cc.threshold != "argmax":
-        raise AgnbenchError(f"catalog.threshold={cc.threshold} needs a binary label scheme; use argmax for multi-class")
+    check_splits(y[train], y[val], classes=store.classes, track=TRACK)
+    check_decision_rule(cc.threshold, n_classes=n_classes, section=TRACK)
     leakage = check_leakage(objects, features, label=y, train=train, allow_leaky=allow_leaky,
                             source=f"{data} (catalog.features={cc.features})")
     X = objects[features].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -69,10 +89,10 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
     run_id = run_dir.name
     log.info("run %s: %s on %d features, %d train / %d val objects", run_id, cc.model, len(features),
              int(train.sum()), int(val.sum()))
-    write_status(run_dir, "running")
-    dump_config(cfg, run_dir / "config.yaml")
-    atomic_write_json(run_dir / "env.json", capture_env(device="cpu"))
-    atomic_write_json(run_dir / "data.json", store.fingerprint())
+    write_status(run_dir, RUNNING)
+    dump_config(cfg, config_path(run_dir))
+    atomic_write_json(run_dir / files.ENV, capture_env(device="cpu"))
+    write_data_record(run_dir, store.fingerprint())
     try:
         params = None
         if cc.search == "random":
@@ -80,61 +100,32 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
                 cc.model, X[train], y[train], n_classes=n_classes, feature_names=features, seed=cfg.seed,
                 n_trials=cc.n_trials, cv_folds=cc.cv_folds, class_weight=cc.class_weight,
                 early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
-            atomic_write_text(run_dir / "search.csv", trials.to_csv(index=False))
+            atomic_write_text(run_dir / SEARCH_FILE, trials.to_csv(index=False))
         fit = fit_model(cc.model, X[train], y[train], X[val], y[val], n_classes=n_classes, feature_names=features,
                         seed=cfg.seed, class_weight=cc.class_weight, params=params,
                         early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
         model_files = fit.save(run_dir)
-        atomic_write_text(run_dir / "history.csv", fit.history.to_csv(index=False))
-        proba_val = fit.predict_proba(X[val])
-        calibrator = fit_calibrator(proba_val, y[val], method=cc.calibration)
-        rule = fit_threshold(calibrator.transform(proba_val), y[val], rule=cc.threshold,
-                             target_precision=cc.target_precision)
-        atomic_write_json(run_dir / "calibration.json", {"calibrator": calibrator.to_dict(), "threshold": rule})
-        scored = np.isin(split, ("val", "test", "ood"))
-        proba = calibrator.transform(fit.predict_proba(X[scored]))
-        y_pred = apply_threshold(proba, rule)
-        preds = prediction_frame(object_id=objects["object_id"].to_numpy()[scored], split=split[scored],
-                                 y_true=np.where(split[scored] == "ood", -1, y[scored]), proba=proba, y_pred=y_pred,
-                                 classes=store.classes, track=TRACK, model=cc.model, run_id=run_id, seed=cfg.seed)
-        atomic_write_parquet(run_dir / "predictions.parquet", preds)
-        metrics = _metrics(preds, y[train], n_classes, fit, calibrator.method, rule, features, leakage)
-        atomic_write_json(run_dir / "metrics.json", metrics)
-        atomic_write_text(run_dir / "MODEL_CARD.md", model_card(
-            run_id=run_id, cfg=cfg, store=store, features=features, leakage=leakage, metrics=metrics,
-            model_files=model_files, train_counts=pd.Series(y[train]).value_counts().sort_index().to_dict()))
+        atomic_write_text(run_dir / files.HISTORY, fit.history.to_csv(index=False))
+        scored = np.isin(split, PREDICTION_SPLITS)
+        train_counts = pd.Series(y[train]).value_counts().sort_index().to_dict()
+        finish_run(
+            run_dir, object_id=objects["object_id"].to_numpy()[scored], split=split[scored], labels=y[scored],
+            proba=fit.predict_proba(X[scored]), classes=store.classes, y_train=y[train], track=TRACK, model=cc.model,
+            seed=cfg.seed, calibration=cc.calibration, threshold=cc.threshold, target_precision=cc.target_precision,
+            model_summary=_model_summary(fit, features, leakage),
+            model_card=lambda metrics: catalog_model_card(
+                run_id=run_id, cfg=cfg, store=store, features=features, leakage=leakage, metrics=metrics,
+                model_files=model_files, train_counts=train_counts))
     except BaseException as exc:
-        write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
+        write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    write_status(run_dir, "complete")
-    log.info("run %s complete: test accuracy %.3f (majority %.3f)", run_id, metrics["test"]["accuracy"],
-             metrics["test"]["majority_baseline_accuracy"])
     return run_dir
 
 
-def _check_splits(y: np.ndarray, train: np.ndarray, val: np.ndarray, classes: tuple[str, ...]) -> None:
-    for name, mask in (("train", train), ("val", val)):
-        present = np.unique(y[mask])
-        if present.size < 2:
-            have = ", ".join(classes[k] for k in present) or "none"
-            raise AgnbenchError(f"the {name} split has {present.size} class(es) ({have}); the catalog track needs "
-                                "at least two: check the store's label scheme and cuts")
-
-
-def _metrics(preds: pd.DataFrame, y_train: np.ndarray, n_classes: int, fit, calibration: str, rule: dict,
-             features: list[str], leakage) -> dict:
-    majority = int(np.bincount(y_train, minlength=n_classes).argmax())
-    probs = [c for c in preds.columns if c.startswith("p_")]
-    out: dict = {}
-    for split in ("val", "test"):
-        part = preds[preds["split"] == split]
-        out[split] = split_metrics(part["y_true"].to_numpy(), part[probs].to_numpy(), part["y_pred"].to_numpy(),
-                                   majority_class=majority)
-    ood = preds[preds["split"] == "ood"]
-    out["ood"] = {"n": int(len(ood)),
-                  "fraction_predicted": {p[2:]: float(np.mean(ood["y_pred"] == k)) for k, p in enumerate(probs)}
-                  if len(ood) else {}}
-    out["model"] = {"best_iteration": fit.best_iteration, "params": fit.params, "calibration": calibration,
-                    "threshold": rule,
-                    "n_features": len(features), "leaky_features_allowed": leakage.allow_leaky and bool(leakage.leaky)}
-    return out
+def _model_summary(fit: FitResult, features: list[str], leakage: LeakageReport) -> ModelSummary:
+    """The catalog track's ``model`` section of ``metrics.json`` (the calibration shown by its method)."""
+    def summary(calibrator: Calibrator, rule: dict) -> dict:
+        return {"best_iteration": fit.best_iteration, "params": fit.params, "calibration": calibrator.method,
+                "threshold": rule, "n_features": len(features),
+                "leaky_features_allowed": leakage.allow_leaky and bool(leakage.leaky)}
+    return summary

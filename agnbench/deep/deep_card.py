@@ -1,29 +1,46 @@
-"""MODEL_CARD.md for a deep-track run: data, inputs, architecture, training, metrics."""
+"""The deep tracks' part of ``MODEL_CARD.md``: inputs, architecture, optimiser, early stopping, fine-tuning.
+
+The layout and the metrics table are :func:`agnbench.protocol.model_card.render_model_card`'s.
+"""
 
 from __future__ import annotations
 
 from agnbench.config.deep import DeepTrainConfig
 from agnbench.contracts.store import Store
-
-_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "log_loss")
+from agnbench.protocol.model_card import class_balance_fact, data_fact, decision_fact, render_model_card
 
 
 def deep_model_card(*, run_id: str, track: str, cfg: DeepTrainConfig, seed: int, store: Store, meta: dict,
                     metrics: dict, train_counts: dict[int, int]) -> str:
-    """Markdown model card (numbers are point estimates; ``agnbench compare`` gives intervals)."""
+    """Markdown model card of a spectra or images run (numbers are point estimates; ``agnbench compare`` gives intervals).
+
+    Parameters
+    ----------
+    run_id : str
+        The run directory's name.
+    track : {"spectra", "images"}
+    cfg : DeepTrainConfig
+        The track's section of the run's resolved config.
+    seed : int
+    store : Store
+        The dataset store trained on.
+    meta : dict
+        The run's ``model_meta.json`` (architecture, input shape and description, parameters, init).
+    metrics : dict
+        The run's ``metrics.json`` (its ``model`` section holds the training facts shown).
+    train_counts : dict of int to int
+        Training objects per class index.
+    """
     arch = meta["architecture"]
     model = metrics["model"]
     inputs = meta["inputs"]
-    lines = [
-        f"# Model card: {run_id}",
-        "",
+    facts = [
         f"- Track: {track}; model: **{meta['model']}** ({arch['class']}, {meta['n_parameters']:,} parameters; "
         + ", ".join(f"{k} {v}" for k, v in arch.items() if k not in ("class",)) + f"); seed {seed}",
-        f"- Data: `{store.path}` (label scheme `{store.manifest.get('labels', {}).get('scheme')}`, "
-        f"classes {', '.join(store.classes)}); input shape {tuple(meta['input_shape'])}",
+        data_fact(store, extra=f"; input shape {tuple(meta['input_shape'])}"),
         f"- Inputs: {inputs['channels']}" + (f"; **redshift used as an extra input** ({inputs['redshift']['note']})"
                                               if "redshift" in inputs else ""),
-        "- Training class balance: " + ", ".join(f"{store.classes[k]} {n}" for k, n in sorted(train_counts.items())),
+        class_balance_fact(store.classes, train_counts),
         f"- Objects without {track} (no prediction): " + ", ".join(f"{k} {v}" for k, v in model["missing_inputs"].items()),
         f"- Optimiser: AdamW lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, warm-up {cfg.warmup_epochs:g} epochs "
         f"+ cosine; batch {cfg.batch_size}; loss {cfg.loss}"
@@ -33,22 +50,10 @@ def deep_model_card(*, run_id: str, track: str, cfg: DeepTrainConfig, seed: int,
         f"- Early stopping on val {model['val_score']} (patience {cfg.patience}): best epoch {model['best_epoch']} of "
         f"{model['epochs_run']} run (max {cfg.epochs}); median training speed "
         f"{model['train_samples_per_s_median']:.0f} samples/s",
-        f"- Calibration (fitted on val): {model['calibration'].get('method')}; decision rule (chosen on val): "
-        f"{model['threshold']}; test-time augmentation: {'8 dihedral transforms' if model['tta'] else 'none'}",
+        decision_fact(model["calibration"].get("method"), model["threshold"],
+                      extra=f"; test-time augmentation: {'8 dihedral transforms' if model['tta'] else 'none'}"),
     ]
     if meta.get("init"):
-        lines.append(f"- Fine-tuned from `{meta['init']['path']}` ({meta['init']['loaded']} tensors; backbone frozen "
+        facts.append(f"- Fine-tuned from `{meta['init']['path']}` ({meta['init']['loaded']} tensors; backbone frozen "
                      f"for {cfg.freeze_epochs} epoch(s))")
-    lines += ["", "## Metrics (point estimates)", "",
-              "| split | n | " + " | ".join(_METRICS) + " | majority-class accuracy |",
-              "|---|---|" + "---|" * len(_METRICS) + "---|"]
-    for split in ("val", "test"):
-        m = metrics[split]
-        vals = ["n/a" if m.get(k) is None else f"{m[k]:.4f}" for k in _METRICS]
-        lines.append(f"| {split} | {m['n']} | " + " | ".join(vals) + f" | {m['majority_baseline_accuracy']:.4f} |")
-    ood = metrics["ood"]
-    if ood["n"]:
-        lines += ["", f"Out-of-distribution objects (split `ood`, e.g. BPT composites; n = {ood['n']}) predicted as: "
-                  + ", ".join(f"{k} {v:.1%}" for k, v in ood["fraction_predicted"].items())]
-    lines += ["", "Test-split numbers were computed once, after every choice was made on train and val.", ""]
-    return "\n".join(lines)
+    return render_model_card(run_id=run_id, facts=facts, metrics=metrics)

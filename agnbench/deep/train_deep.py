@@ -3,14 +3,14 @@
 Steps: open the store -> the track's objects (those with a spectrum / cutout) -> create the run
 directory and write the resolved config, environment, data fingerprint and model description
 BEFORE training -> train with early stopping on val (checkpoint every epoch) -> best weights ->
-temperature and decision threshold fitted on val -> predict val, test and ood -> predictions,
-metrics, model card, status. The test split is used only for the final predictions.
+predict val, test and ood -> the shared post-training protocol
+(:func:`agnbench.protocol.post_training.finish_run`: temperature and decision threshold fitted on
+val, predictions, metrics, model card, status). The test split is used only for the final predictions.
 ``resume=RUN_DIR`` continues an interrupted run from its last checkpoint with its saved config.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,24 +19,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agnbench.protocol.calibration import fit_calibrator
-from agnbench.protocol.thresholds import apply_threshold, fit_threshold
 from agnbench.config.core import Config, dump_config, load_config
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import (
+    COMPLETE, FAILED, RUNNING, config_path, create_run_dir, has_model_meta, is_run_dir, read_data_record,
+    read_model_meta, read_status, write_data_record, write_model_meta, write_status,
+)
+from agnbench.contracts.schema import PREDICTION_SPLITS
 from agnbench.contracts.store import open_store
 from agnbench.deep.data import TRACKS, TrackData
-from agnbench.deep.device import resolve_device, resolve_precision, set_threads
 from agnbench.deep.deep_card import deep_model_card
+from agnbench.deep.device import resolve_device, resolve_precision, set_threads
 from agnbench.deep.networks import architecture, build_model, load_init
 from agnbench.deep.optim import class_weights
 from agnbench.deep.trainer import BEST, LAST, LoopState, Runtime, load_torch, predict_proba, save_torch, train_loop
 from agnbench.errors import AgnbenchError
-from agnbench.contracts.predictions import prediction_frame
-from agnbench.contracts.run_dir import create_run_dir, write_status
-from agnbench.protocol.metrics import split_metrics
-from agnbench.fileio import atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.fileio import atomic_write_json, capture_env
+from agnbench.protocol.calibration import Calibrator
+from agnbench.protocol.post_training import ModelSummary, check_decision_rule, check_splits, finish_run
 
 log = logging.getLogger(__name__)
 MODEL_NAMES = {"spectra": "resnet1d", "images": "resnet18"}
+#: The best epoch's weights (torch state_dict), beside ``BEST`` and ``LAST`` of :mod:`agnbench.deep.trainer`.
+WEIGHTS = "model.pt"
+#: ``status.json`` of a run stopped by Ctrl-C (resumable with ``--resume``).
+INTERRUPTED = "interrupted"
 
 
 def train_deep_seeds(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, seeds: list[int],
@@ -81,9 +88,9 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     store = open_store(data)
     tdata = TrackData(track, store, tc, cfg.seed)
     n_classes = len(store.classes)
-    _check_splits(tdata, store.classes, track)
-    if n_classes > 2 and tc.threshold != "argmax":
-        raise AgnbenchError(f"{track}.threshold={tc.threshold} needs a binary label scheme; use argmax for multi-class")
+    check_splits(tdata.labels(tdata.indices("train")), tdata.labels(tdata.indices("val")), classes=store.classes,
+                 track=track, inputs_required=True)
+    check_decision_rule(tc.threshold, n_classes=n_classes, section=track)
     device = resolve_device(tc.device)
     rt = Runtime(device=device, amp_dtype=resolve_precision(tc.precision, device),
                  channels_last=bool(getattr(tc, "channels_last", False)) and device.type in ("cuda", "cpu"),
@@ -94,22 +101,22 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     checkpoint = None
     if run_dir is None:
         run_dir = create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed, name=name)
-        write_status(run_dir, "running")
-        dump_config(cfg, run_dir / "config.yaml")
-        atomic_write_json(run_dir / "data.json", store.fingerprint())
+        write_status(run_dir, RUNNING)
+        dump_config(cfg, config_path(run_dir))
+        write_data_record(run_dir, store.fingerprint())
         init = load_init(model, init_from) if init_from is not None else None
         meta = _model_meta(track, tc, tdata, n_classes, init, model)
-        atomic_write_json(run_dir / "model_meta.json", meta)
+        write_model_meta(run_dir, meta)
     else:
-        meta = _read_json(run_dir / "model_meta.json")
+        meta = _read_resume_meta(run_dir)
         if (run_dir / LAST).exists():
             checkpoint = load_torch(run_dir / LAST)
             model.load_state_dict(checkpoint["model"])
             log.info("resuming %s after epoch %d", run_dir.name, checkpoint["loop"]["epoch"])
         elif meta.get("init"):
             load_init(model, Path(meta["init"]["path"]))
-        write_status(run_dir, "running")
-    atomic_write_json(run_dir / "env.json", capture_env(device=str(device)))
+        write_status(run_dir, RUNNING)
+    atomic_write_json(run_dir / files.ENV, capture_env(device=str(device)))
     log.info("run %s: %s on %d train / %d val objects (%s, %s)", run_dir.name, MODEL_NAMES[track],
              tdata.indices("train").size, tdata.indices("val").size, device, rt.amp_dtype or "fp32")
     try:
@@ -119,66 +126,55 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
                            freeze_epochs=tc.freeze_epochs if meta.get("init") else 0, checkpoint=checkpoint,
                            on_epoch_end=on_epoch_end)
         model.load_state_dict(load_torch(run_dir / BEST, device))
-        save_torch(model.state_dict(), run_dir / "model.pt")
-        metrics = _predict_and_score(model, tdata, tc, rt, run_dir, cfg.seed, y_train, state, meta)
+        save_torch(model.state_dict(), run_dir / WEIGHTS)
+        _predict_and_finish(model, tdata, tc, rt, run_dir, cfg.seed, y_train, state, meta)
     except KeyboardInterrupt:
-        write_status(run_dir, "interrupted", error=f"interrupted; resume with --resume {run_dir}")
+        write_status(run_dir, INTERRUPTED, error=f"interrupted; resume with --resume {run_dir}")
         raise
     except BaseException as exc:
-        write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
+        write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    write_status(run_dir, "complete")
-    log.info("run %s complete: test accuracy %.3f (majority %.3f)", run_dir.name, metrics["test"]["accuracy"],
-             metrics["test"]["majority_baseline_accuracy"])
     return run_dir
 
 
-def _predict_and_score(model, tdata: TrackData, tc, rt: Runtime, run_dir: Path, seed: int, y_train: np.ndarray,
-                       state: LoopState, meta: dict) -> dict:
-    """Calibrate and choose the threshold on val; write predictions, metrics, model_meta and the model card."""
+def _predict_and_finish(model, tdata: TrackData, tc, rt: Runtime, run_dir: Path, seed: int, y_train: np.ndarray,
+                        state: LoopState, meta: dict) -> dict:
+    """Predict val, test and ood with the best weights; the shared protocol calibrates, scores and finishes the run.
+
+    ``model_meta.json`` gains the best epoch and the weight files first; :func:`finish_run` then writes
+    calibration, predictions, metrics, the model card and the ``complete`` status. Returns the metrics.
+    """
     store = tdata.store
-    val = tdata.indices("val")
-    proba_val = predict_proba(model, tdata, val, rt=rt, batch_size=tc.eval_batch_size, tta=tc.tta)
-    calibrator = fit_calibrator(proba_val, tdata.labels(val), method=tc.calibration)
-    rule = fit_threshold(calibrator.transform(proba_val), tdata.labels(val), rule=tc.threshold,
-                         target_precision=tc.target_precision)
-    atomic_write_json(run_dir / "calibration.json", {"calibrator": calibrator.to_dict(), "threshold": rule})
-    parts = [val, tdata.indices("test"), tdata.indices("ood")]
-    probas = [proba_val] + [predict_proba(model, tdata, p, rt=rt, batch_size=tc.eval_batch_size, tta=tc.tta)
-                            for p in parts[1:]]
+    parts = [tdata.indices(s) for s in PREDICTION_SPLITS]
     pos = np.concatenate(parts)
-    proba = calibrator.transform(np.concatenate(probas))
+    proba = np.concatenate([predict_proba(model, tdata, p, rt=rt, batch_size=tc.eval_batch_size, tta=tc.tta)
+                            for p in parts])
+    meta = {**meta, "best_epoch": state.best_epoch + 1, "files": {"model": WEIGHTS, "best": BEST, "last": LAST}}
+    write_model_meta(run_dir, meta)
     objects = store.objects
-    split = objects["split"].to_numpy()[pos]
-    preds = prediction_frame(object_id=objects["object_id"].to_numpy()[pos], split=split,
-                             y_true=np.where(split == "ood", -1, tdata.labels(pos)), proba=proba,
-                             y_pred=apply_threshold(proba, rule), classes=store.classes, track=tdata.track,
-                             model=MODEL_NAMES[tdata.track], run_id=run_dir.name, seed=seed)
-    atomic_write_parquet(run_dir / "predictions.parquet", preds)
-    n_classes = len(store.classes)
-    majority = int(np.bincount(y_train, minlength=n_classes).argmax())
-    metrics: dict = {}
-    for name in ("val", "test"):
-        part = preds[preds["split"] == name]
-        metrics[name] = split_metrics(part["y_true"].to_numpy(), part[[f"p_{c}" for c in store.classes]].to_numpy(),
-                                      part["y_pred"].to_numpy(), majority_class=majority)
-    ood = preds[preds["split"] == "ood"]
-    metrics["ood"] = {"n": int(len(ood)), "fraction_predicted": {
-        c: float(np.mean(ood["y_pred"] == k)) for k, c in enumerate(store.classes)} if len(ood) else {}}
+    train_counts = pd.Series(y_train).value_counts().sort_index().to_dict()
+    return finish_run(
+        run_dir, object_id=objects["object_id"].to_numpy()[pos], split=objects["split"].to_numpy()[pos],
+        labels=tdata.labels(pos), proba=proba, classes=store.classes, y_train=y_train, track=tdata.track,
+        model=MODEL_NAMES[tdata.track], seed=seed, calibration=tc.calibration, threshold=tc.threshold,
+        target_precision=tc.target_precision, model_summary=_model_summary(tc, tdata, state, meta),
+        model_card=lambda metrics: deep_model_card(
+            run_id=run_dir.name, track=tdata.track, cfg=tc, seed=seed, store=store, meta=meta, metrics=metrics,
+            train_counts=train_counts))
+
+
+def _model_summary(tc, tdata: TrackData, state: LoopState, meta: dict) -> ModelSummary:
+    """The deep tracks' ``model`` section of ``metrics.json`` (the calibrator in full)."""
     history = pd.DataFrame(state.history)
-    metrics["model"] = {
-        "best_epoch": state.best_epoch + 1, "epochs_run": state.epoch, "stopped_early": state.stopped_early,
-        "best_val_score": state.best_score, "val_score": "roc_auc" if n_classes == 2 else "macro_f1",
-        "calibration": calibrator.to_dict(), "threshold": rule, "tta": tc.tta,
-        "train_samples_per_s_median": float(history["train_samples_per_s"].median()),
-        "missing_inputs": tdata.missing(), "n_parameters": meta["n_parameters"]}
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    meta = {**meta, "best_epoch": state.best_epoch + 1, "files": {"model": "model.pt", "best": BEST, "last": LAST}}
-    atomic_write_json(run_dir / "model_meta.json", meta)
-    atomic_write_text(run_dir / "MODEL_CARD.md", deep_model_card(
-        run_id=run_dir.name, track=tdata.track, cfg=tc, seed=seed, store=store, meta=meta, metrics=metrics,
-        train_counts=pd.Series(y_train).value_counts().sort_index().to_dict()))
-    return metrics
+
+    def summary(calibrator: Calibrator, rule: dict) -> dict:
+        return {
+            "best_epoch": state.best_epoch + 1, "epochs_run": state.epoch, "stopped_early": state.stopped_early,
+            "best_val_score": state.best_score, "val_score": "roc_auc" if len(tdata.store.classes) == 2 else "macro_f1",
+            "calibration": calibrator.to_dict(), "threshold": rule, "tta": tc.tta,
+            "train_samples_per_s_median": float(history["train_samples_per_s"].median()),
+            "missing_inputs": tdata.missing(), "n_parameters": meta["n_parameters"]}
+    return summary
 
 
 def _model_meta(track: str, tc, tdata: TrackData, n_classes: int, init: dict | None, model) -> dict:
@@ -202,35 +198,30 @@ def _input_description(tdata: TrackData) -> dict:
     return out
 
 
-def _check_splits(tdata: TrackData, classes: tuple[str, ...], track: str) -> None:
-    for name in ("train", "val"):
-        present = np.unique(tdata.labels(tdata.indices(name)))
-        if present.size < 2:
-            have = ", ".join(classes[k] for k in present) or "none"
-            raise AgnbenchError(f"the {name} split has {present.size} class(es) with {track} ({have}); training needs "
-                                "at least two: check the store's label scheme, cuts and quarantine.csv")
-
-
-def _read_json(path: Path) -> dict:
-    if not path.exists():
-        raise AgnbenchError(f"{path} is missing: {path.parent} is not a deep-track run that can be resumed")
-    return json.loads(path.read_text())
+def _read_resume_meta(run_dir: Path) -> dict:
+    """``model_meta.json`` of a run to resume; refused when missing (not a deep-track run)."""
+    if not has_model_meta(run_dir):
+        raise AgnbenchError(f"{run_dir / files.MODEL_META} is missing: {run_dir} is not a deep-track run that can be "
+                            "resumed")
+    return read_model_meta(run_dir)
 
 
 def _resume_target(run_dir: Path, track: str, data: Path | None) -> tuple[Path, Config, Path]:
     """The run to continue, its saved config and its store (checked against ``data`` when given)."""
-    if not (run_dir / "config.yaml").exists():
+    if not is_run_dir(run_dir):
         raise AgnbenchError(f"--resume {run_dir}: not a run directory (no config.yaml)")
-    meta = _read_json(run_dir / "model_meta.json")
+    meta = _read_resume_meta(run_dir)
     if meta.get("track") != track:
         raise AgnbenchError(f"--resume {run_dir}: that run is a {meta.get('track')} run, not {track}")
-    status = _read_json(run_dir / "status.json").get("status") if (run_dir / "status.json").exists() else None
-    if status == "complete":
+    if read_status(run_dir) == COMPLETE:
         raise AgnbenchError(f"--resume {run_dir}: the run is already complete; start a new run instead")
-    recorded = _read_json(run_dir / "data.json")
+    recorded = read_data_record(run_dir)
+    if not recorded:
+        raise AgnbenchError(f"{run_dir / files.DATA_RECORD} is missing: {run_dir} is not a deep-track run that can "
+                            "be resumed")
     data = Path(data) if data is not None else Path(recorded["store"])
     store = open_store(data)
     if store.fingerprint()["objects_sha256"] != recorded["objects_sha256"]:
         raise AgnbenchError(f"--resume {run_dir}: the store {data} is not the one the run started on "
                             f"(objects.parquet sha256 differs from data.json); resume with the original --data")
-    return run_dir, load_config(run_dir / "config.yaml"), data
+    return run_dir, load_config(config_path(run_dir)), data

@@ -1,12 +1,60 @@
-"""Headline metrics of one split for a run's ``metrics.json``, with the majority-class baseline beside them.
+"""Headline metrics of a run's ``metrics.json``, with the majority-class baseline beside them.
 
-scikit-learn implementations; :mod:`agnbench.bootstrap` gives the intervals.
+:func:`split_metrics` scores one labelled split; :func:`prediction_metrics` gives the ``val``, ``test``
+and ``ood`` sections of ``metrics.json`` from a run's predictions table. scikit-learn implementations;
+:mod:`agnbench.bootstrap` gives the intervals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
+
+#: The labelled splits a run is scored on (``metrics.json`` sections and model-card rows), in order.
+METRIC_SPLITS = ("val", "test")
+#: The split whose objects have no label: only the fraction predicted as each class is reported.
+OOD_SPLIT = "ood"
+
+__all__ = ["METRIC_SPLITS", "OOD_SPLIT", "majority_class", "prediction_metrics", "split_metrics"]
+
+
+def majority_class(y_train: np.ndarray, n_classes: int) -> int:
+    """The most frequent class of the training labels ``y_train`` (shape (n,), ints 0..K-1); ties: the lowest."""
+    return int(np.bincount(y_train, minlength=n_classes).argmax())
+
+
+def prediction_metrics(predictions: pd.DataFrame, *, classes: Sequence[str], majority: int) -> dict:
+    """The ``val``, ``test`` and ``ood`` sections of ``metrics.json``.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        A run's predictions table (Contract 2: ``split``, ``y_true``, ``y_pred``, ``p_<class>``).
+    classes : sequence of str, length K
+        Class names in label order.
+    majority : int
+        The training split's most frequent class (:func:`majority_class`).
+
+    Returns
+    -------
+    dict
+        ``val`` and ``test``: :func:`split_metrics`; ``ood``: ``n`` and ``fraction_predicted``
+        (class name -> fraction of ood objects predicted as it; empty when there are none).
+    """
+    probs = [f"p_{c}" for c in classes]
+    out: dict = {}
+    for split in METRIC_SPLITS:
+        part = predictions[predictions["split"] == split]
+        out[split] = split_metrics(part["y_true"].to_numpy(), part[probs].to_numpy(), part["y_pred"].to_numpy(),
+                                   majority_class=majority)
+    ood = predictions[predictions["split"] == OOD_SPLIT]
+    out[OOD_SPLIT] = {"n": int(len(ood)),
+                      "fraction_predicted": {c: float(np.mean(ood["y_pred"] == k)) for k, c in enumerate(classes)}
+                      if len(ood) else {}}
+    return out
 
 
 def split_metrics(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray, *, majority_class: int) -> dict:

@@ -17,6 +17,7 @@ from agnbench.baselines.catalog_models import (
     fit_model,
     load_model,
 )
+from agnbench.contracts.run_dir import read_model_meta
 from agnbench.errors import AgnbenchError
 
 SEEDS = (0, 1)
@@ -123,6 +124,20 @@ def test_save_load_round_trip_native_formats(fits, kind, n_classes, tmp_path):
                                                                             res.imputation)
     assert loaded.params == res.params
     assert np.array_equal(loaded.predict_proba(Xs), res.predict_proba(Xs))
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "logreg"])
+def test_meta_has_the_run_schema_and_legacy_kind_meta_still_loads(fits, kind, tmp_path):
+    res, data = fits(kind, 2, SEEDS[0])
+    _, _, (Xs, _) = split(*data)
+    res.save(tmp_path)
+    raw = json.loads((tmp_path / "model_meta.json").read_text())
+    assert list(raw)[:2] == ["track", "model"] and (raw["track"], raw["model"]) == ("catalog", kind)
+    assert read_model_meta(tmp_path)["model"] == kind
+    legacy = {k: v for k, v in raw.items() if k not in ("track", "model")}  # as written before the one schema
+    (tmp_path / "model_meta.json").write_text(json.dumps(legacy, indent=2))
+    loaded = load_model(tmp_path)
+    assert loaded.kind == kind and np.array_equal(loaded.predict_proba(Xs), res.predict_proba(Xs))
 
 
 def test_load_refuses_missing_meta(tmp_path):
