@@ -4,17 +4,22 @@ simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images -> 
 explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
 a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
 continues from the first unfinished stage. A stage downstream of one that ran again is redone.
+Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which owns every format.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agnbench.config.core import Config
+from agnbench.contracts.comparison import (comparison_complete, comparison_paths, crosstrack_complete, read_table,
+                                           report_complete)
+from agnbench.contracts.run_dir import attributions_complete, attributions_dir, has_model_meta, is_complete
+from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +40,26 @@ class StageResult:
 def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
     """Run the implemented stages for ``cfg``; return one result per stage.
 
-    A stage whose output directory holds a ``manifest.json`` (written last, atomically) is done.
+    A stage whose output is complete (:func:`~agnbench.contracts.store.survey_complete`,
+    :func:`~agnbench.contracts.store.store_complete`, ...) is skipped.
     """
     from agnbench.data_prep.mock.simulate import simulate
     from agnbench.data_prep.ingest.store import prep
 
     raw, data = Path(cfg.paths.raw), Path(cfg.paths.data)
-    stages = [
-        ("simulate", raw, lambda: simulate(cfg, raw, progress=progress)),
-        ("prep", data, lambda: prep(cfg, source="mpajhu", raw=raw, out=data, progress=progress)),
+    stages: list[tuple[str, Path, Callable[[Path], bool], Callable[[], object]]] = [
+        ("simulate", raw, survey_complete, lambda: simulate(cfg, raw, progress=progress)),
+        ("prep", data, store_complete, lambda: prep(cfg, source="mpajhu", raw=raw, out=data, progress=progress)),
     ]
     results = []
-    for name, output, action in stages:
+    for name, output, complete, action in stages:
         start = time.perf_counter()
-        if (output / "manifest.json").exists():
+        if complete(output):
             log.info("%s: %s is complete; skipping (delete it to redo this stage)", name, output)
             results.append(StageResult(name, "skipped", output, 0.0))
             continue
-        if name == "simulate" and ((data / "manifest.json").exists() or (raw / "catalog").is_dir()):
-            log.info("simulate: %s", "the store exists" if (data / "manifest.json").exists()
+        if name == "simulate" and (store_complete(data) or survey_has_catalog(raw)):
+            log.info("simulate: %s", "the store exists" if store_complete(data)
                      else f"{raw} holds survey files (e.g. from agnbench fetch); no mock survey is made")
             results.append(StageResult(name, "skipped", raw, 0.0))
             continue
@@ -79,8 +85,8 @@ def _explain_stage(cfg: Config, run: Path, data: Path, *, progress: bool) -> Sta
     from agnbench.interpretability.explain import explain_run
 
     name = f"explain {run.name.rsplit('-s', 1)[0]}"
-    if (run / "attributions" / "summary.json").exists():
-        return StageResult(name, "skipped", run / "attributions", 0.0)
+    if attributions_complete(run):
+        return StageResult(name, "skipped", attributions_dir(run), 0.0)
     start = time.perf_counter()
     out = explain_run(cfg, run=run, data=data, progress=progress)
     return StageResult(name, "done", out, time.perf_counter() - start)
@@ -90,8 +96,8 @@ def _crosstrack_stage(trained: list[StageResult], compared: StageResult, data: P
     """Cross-track attribution comparison of one run per track into ``<comparison>/crosstrack``."""
     from agnbench.interpretability.crosstrack import explain_compare
 
-    out = compared.output / "crosstrack"
-    if (out / "summary.json").exists() and not stale:
+    out = comparison_paths(compared.output).crosstrack_dir
+    if crosstrack_complete(compared.output) and not stale:
         return StageResult("explain tracks", "skipped", out, 0.0)
     per_track: dict[str, Path] = {}
     for r in trained:  # the first run of each track: xgboost for the catalog track
@@ -106,8 +112,8 @@ def _report_stage(cfg: Config, comparison: Path, data: Path, *, stale: bool, pro
     """``agnbench report`` of the comparison; redone whenever anything upstream ran in this invocation."""
     from agnbench.reports.report import build_report
 
-    out = comparison / "report"
-    if (out / "report.html").exists() and not stale:
+    out = comparison_paths(comparison).report_dir
+    if report_complete(comparison) and not stale:
         return StageResult("report", "skipped", out, 0.0)
     start = time.perf_counter()
     build_report(cfg, comparison=comparison, data=data, overwrite=True, progress=progress)
@@ -123,17 +129,12 @@ def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool
     from agnbench.bootstrap.compare import compare
 
     out = Path(cfg.paths.comparisons) / f"{Path(cfg.paths.data).name}-s{cfg.seed}"
-    if (out / "inputs.yaml").exists() and not stale:
+    if comparison_complete(out) and not stale:
         log.info("compare: %s is complete; skipping (delete it to redo this stage)", out)
         return StageResult("compare", "skipped", out, 0.0)
     start = time.perf_counter()
     compare(cfg, runs=runs, out=out, overwrite=stale, progress=progress)
     return StageResult("compare", "done", out, time.perf_counter() - start)
-
-
-def _run_complete(run: Path) -> bool:
-    status = run / "status.json"
-    return status.exists() and json.loads(status.read_text()).get("status") == "complete"
 
 
 def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
@@ -145,7 +146,7 @@ def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
     for model in CATALOG_MODELS:
         name = f"catalog-{model}-s{cfg.seed}"
         run = runs_dir / name
-        if _run_complete(run):
+        if is_complete(run):
             out.append(StageResult(f"catalog {model}", "skipped", run, 0.0))
             continue
         if run.exists():  # interrupted earlier: keep it, out of the way
@@ -167,11 +168,11 @@ def _deep_stages(cfg: Config, data: Path, *, progress: bool) -> list[StageResult
     runs_dir = Path(cfg.paths.runs)
     for track, model in MODEL_NAMES.items():
         run = runs_dir / f"{track}-{model}-s{cfg.seed}"
-        if _run_complete(run):
+        if is_complete(run):
             out.append(StageResult(f"train {track}", "skipped", run, 0.0))
             continue
         start = time.perf_counter()
-        if (run / "model_meta.json").exists():
+        if has_model_meta(run):
             log.info("%s was interrupted; resuming it from its last checkpoint", run)
             train_deep(cfg, track=track, data=data, runs_dir=runs_dir, resume=run, progress=progress)
         else:
@@ -191,12 +192,10 @@ def summary(results: list[StageResult]) -> str:
     lines += [f"{r.name:<{width}}{r.status:<10}{r.seconds:>8.1f}  {r.output}" for r in results]
     lines.append(f"{'total':<{width}}{'':<10}{sum(r.seconds for r in results):>8.1f}")
     compared = next((r.output for r in results if r.name == "compare"), None)
-    if compared is not None and (compared / "summary.csv").exists():
-        import pandas as pd
-
+    if compared is not None and comparison_paths(compared).summary.exists():
         from agnbench.reports.tables import headline_display, headline_table, to_markdown
 
-        head = headline_table(pd.read_csv(compared / "summary.csv"), metrics=("roc_auc", "balanced_accuracy", "ece"))
+        head = headline_table(read_table(compared, "summary"), metrics=("roc_auc", "balanced_accuracy", "ece"))
         lines += ["", f"results ({compared.name}; estimate [bootstrap interval], see the report):",
                   to_markdown(headline_display(head))]
     return "\n".join(lines)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
@@ -25,8 +24,10 @@ from agnbench.bootstrap.paired_tests import seed_spread
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
 from agnbench.bootstrap.subgroups import subgroup_metrics
 from agnbench.config.core import Config, config_to_dict
+from agnbench.contracts.comparison import write_comparison
+from agnbench.contracts.store import STORE_MISSING, STORE_UNKNOWN, locate_store, read_objects, store_state
 from agnbench.errors import AgnbenchError
-from agnbench.fileio import atomic_directory, atomic_write_parquet, atomic_write_text, capture_env
+from agnbench.fileio import atomic_directory, capture_env
 from agnbench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,8 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
         summary = pd.concat([summary, combined], ignore_index=True)
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        atomic_write_parquet(tmp / "replicates.parquet", long_replicates(reps))
-        atomic_write_text(tmp / "summary.csv", summary.to_csv(index=False))
-        atomic_write_text(tmp / "tests.csv", tests.to_csv(index=False))
-        for name, table in {"seeds": seeds, **extras}.items():
-            if table is not None and len(table):
-                atomic_write_text(tmp / f"{name}.csv", table.to_csv(index=False))
-        atomic_write_text(tmp / "inputs.yaml", yaml.safe_dump(_inputs(cfg, loaded, aligned, majority, skipped),
-                                                               sort_keys=False))
+        write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
+                         tables={"seeds": seeds, **extras}, inputs=_inputs(cfg, loaded, aligned, majority, skipped))
     log.info("comparison written to %s", out)
     return out
 
@@ -155,13 +150,13 @@ def _extra_tables(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, d
 
 def _store_objects(loaded: list[RunPredictions], data: Path | None) -> pd.DataFrame | str:
     """The store's objects table, or why it is unavailable."""
-    path = Path(data) if data is not None else next((Path(r.data["store"]) for r in loaded if r.data.get("store")),
-                                                    None)
-    if path is None:
+    path = locate_store([r.path for r in loaded], data)
+    state = store_state(path)
+    if state == STORE_UNKNOWN:
         return "no store known (bare predictions files): pass --data STORE for subgroups"
-    if not (path / "objects.parquet").exists():
+    if state == STORE_MISSING:
         return f"store {path} not found (moved?): pass --data STORE for subgroups"
-    return pd.read_parquet(path / "objects.parquet")
+    return read_objects(path)
 
 
 def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:

@@ -7,7 +7,6 @@ different stores or label schemes, and ``status.json`` to refuse unfinished runs
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agnbench.contracts.predictions import predictions_path, read_predictions
+from agnbench.contracts.run_dir import COMPLETE, read_data_record, read_status
+from agnbench.contracts.schema import class_names, prob_columns
 from agnbench.errors import AgnbenchError
-from agnbench.contracts.schema import class_names, prob_columns, validate_predictions
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +83,13 @@ def load_runs(paths: list[Path]) -> list[RunPredictions]:
         raise AgnbenchError("give at least one run directory to compare")
     runs, names = [], set()
     for path in map(Path, paths):
-        file = path / "predictions.parquet"
-        if not file.exists():
+        if not predictions_path(path).exists():
             raise AgnbenchError(f"{path}: no predictions.parquet (not a run directory, or the run did not finish)")
-        status = path / "status.json"
-        if status.exists() and json.loads(status.read_text()).get("status") != "complete":
-            raise AgnbenchError(f"{path}: the run is not complete (status.json: "
-                                f"{json.loads(status.read_text()).get('status')}); finish or resume it first")
-        preds = pd.read_parquet(file)
-        validate_predictions(preds, source=str(file))
-        data = json.loads((path / "data.json").read_text()) if (path / "data.json").exists() else {}
+        status = read_status(path)
+        if status is not None and status != COMPLETE:
+            raise AgnbenchError(f"{path}: the run is not complete (status.json: {status}); finish or resume it first")
+        preds = read_predictions(predictions_path(path))
+        data = read_data_record(path)
         name = path.name
         while name in names:
             name = f"{name}'"

@@ -2,7 +2,13 @@
 
 A run directory is ``runs/<YYYYmmdd-HHMMSS>-<track>-<model>-s<seed>/`` (or ``--name``) and is never
 overwritten. Each track writes the same files (names in :mod:`agnbench.contracts.files`); this module is
-the one place that reads and writes ``status.json``, ``model_meta.json`` and ``data.json``.
+the one place that reads and writes ``status.json``, ``model_meta.json`` and ``data.json``, and it gives
+the paths of the others (:func:`history_path`, :func:`metrics_path`, :func:`env_path`,
+:func:`model_weights_path`, :func:`attributions_dir`; predictions: :mod:`agnbench.contracts.predictions`).
+
+Completion: :func:`is_complete` (``status.json`` says ``complete``), :func:`has_model_meta` (training
+started and saved its metadata) and :func:`attributions_complete` (``agnbench explain`` finished: it
+writes ``attributions/summary.json`` last, inside a directory renamed into place).
 
 ``model_meta.json`` has one schema for every track: ``track`` (``catalog``, ``spectra``, ``images``)
 and ``model`` (``xgboost``, ``resnet1d``, ...) always, then the track's own keys (feature names for a
@@ -18,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from agnbench.contracts import files
 from agnbench.errors import AgnbenchError, RunExistsError
 from agnbench.fileio import atomic_write_json
@@ -26,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 _RUN_TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
 #: Values of ``status.json``'s ``status``.
-RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
+STATUSES: tuple[str, ...] = (RUNNING, COMPLETE, FAILED, INTERRUPTED)
 
 
 # --------------------------------------------------------------------------- names and creation
@@ -104,9 +113,9 @@ def create_run_dir(
 
 
 def write_status(run_dir: str | Path, status: str, *, error: str | None = None) -> None:
-    """``status.json``: ``running``, ``complete`` or ``failed`` (with the error message)."""
-    if status not in (RUNNING, COMPLETE, FAILED):
-        raise ValueError(f"status must be one of {RUNNING}, {COMPLETE}, {FAILED}; got {status!r}")
+    """``status.json``: ``running``, ``complete``, ``failed`` or ``interrupted`` (with the error message)."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
     payload: dict[str, Any] = {"status": status}
     if error is not None:
         payload["error"] = error
@@ -114,7 +123,7 @@ def write_status(run_dir: str | Path, status: str, *, error: str | None = None) 
 
 
 def read_status(run_dir: str | Path) -> str | None:
-    """The run's status (``running``, ``complete``, ``failed``), or None if it has no ``status.json``."""
+    """The run's status (one of :data:`STATUSES`), or None if it has no ``status.json``."""
     path = Path(run_dir) / files.STATUS
     if not path.exists():
         return None
@@ -186,3 +195,61 @@ def config_path(run_dir: str | Path) -> Path:
 def is_run_dir(run_dir: str | Path) -> bool:
     """True if ``run_dir`` looks like a training run (it has a ``config.yaml``)."""
     return config_path(run_dir).is_file()
+
+
+# --------------------------------------------------------------------------- other files of a run
+
+
+def history_path(run_dir: str | Path) -> Path:
+    """``history.csv``: per epoch (deep runs) or per boosting round (trees)."""
+    return Path(run_dir) / files.HISTORY
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    """``metrics.json``: headline metrics per split."""
+    return Path(run_dir) / files.METRICS
+
+
+def env_path(run_dir: str | Path) -> Path:
+    """``env.json``: versions, git state, device (:func:`agnbench.fileio.capture_env`)."""
+    return Path(run_dir) / files.ENV
+
+
+def model_weights_path(run_dir: str | Path) -> Path:
+    """``model.pt``: a deep run's best weights (a ``state_dict``)."""
+    return Path(run_dir) / files.MODEL_WEIGHTS
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """``metrics.json`` of a run; ``{}`` if absent."""
+    path = metrics_path(run_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def read_history(run_dir: str | Path) -> pd.DataFrame | None:
+    """``history.csv`` of a run; None if absent."""
+    path = history_path(run_dir)
+    return pd.read_csv(path) if path.exists() else None
+
+
+# --------------------------------------------------------------------------- attributions
+
+
+def attributions_dir(run_dir: str | Path) -> Path:
+    """``attributions/``: what ``agnbench explain`` wrote for the run (file names in :mod:`files`)."""
+    return Path(run_dir) / files.ATTRIBUTIONS_DIR
+
+
+def attributions_summary_path(run_dir: str | Path) -> Path:
+    """``attributions/summary.json``, written last by ``agnbench explain``."""
+    return attributions_dir(run_dir) / files.ATTRIBUTIONS_SUMMARY
+
+
+def attributions_complete(run_dir: str | Path) -> bool:
+    """True if ``agnbench explain`` finished for the run (``attributions/summary.json`` exists)."""
+    return attributions_summary_path(run_dir).exists()
+
+
+def read_attributions_summary(run_dir: str | Path) -> dict[str, Any]:
+    """``attributions/summary.json`` of a run (see :func:`attributions_complete`)."""
+    return json.loads(attributions_summary_path(run_dir).read_text())

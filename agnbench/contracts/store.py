@@ -1,16 +1,181 @@
-"""Reading a dataset store (DESIGN Contract 1): every track opens it through :func:`open_store`."""
+"""Contract 1, the dataset store (``agnbench prep``) and the raw survey it is made from.
+
+Paths
+    :func:`store_paths` gives every file of a store (``objects.parquet``, ``manifest.json``,
+    ``quarantine.csv``, ``config.yaml``, the spectra and images arrays); :func:`survey_paths` those of
+    a raw survey directory that this package owns (its ``manifest.json``, ``config.yaml``, ``catalog/``
+    and the mock's ``truth.parquet``).
+Reading
+    :func:`open_store` opens and validates a store (every track trains through it);
+    :func:`read_objects` reads ``objects.parquet`` as it is and :func:`read_manifest` the manifest.
+Completion
+    :func:`store_complete` (``agnbench prep`` writes ``manifest.json`` last, atomically) and
+    :func:`survey_complete` (the same for ``agnbench simulate``).
+Finding the store behind runs
+    A run records its store in ``data.json`` (:meth:`Store.fingerprint`). :func:`locate_store` gives the
+    store to use for some runs (an explicit ``--data`` first, else the first recorded path),
+    :func:`store_candidates` every path worth trying, :func:`recorded_sha256` the recorded checksum and
+    :func:`store_state` / :func:`check_store` whether a path holds that store (``ok``), nothing
+    (``missing``), a changed store (``changed``), or no path is known (``unknown``). Each caller keeps
+    its own policy: ``agnbench explain`` raises, ``agnbench report`` warns and leaves sections out,
+    ``agnbench compare`` records why its subgroups were skipped.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import read_data_record
+from agnbench.contracts.schema import validate_objects
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import sha256_file
-from agnbench.contracts.schema import validate_objects
+
+#: Values of :func:`store_state`.
+STORE_OK, STORE_UNKNOWN, STORE_MISSING, STORE_CHANGED = "ok", "unknown", "missing", "changed"
+#: ``kind`` of a store's ``manifest.json`` and of a mock survey's.
+STORE_KIND, MOCK_SURVEY_KIND = "agnbench dataset store", "agnbench mock survey"
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True)
+class StorePaths:
+    """The files of one dataset store (none need exist).
+
+    Attributes
+    ----------
+    root : Path
+        The store directory.
+    """
+
+    root: Path
+
+    @property
+    def objects(self) -> Path:
+        """``objects.parquet``: one row per object (Contract 1 columns)."""
+        return self.root / files.OBJECTS
+
+    @property
+    def manifest(self) -> Path:
+        """``manifest.json``: provenance, cuts, counts, labels; written last."""
+        return self.root / files.MANIFEST
+
+    @property
+    def quarantine(self) -> Path:
+        """``quarantine.csv``: the inputs rejected, with the reason."""
+        return self.root / files.QUARANTINE
+
+    @property
+    def config(self) -> Path:
+        """``config.yaml``: the full config ``agnbench prep`` ran with."""
+        return self.root / files.CONFIG
+
+    @property
+    def spectra_dir(self) -> Path:
+        """``spectra/``, present when the store has spectra."""
+        return self.root / files.SPECTRA_DIR
+
+    @property
+    def wave(self) -> Path:
+        """``spectra/wave.npy``: rest-frame wavelength grid, shape (n_pix,), Å."""
+        return self.spectra_dir / files.SPECTRA_WAVE
+
+    @property
+    def flux(self) -> Path:
+        """``spectra/flux.npy``: normalised flux, shape (n_spectra, n_pix), float32."""
+        return self.spectra_dir / files.SPECTRA_FLUX
+
+    @property
+    def ivar(self) -> Path:
+        """``spectra/ivar.npy``: inverse variance of ``flux``, shape (n_spectra, n_pix), float32."""
+        return self.spectra_dir / files.SPECTRA_IVAR
+
+    @property
+    def images_dir(self) -> Path:
+        """``images/``, present when the store has cutouts."""
+        return self.root / files.IMAGES_DIR
+
+    @property
+    def cutouts(self) -> Path:
+        """``images/cutouts.npy``: stretched cutouts, shape (n_images, bands, size, size), float16."""
+        return self.images_dir / files.IMAGES_CUTOUTS
+
+    @property
+    def images_meta(self) -> Path:
+        """``images/meta.json``: bands, size, pixel scale and stretch of the cutouts."""
+        return self.images_dir / files.IMAGES_META
+
+
+def store_paths(path: str | Path) -> StorePaths:
+    """The files of the store at ``path``."""
+    return StorePaths(Path(path))
+
+
+@dataclass(frozen=True)
+class SurveyPaths:
+    """The files of a raw survey directory that ``agnbench simulate`` writes (none need exist).
+
+    Attributes
+    ----------
+    root : Path
+        The survey directory.
+    """
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        """``manifest.json``: what was simulated, with file checksums; written last."""
+        return self.root / files.MANIFEST
+
+    @property
+    def config(self) -> Path:
+        """``config.yaml``: the config the survey was simulated with."""
+        return self.root / files.CONFIG
+
+    @property
+    def catalog_dir(self) -> Path:
+        """``catalog/``: the MPA-JHU-style catalog tables."""
+        return self.root / files.SURVEY_CATALOG_DIR
+
+    @property
+    def truth(self) -> Path:
+        """``truth.parquet``: the mock survey's planted properties (absent from real surveys)."""
+        return self.root / files.SURVEY_TRUTH
+
+
+def survey_paths(raw: str | Path) -> SurveyPaths:
+    """The files of the raw survey directory ``raw``."""
+    return SurveyPaths(Path(raw))
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def store_complete(path: str | Path) -> bool:
+    """True if ``agnbench prep`` finished the store at ``path`` (its ``manifest.json`` exists)."""
+    return store_paths(path).manifest.exists()
+
+
+def survey_complete(raw: str | Path) -> bool:
+    """True if ``agnbench simulate`` finished the survey at ``raw`` (its ``manifest.json`` exists)."""
+    return survey_paths(raw).manifest.exists()
+
+
+def survey_has_catalog(raw: str | Path) -> bool:
+    """True if ``raw`` holds a ``catalog/`` directory (simulated, or downloaded by ``agnbench fetch``)."""
+    return survey_paths(raw).catalog_dir.is_dir()
+
+
+# --------------------------------------------------------------------------- reading
 
 
 @dataclass(frozen=True)
@@ -33,12 +198,17 @@ class Store:
     manifest: dict
     classes: tuple[str, ...]
 
+    @property
+    def paths(self) -> StorePaths:
+        """The store's files."""
+        return store_paths(self.path)
+
     def fingerprint(self) -> dict:
         """What a run records about its data: path, sha256 of objects.parquet, counts per split x label."""
         counts = self.objects.groupby(["split", "label_name"]).size()
         return {
             "store": str(self.path.resolve()),
-            "objects_sha256": sha256_file(self.path / "objects.parquet"),
+            "objects_sha256": sha256_file(self.paths.objects),
             "label_scheme": self.manifest.get("labels", {}).get("scheme"),
             "classes": list(self.classes),
             "counts": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()},
@@ -54,16 +224,102 @@ def open_store(path: str | Path) -> Store:
         If the directory, ``objects.parquet`` or ``manifest.json`` is missing or invalid.
     """
     path = Path(path)
-    if not (path / "objects.parquet").exists():
-        hint = " (it looks like a raw survey: run agnbench prep first)" if (path / "catalog").is_dir() else ""
+    paths = store_paths(path)
+    if not paths.objects.exists():
+        hint = " (it looks like a raw survey: run agnbench prep first)" if survey_has_catalog(path) else ""
         raise AgnbenchError(f"{path}: not a dataset store (no objects.parquet){hint}; create one with agnbench prep")
-    if not (path / "manifest.json").exists():
+    if not paths.manifest.exists():
         raise AgnbenchError(f"{path}: no manifest.json; the store is incomplete, re-run agnbench prep")
-    manifest = json.loads((path / "manifest.json").read_text())
-    objects = pd.read_parquet(path / "objects.parquet")
-    validate_objects(objects, source=str(path / "objects.parquet"))
+    manifest = json.loads(paths.manifest.read_text())
+    objects = pd.read_parquet(paths.objects)
+    validate_objects(objects, source=str(paths.objects))
     classes = tuple(manifest.get("labels", {}).get("classes") or ())
     if not classes:
         names = objects.loc[objects["label"] >= 0].sort_values("label").drop_duplicates("label")["label_name"]
         classes = tuple(names)
     return Store(path=path, objects=objects, manifest=manifest, classes=classes)
+
+
+def read_objects(path: str | Path) -> pd.DataFrame:
+    """The store's ``objects.parquet`` as written (not validated; the manifest is not needed)."""
+    return pd.read_parquet(store_paths(path).objects)
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The store's ``manifest.json``; ``{}`` if it has none."""
+    manifest = store_paths(path).manifest
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+def read_survey_manifest(raw: str | Path) -> dict[str, Any]:
+    """A raw survey's ``manifest.json``; ``{}`` if it has none."""
+    manifest = survey_paths(raw).manifest
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+# --------------------------------------------------------------------------- the store behind runs
+
+
+def store_candidates(run_dirs: Iterable[str | Path], data: str | Path | None = None) -> list[Path]:
+    """Every store path worth trying for these runs, in order: ``data`` (if given), then each run's recorded store.
+
+    Parameters
+    ----------
+    run_dirs : iterable of path
+        Run directories; those without a ``data.json`` (bare predictions) record nothing.
+    data : path, optional
+        An explicit ``--data``.
+    """
+    candidates = [Path(data)] if data is not None else []
+    for run in run_dirs:
+        recorded = read_data_record(run).get("store")
+        if recorded:
+            candidates.append(Path(recorded))
+    return candidates
+
+
+def locate_store(run_dirs: Iterable[str | Path], data: str | Path | None = None) -> Path | None:
+    """The store to use for these runs: ``data`` if given, else the first store a run recorded; None if none did."""
+    if data is not None:
+        return Path(data)
+    return next(iter(store_candidates(run_dirs)), None)
+
+
+def recorded_sha256(run_dirs: Iterable[str | Path]) -> str | None:
+    """The first ``objects_sha256`` recorded in the runs' ``data.json``; None if none records one."""
+    for run in run_dirs:
+        sha = read_data_record(run).get("objects_sha256")
+        if sha:
+            return str(sha)
+    return None
+
+
+def store_state(path: str | Path | None, sha256: str | None = None) -> str:
+    """Whether ``path`` holds the store a run recorded.
+
+    Parameters
+    ----------
+    path : path or None
+        A store path (from :func:`locate_store`); None when no path is known.
+    sha256 : str, optional
+        The recorded sha256 of ``objects.parquet``; without it the checksum is not checked.
+
+    Returns
+    -------
+    str
+        :data:`STORE_UNKNOWN` (no path), :data:`STORE_MISSING` (no ``objects.parquet`` there),
+        :data:`STORE_CHANGED` (its sha256 differs from ``sha256``) or :data:`STORE_OK`.
+    """
+    if path is None:
+        return STORE_UNKNOWN
+    objects = store_paths(path).objects
+    if not objects.exists():
+        return STORE_MISSING
+    if sha256 and sha256_file(objects) != sha256:
+        return STORE_CHANGED
+    return STORE_OK
+
+
+def check_store(path: str | Path | None, recorded_sha: str | None) -> bool:
+    """True if ``path`` holds an ``objects.parquet`` whose sha256 is ``recorded_sha`` (any, if that is None)."""
+    return store_state(path, recorded_sha) == STORE_OK

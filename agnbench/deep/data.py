@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,8 +26,13 @@ from agnbench.seeding import make_worker_init_fn, rng, torch_generator
 log = logging.getLogger(__name__)
 TRACKS = ("spectra", "images")
 _ROW = {"spectra": "spec_row", "images": "image_row"}
-_FILES = {"spectra": ("spectra/flux.npy", "spectra/ivar.npy"), "images": ("images/cutouts.npy",)}
 _MAX_WEIGHT = 5.0
+
+
+def _array_files(store: Store, track: str) -> tuple[Path, ...]:
+    """The store arrays a track reads: spectra flux and ivar, or the image cutouts."""
+    paths = store.paths
+    return (paths.flux, paths.ivar) if track == "spectra" else (paths.cutouts,)
 
 
 @dataclass
@@ -60,8 +66,9 @@ class TrackData:
     def __post_init__(self) -> None:
         if self.track not in TRACKS:
             raise AgnbenchError(f"unknown deep track {self.track!r}: use spectra or images")
-        for rel in _FILES[self.track]:
-            if not (self.store.path / rel).exists():
+        for path in _array_files(self.store, self.track):
+            if not path.exists():
+                rel = path.relative_to(self.store.path).as_posix()
                 raise AgnbenchError(
                     f"{self.store.path}: the store has no {rel}, so the {self.track} track cannot train on it; "
                     f"rebuild it with agnbench prep from a raw directory that has {self.track}")
@@ -85,7 +92,7 @@ class TrackData:
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The track's memory-mapped arrays (flux, ivar) or (cutouts,)."""
         if self._arrays is None:
-            self._arrays = tuple(np.load(self.store.path / rel, mmap_mode="r") for rel in _FILES[self.track])
+            self._arrays = tuple(np.load(path, mmap_mode="r") for path in _array_files(self.store, self.track))
         return self._arrays
 
     def __getstate__(self) -> dict:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from agnbench.config.deep import DeepTrainConfig, ImagesConfig, SpectraConfig
+from agnbench.contracts.run_dir import has_model_meta, model_weights_path, read_model_meta
 from agnbench.deep.resnet1d import ResNet1d
 from agnbench.deep.resnet2d import ResNet18
 from agnbench.errors import AgnbenchError
@@ -50,7 +51,7 @@ def load_init(model: nn.Module, path: Path) -> dict:
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "model.pt"
+        path = model_weights_path(path)
     if not path.exists():
         raise AgnbenchError(f"--init-from {path}: no such checkpoint; give a run directory or a .pt state_dict file")
     try:
@@ -76,13 +77,11 @@ def load_run_model(run_dir: Path, track_cfg: DeepTrainConfig) -> tuple[nn.Module
 
     Returns the model in eval mode and the run's model metadata.
     """
-    import json
-
     run_dir = Path(run_dir)
-    meta_path, weights = run_dir / "model_meta.json", run_dir / "model.pt"
-    if not meta_path.exists() or not weights.exists():
+    weights = model_weights_path(run_dir)
+    if not has_model_meta(run_dir) or not weights.exists():
         raise AgnbenchError(f"{run_dir}: no model_meta.json / model.pt; not a finished spectra or images run")
-    meta = json.loads(meta_path.read_text())
+    meta = read_model_meta(run_dir)
     arch = meta["architecture"]
     model = build_model(meta["track"], track_cfg, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
                         n_scalars=arch.get("n_scalars", 0), seed=0)

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from agnbench.config.deep import DeepTrainConfig
+from agnbench.contracts.run_dir import history_path
 from agnbench.deep.augment import N_DIHEDRAL, dihedral
 from agnbench.deep.data import EpochBatches, TrackData, batch_loader
 from agnbench.deep.device import autocast
@@ -209,7 +210,7 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
             "seconds": time.perf_counter() - t0, "best": improved})
         state.epoch += 1
         state.stopped_early = state.bad_epochs >= cfg.patience
-        atomic_write_text(run_dir / "history.csv", pd.DataFrame(state.history).to_csv(index=False))
+        atomic_write_text(history_path(run_dir), pd.DataFrame(state.history).to_csv(index=False))
         save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                     "loop": asdict(state)}, run_dir / LAST)
         log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val %s %.4f%s, %.0f samples/s", epoch + 1, cfg.epochs,

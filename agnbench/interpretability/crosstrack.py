@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from agnbench.bootstrap.compare_inputs import load_runs
+from agnbench.contracts import files
+from agnbench.contracts.store import STORE_OK, locate_store, read_objects, store_state
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability import probes
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
@@ -28,18 +30,17 @@ def explain_compare(*, runs: list[Path], out: Path, data: Path | None = None, po
     loaded = load_runs(runs)
     if len(loaded) < 2:
         raise AgnbenchError("explain --compare needs at least two runs")
-    store = Path(data) if data is not None else next((Path(r.data["store"]) for r in loaded if r.data.get("store")),
-                                                     None)
-    if store is None or not (store / "objects.parquet").exists():
+    store = locate_store([r.path for r in loaded], data)
+    if store_state(store) != STORE_OK:
         raise AgnbenchError(f"the runs' store {store} is not there (moved?); pass --data STORE")
-    objects = pd.read_parquet(store / "objects.parquet")
+    objects = read_objects(store)
     preds = {r.name: r.preds for r in loaded}
     wide = probes.score_table(preds, positive=positive)
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        atomic_write_text(tmp / "correlations.csv", probes.score_correlations(wide).to_csv(index=False))
-        atomic_write_text(tmp / "disagreements.csv", probes.disagreements(wide, objects, k=k).to_csv(index=False))
-        atomic_write_text(tmp / "drivers.csv", probes.score_drivers(wide, objects).to_csv(index=False))
-        atomic_write_parquet(tmp / "scores.parquet", wide.reset_index())
+        atomic_write_text(tmp / files.CROSSTRACK_CORRELATIONS, probes.score_correlations(wide).to_csv(index=False))
+        atomic_write_text(tmp / files.CROSSTRACK_DISAGREEMENTS, probes.disagreements(wide, objects, k=k).to_csv(index=False))
+        atomic_write_text(tmp / files.CROSSTRACK_DRIVERS, probes.score_drivers(wide, objects).to_csv(index=False))
+        atomic_write_parquet(tmp / files.CROSSTRACK_SCORES, wide.reset_index())
         summary = {"runs": [r.name for r in loaded], "n_shared_test": int(len(wide))}
         try:
             ood = probes.score_table(preds, positive=positive, split="ood")
@@ -48,8 +49,8 @@ def explain_compare(*, runs: list[Path], out: Path, data: Path | None = None, po
         else:
             cols = [c for c in ("q_log_nii_ha", "q_log_oiii_hb", "bpt_class") if c in objects.columns]
             bpt = objects.set_index("object_id").reindex(ood.index)[cols]
-            atomic_write_parquet(tmp / "composites.parquet", pd.concat([ood, bpt], axis=1).reset_index())
+            atomic_write_parquet(tmp / files.CROSSTRACK_COMPOSITES, pd.concat([ood, bpt], axis=1).reset_index())
             summary["composites"] = {run: {"n": int(len(ood)), "mean_score": float(ood[run].mean()),
                                            "fraction_score_above_half": float((ood[run] > 0.5).mean())} for run in ood}
-        atomic_write_json(tmp / "summary.json", summary)
+        atomic_write_json(tmp / files.CROSSTRACK_SUMMARY, summary)
     return out

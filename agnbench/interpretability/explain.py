@@ -9,7 +9,6 @@ explanation never looks complete. Arrays are keyed by ``object_ids.csv`` (row or
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from agnbench.config.core import Config, load_config
-from agnbench.contracts.store import Store, open_store
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import (attributions_dir, config_path, has_model_meta, is_complete, is_run_dir,
+                                        read_data_record, read_model_meta)
+from agnbench.contracts.store import STORE_CHANGED, STORE_OK, Store, locate_store, open_store, store_state
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
 from agnbench.seeding import rng
@@ -51,9 +53,9 @@ def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | No
     ec = cfg.explain
     positions = _select(store, track, ec.split, n if n is not None else ec.n, explicit=n is not None, seed=cfg.seed)
     log.info("explaining %s (%s) on %d %s objects: %s", run.name, track, positions.size, ec.split, ", ".join(methods))
-    with atomic_directory(run / "attributions", overwrite=overwrite) as tmp:
+    with atomic_directory(attributions_dir(run), overwrite=overwrite) as tmp:
         ids = store.objects["object_id"].to_numpy()[positions].astype(str)
-        atomic_write_text(tmp / "object_ids.csv", pd.DataFrame({"object_id": ids}).to_csv(index=False))
+        atomic_write_text(tmp / files.ATTRIBUTIONS_OBJECT_IDS, pd.DataFrame({"object_id": ids}).to_csv(index=False))
         if track == "catalog":
             summary = _explain_catalog(run, store, positions, methods, ec, cfg.seed, tmp)
         else:
@@ -61,10 +63,10 @@ def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | No
 
             summary = explain_deep(run, run_cfg, track, store, positions, methods, ec, cfg.seed, tmp,
                                    progress=progress)
-        atomic_write_json(tmp / "summary.json", _json_safe({"run": run.name, "track": track, "split": ec.split,
-                                                           "n": int(positions.size), "methods": methods,
-                                                           "target": ec.target, **summary, "complete": True}))
-    return run / "attributions"
+        atomic_write_json(tmp / files.ATTRIBUTIONS_SUMMARY,
+                          _json_safe({"run": run.name, "track": track, "split": ec.split, "n": int(positions.size),
+                                      "methods": methods, "target": ec.target, **summary, "complete": True}))
+    return attributions_dir(run)
 
 
 def _json_safe(obj):
@@ -79,27 +81,30 @@ def _json_safe(obj):
 
 
 def _run_track(run: Path) -> tuple[str, Config]:
-    status = run / "status.json"
-    if not (run / "config.yaml").exists():
+    """The run's track and saved config; the run must be complete."""
+    if not is_run_dir(run):
         raise AgnbenchError(f"{run}: not a run directory (no config.yaml)")
-    if not status.exists() or json.loads(status.read_text()).get("status") != "complete":
+    if not is_complete(run):
         raise AgnbenchError(f"{run}: the run is not complete; finish (or --resume) it before explaining it")
-    meta = json.loads((run / "model_meta.json").read_text()) if (run / "model_meta.json").exists() else {}
-    track = meta.get("track") or ("catalog" if meta.get("kind") else None)
-    if track is None:
-        raise AgnbenchError(f"{run}: model_meta.json does not say which track made it")
-    return track, load_config(run / "config.yaml")
+    no_track = AgnbenchError(f"{run}: model_meta.json does not say which track made it")
+    if not has_model_meta(run):
+        raise no_track
+    try:
+        track = read_model_meta(run)["track"]
+    except AgnbenchError:
+        raise no_track from None
+    return track, load_config(config_path(run))
 
 
 def _open_run_store(run: Path, data: Path | None) -> Store:
-    recorded = json.loads((run / "data.json").read_text())
-    path = Path(data) if data is not None else Path(recorded["store"])
-    if not (path / "objects.parquet").exists():
-        raise AgnbenchError(f"{run}: its store {path} is not there (moved?); pass --data STORE")
-    store = open_store(path)
-    if store.fingerprint()["objects_sha256"] != recorded["objects_sha256"]:
+    """The store the run was trained on (``data`` if given); it must hold the recorded objects.parquet."""
+    path = locate_store([run], data)
+    state = store_state(path, read_data_record(run).get("objects_sha256"))
+    if state == STORE_CHANGED:
         raise AgnbenchError(f"{path} is not the store {run.name} was trained on (objects.parquet sha256 differs)")
-    return store
+    if state != STORE_OK:
+        raise AgnbenchError(f"{run}: its store {path} is not there (moved?); pass --data STORE")
+    return open_store(path)
 
 
 def _check_methods(track: str, methods: list[str] | None, run: Path) -> list[str]:
@@ -154,7 +159,7 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
     summary: dict = {}
     if "shap" in methods:
         if fit.kind == "logreg":
-            atomic_write_text(out / "coefficients.csv", ts.logreg_coefficients(fit).to_csv(index=False))
+            atomic_write_text(out / files.ATTRIBUTIONS_COEFFICIENTS, ts.logreg_coefficients(fit).to_csv(index=False))
         res = ts.tree_shap(fit, X)
         frames = []
         for j, k in enumerate(res.classes_out):
@@ -163,10 +168,10 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
             f.insert(0, "class_out", int(k))
             f.insert(0, "object_id", ids)
             frames.append(f)
-        atomic_write_parquet(out / "shap.parquet", pd.concat(frames, ignore_index=True))
+        atomic_write_parquet(out / files.ATTRIBUTIONS_SHAP, pd.concat(frames, ignore_index=True))
         importance = ts.global_importance(res, X)
-        atomic_write_text(out / "importance.csv", importance.to_csv(index=False))
-        atomic_write_parquet(out / "dependence.parquet", ts.dependence_table(res, X, seed=seed))
+        atomic_write_text(out / files.ATTRIBUTIONS_IMPORTANCE, importance.to_csv(index=False))
+        atomic_write_parquet(out / files.ATTRIBUTIONS_DEPENDENCE, ts.dependence_table(res, X, seed=seed))
         top = importance.sort_values("rank").drop_duplicates("feature").head(5)
         summary["shap"] = {"output": res.output, "method": res.method, "max_additivity_error": res.max_additivity_error,
                            "top_features": [{"feature": r.feature, "mean_abs_shap": float(r.mean_abs_shap),
@@ -177,12 +182,13 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
         except AgnbenchError as exc:
             summary["interactions"] = f"skipped: {exc}"
         else:
-            np.save(out / "interactions.npy", inter.astype(np.float32))
-            atomic_write_text(out / "interactions_objects.csv", pd.DataFrame({"object_id": ids[rows]}).to_csv(index=False))
+            np.save(out / files.ATTRIBUTIONS_INTERACTIONS, inter.astype(np.float32))
+            atomic_write_text(out / files.ATTRIBUTIONS_INTERACTIONS_OBJECTS,
+                              pd.DataFrame({"object_id": ids[rows]}).to_csv(index=False))
             summary["interactions"] = {"n": int(len(rows)), "shape": list(inter.shape)}
     if "permutation" in methods and np.unique(y).size > 1:
         table = permutation_importance(fit.predict_proba, X, y, feature_names=fit.feature_names,
                                        n_repeats=ec.permutation_repeats, random_state=seed)
         table = table[0] if isinstance(table, tuple) else table
-        atomic_write_text(out / "permutation.csv", table.to_csv(index=False))
+        atomic_write_text(out / files.ATTRIBUTIONS_PERMUTATION, table.to_csv(index=False))
     return summary

@@ -20,6 +20,7 @@ from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from agnbench.config.core import Config
+from agnbench.contracts import files
 from agnbench.contracts.store import Store
 from agnbench.errors import AgnbenchError
 from agnbench.deep.data import TrackData
@@ -57,7 +58,7 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
                disable=not progress)
     if "ig" in methods:
         ig = G.integrated_gradients(model, x, baseline, target, steps=ec.ig_steps, scalars=scalars, check=False)
-        np.save(out / "ig.npy", ig.attr.astype(np.float32))
+        np.save(out / files.ATTRIBUTIONS_IG, ig.attr.astype(np.float32))
         summary["ig"] = _completeness(ig, table, ec.ig_steps)
         bar.update(1)
         summary.update(_probe(track, ig.attr, y, classes, store, table, out, ec))
@@ -66,21 +67,21 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
             bar.update(1)
     if "saliency" in methods:
         sal = G.saliency(model, x, target, scalars=scalars)
-        np.save(out / "saliency.npy", sal.attr.astype(np.float32))
+        np.save(out / files.ATTRIBUTIONS_SALIENCY, sal.attr.astype(np.float32))
         if track == "spectra":
             table["saliency_fraction_in_bpt_windows"] = probes.window_fraction(
-                sal.attr, np.load(store.path / "spectra" / "wave.npy"))["fraction_in_windows"].to_numpy()
+                sal.attr, np.load(store.paths.wave))["fraction_in_windows"].to_numpy()
         bar.update(1)
     if "gradcam" in methods:
         cam = G.grad_cam(model, x, target)
-        np.save(out / "gradcam.npy", cam.astype(np.float32))
+        np.save(out / files.ATTRIBUTIONS_GRADCAM, cam.astype(np.float32))
         table["gradcam_central_fraction"] = probes.central_fraction(np.clip(cam, 0, None), _psf_pix(store, ec))
         bar.update(1)
     if "occlusion" in methods:
         summary["occlusion"] = _occlusion(track, model, x, target, scalars, data, store, ec, table, out)
         bar.update(1)
     bar.close()
-    atomic_write_parquet(out / "objects.parquet", table)
+    atomic_write_parquet(out / files.ATTRIBUTIONS_OBJECTS, table)
     return summary
 
 
@@ -119,7 +120,7 @@ def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: St
     if track == "images":
         base = B.zero_baseline(xn) if kind == "zeros" else B.blurred_baseline(xn, 2.0)
     elif kind == "continuum":
-        base = B.continuum_baseline(xn, np.load(store.path / "spectra" / "wave.npy"))
+        base = B.continuum_baseline(xn, np.load(store.paths.wave))
     elif kind == "class_mean":
         train = data.indices("train")
         sf = train[data.labels(train) == 0][:2000]
@@ -130,22 +131,22 @@ def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: St
 
 
 def _psf_pix(store: Store, ec) -> float:
-    meta = json.loads((store.path / "images" / "meta.json").read_text())
+    meta = json.loads(store.paths.images_meta.read_text())
     return ec.psf_fwhm_arcsec / float(meta.get("pixel_scale_arcsec", 0.262))
 
 
 def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, table: pd.DataFrame, out: Path,
            ec) -> dict:
     if track == "spectra":
-        wave = np.load(store.path / "spectra" / "wave.npy")
+        wave = np.load(store.paths.wave)
         frac = probes.window_fraction(attr[:, :1], wave)  # the flux channel
         table["ig_fraction_in_bpt_windows"] = frac["fraction_in_windows"].to_numpy()
-        atomic_write_text(out / "stacked_by_class.csv",
+        atomic_write_text(out / files.ATTRIBUTIONS_STACKED,
                           probes.stack_by_class(attr[:, 0], wave, y, classes).to_csv(index=False))
         return {"bpt_windows": {"median_fraction": float(np.nanmedian(frac["fraction_in_windows"])),
                                 "grid_share": float(frac["grid_share"].iloc[0]),
                                 "median_enrichment": float(np.nanmedian(frac["enrichment"]))}}
-    bands = json.loads((store.path / "images" / "meta.json").read_text()).get("bands", "grz")
+    bands = json.loads(store.paths.images_meta.read_text()).get("bands", "grz")
     psf = _psf_pix(store, ec)
     profile = probes.radial_profile(attr, unit_pix=psf, edges=_IMAGE_EDGES)
     for j, lo in enumerate(_IMAGE_EDGES):
@@ -180,11 +181,11 @@ def _occlusion(track: str, model, x, target, scalars, data: TrackData, store: St
     from agnbench.interpretability import occlusion as O
 
     if track == "spectra":
-        wave = np.load(store.path / "spectra" / "wave.npy")
+        wave = np.load(store.paths.wave)
         drops, centres = O.occlude_windows(model, x, target, wave, width_A=40.0, stride_A=20.0, scalars=scalars)
         frame = pd.DataFrame(drops, columns=[f"{c:.0f}" for c in centres])
         frame.insert(0, "object_id", table["object_id"].to_numpy())
-        atomic_write_parquet(out / "occlusion_windows.parquet", frame)
+        atomic_write_parquet(out / files.ATTRIBUTIONS_OCCLUSION_WINDOWS, frame)
         best = centres[np.argmax(np.nanmean(drops, axis=0))]
         return {"most_important_window_A": float(best)}
     res = O.occlude_centre_outskirts(model, x, target, radius_pix=_psf_pix(store, ec))

@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agnbench.contracts import files
+from agnbench.contracts.run_dir import read_attributions_summary
+from agnbench.contracts.store import read_manifest, store_paths, survey_paths
 from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_track, plot_image_attribution_examples,
                                               plot_radial_profile, plot_score_drivers, plot_spectral_attribution,
                                               radial_profile_table)
@@ -83,7 +86,7 @@ def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, t
             log.info("run %s has no completed attributions (run `agnbench explain %s`); its interpretability "
                      "figures are skipped", run.name, run.path)
             continue
-        summary = json.loads((run.attributions / "summary.json").read_text())
+        summary = read_attributions_summary(run.path)
         build = {"catalog": _catalog, "spectra": _spectra, "images": _images}.get(run.track)
         if build is None:
             log.info("run %s: no interpretability figures for track %r", run.name, run.track)
@@ -101,10 +104,10 @@ def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, t
 
 def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
     att = run.attributions
-    if not (att / "shap.parquet").exists():
+    if not (att / files.ATTRIBUTIONS_SHAP).exists():
         log.info("run %s: no shap.parquet in %s; SHAP figures skipped", run.name, att)
         return []
-    shap = pd.read_parquet(att / "shap.parquet")
+    shap = pd.read_parquet(att / files.ATTRIBUTIONS_SHAP)
     info = summary.get("shap", {})
     output = info.get("output", "log-odds")
     class_out = int(shap["class_out"].max())
@@ -119,8 +122,8 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
             f"{' of ' + positive if positive else ''}; maximum additivity error "
             f"{info.get('max_additivity_error', float('nan')):.1e}.")
     names = []
-    if (att / "importance.csv").exists():
-        imp = pd.read_csv(att / "importance.csv")
+    if (att / files.ATTRIBUTIONS_IMPORTANCE).exists():
+        imp = pd.read_csv(att / files.ATTRIBUTIONS_IMPORTANCE)
         imp.insert(2, "label", [feature_label(f) for f in imp["feature"]])
         names.append(_table(tab_dir, f"shap_importance_{_slug(run.name)}", imp))
     fig, ax = new_figure("column", aspect=0.3 + 0.075 * top)
@@ -131,8 +134,8 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
                        title=f"SHAP summary: {run.name}", tables=names,
                        caption=f"{base} Rows: the {top} features with the largest mean |SHAP|, largest at the top; "
                                f"each point is one object, jittered vertically by local density; {colour}.")]
-    if (att / "dependence.parquet").exists():
-        dep = pd.read_parquet(att / "dependence.parquet")
+    if (att / files.ATTRIBUTIONS_DEPENDENCE).exists():
+        dep = pd.read_parquet(att / files.ATTRIBUTIONS_DEPENDENCE)
         ranked = shap[shap["class_out"] == class_out][feats].abs().mean().sort_values(ascending=False).index
         show = [f for f in ranked if f in set(dep["feature"])][:4]
         if show:
@@ -148,25 +151,25 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
 
 def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
     att = run.attributions
-    if not (att / "stacked_by_class.csv").exists():
+    if not (att / files.ATTRIBUTIONS_STACKED).exists():
         log.info("run %s: no stacked_by_class.csv (IG was not computed); spectral attribution figure skipped", run.name)
         return []
-    stacked = pd.read_csv(att / "stacked_by_class.csv")
+    stacked = pd.read_csv(att / files.ATTRIBUTIONS_STACKED)
     names = [_table(tab_dir, f"spectral_attribution_{_slug(run.name)}", stacked)]
     mean = None
-    if inputs.store is not None and inputs.objects is not None and (inputs.store / "spectra" / "flux.npy").exists():
-        expl = pd.read_parquet(att / "objects.parquet")[["object_id", "label"]].astype({"object_id": str})
+    if inputs.store is not None and inputs.objects is not None and store_paths(inputs.store).flux.exists():
+        expl = pd.read_parquet(att / files.ATTRIBUTIONS_OBJECTS)[["object_id", "label"]].astype({"object_id": str})
         rows = inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[["object_id", "spec_row"]]
         expl = expl.merge(rows, on="object_id", how="left", validate="one_to_one")
         expl = expl[expl["spec_row"].fillna(-1).to_numpy() >= 0]
         if len(expl):
             idx = expl["spec_row"].to_numpy(np.int64)
             order = np.argsort(idx)
-            spec = inputs.store / "spectra"
-            flux = np.load(spec / "flux.npy", mmap_mode="r")[idx[order]]
-            ivar = np.load(spec / "ivar.npy", mmap_mode="r")[idx[order]] if (spec / "ivar.npy").exists() else None
+            spec = store_paths(inputs.store)
+            flux = np.load(spec.flux, mmap_mode="r")[idx[order]]
+            ivar = np.load(spec.ivar, mmap_mode="r")[idx[order]] if spec.ivar.exists() else None
             labels = _class_names(expl["label"].to_numpy()[order], inputs.classes)
-            mean = class_mean_spectra(flux, np.load(spec / "wave.npy"), labels, ivar=ivar)
+            mean = class_mean_spectra(flux, np.load(spec.wave), labels, ivar=ivar)
             names.append(_table(tab_dir, f"mean_spectra_{_slug(run.name)}", mean))
     else:
         log.info("run %s: store spectra not available; the class-mean spectra panel is left out", run.name)
@@ -190,16 +193,16 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
 
 def _find_truth(store: Path | None) -> pd.DataFrame | None:
     """The mock survey's ``truth.parquet`` (object_id, ps_frac) next to the raw files the store was prepped from."""
-    if store is None or not (store / "manifest.json").exists():
+    if store is None or not store_paths(store).manifest.exists():
         return None
-    manifest = json.loads((store / "manifest.json").read_text())
+    manifest = read_manifest(store)
     for value in (manifest.get("inputs") or {}).values():
         if not isinstance(value, str):
             continue
         raw = Path(value).parent.parent  # raw/<name>/catalog/<table>.fits -> raw/<name>
         for cand in ([raw] if raw.is_absolute() else [store.parent.parent / raw, raw]):  # next to the store first
-            if (cand / "truth.parquet").exists():
-                truth = pd.read_parquet(cand / "truth.parquet")
+            if survey_paths(cand).truth.exists():
+                truth = pd.read_parquet(survey_paths(cand).truth)
                 if "ps_frac" in truth.columns:
                     return truth[["object_id", "ps_frac"]].astype({"object_id": str})
     return None
@@ -211,7 +214,7 @@ def _step(unit_pix: float) -> float:
 
 
 def _pixel_scale(store: Path | None) -> float | None:
-    meta = store / "images" / "meta.json" if store is not None else None
+    meta = store_paths(store).images_meta if store is not None else None
     if meta is None or not meta.exists():
         return None
     return float(json.loads(meta.read_text()).get("pixel_scale_arcsec", 0.262))
@@ -219,11 +222,11 @@ def _pixel_scale(store: Path | None) -> float | None:
 
 def _images(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
     att = run.attributions
-    if not (att / "ig.npy").exists() or not (att / "objects.parquet").exists():
+    if not (att / files.ATTRIBUTIONS_IG).exists() or not (att / files.ATTRIBUTIONS_OBJECTS).exists():
         log.info("run %s: no ig.npy / objects.parquet in %s; image attribution figures skipped", run.name, att)
         return []
-    objs = pd.read_parquet(att / "objects.parquet").astype({"object_id": str})
-    ig = np.load(att / "ig.npy", mmap_mode="r")
+    objs = pd.read_parquet(att / files.ATTRIBUTIONS_OBJECTS).astype({"object_id": str})
+    ig = np.load(att / files.ATTRIBUTIONS_IG, mmap_mode="r")
     if len(objs) != ig.shape[0]:
         log.warning("run %s: ig.npy has %d rows but objects.parquet %d; image attribution figures skipped",
                     run.name, ig.shape[0], len(objs))
@@ -292,9 +295,9 @@ def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base,
 
 
 def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) -> list[FigureRecord]:
-    cams = run.attributions / "gradcam.npy"
+    cams = run.attributions / files.ATTRIBUTIONS_GRADCAM
     psf = summary.get("psf_fwhm_pix")
-    if inputs.store is None or inputs.objects is None or not (inputs.store / "images" / "cutouts.npy").exists() \
+    if inputs.store is None or inputs.objects is None or not store_paths(inputs.store).cutouts.exists() \
             or not cams.exists():
         log.info("run %s: store cutouts or gradcam.npy not available; image attribution examples skipped", run.name)
         return []
@@ -311,7 +314,7 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) ->
     if not pick:
         log.info("run %s: no correctly classified object with an image among the explained; examples skipped", run.name)
         return []
-    cut = np.load(inputs.store / "images" / "cutouts.npy", mmap_mode="r")
+    cut = np.load(store_paths(inputs.store).cutouts, mmap_mode="r")
     image_rows = rows.to_numpy(np.int64)[pick]
     cutouts = np.stack([np.asarray(cut[r], dtype=np.float32) for r in image_rows])
     stretch = gallery_stretch(cutouts)
@@ -331,11 +334,11 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) ->
 
 def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
     ct = inputs.cross_track
-    if not (ct / "scores.parquet").exists() or not (ct / "correlations.csv").exists():
+    if not (ct / files.CROSSTRACK_SCORES).exists() or not (ct / files.CROSSTRACK_CORRELATIONS).exists():
         log.info("%s lacks scores.parquet / correlations.csv; cross-track figures skipped", ct)
         return []
-    scores = pd.read_parquet(ct / "scores.parquet").astype({"object_id": str})
-    corr = pd.read_csv(ct / "correlations.csv")
+    scores = pd.read_parquet(ct / files.CROSSTRACK_SCORES).astype({"object_id": str})
+    corr = pd.read_csv(ct / files.CROSSTRACK_CORRELATIONS)
     preds = inputs.runs[0].predictions
     truth = preds[preds["split"] == inputs.split][["object_id", "y_true"]].astype({"object_id": str})
     n = len(scores)
@@ -343,8 +346,8 @@ def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
     assert len(scores) == n, "joining the true classes changed the number of cross-track objects"
     scores["true_class"] = _class_names(scores["y_true"].fillna(-1).to_numpy(), inputs.classes)
     names = [_table(tab_dir, "cross_track_correlations", corr)]
-    if (ct / "disagreements.csv").exists():
-        names.append(_table(tab_dir, "cross_track_disagreements", pd.read_csv(ct / "disagreements.csv")))
+    if (ct / files.CROSSTRACK_DISAGREEMENTS).exists():
+        names.append(_table(tab_dir, "cross_track_disagreements", pd.read_csv(ct / files.CROSSTRACK_DISAGREEMENTS)))
     axs = plot_cross_track(scores, corr, positive=inputs.positive)
     out = [save_figure(axs[0].figure, fig_dir, "cross_track_scores", section=_SECTION_I, tables=names,
                        title="Cross-track agreement of the AGN scores",
@@ -352,8 +355,8 @@ def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
                                f"scored, coloured by true class; logit axes (probabilities clipped to "
                                f"[1e-4, 1 - 1e-4]); "
                                f"grey line: equal scores; Spearman rank correlation and n in each panel.")]
-    if (ct / "drivers.csv").exists():
-        drivers = pd.read_csv(ct / "drivers.csv")
+    if (ct / files.CROSSTRACK_DRIVERS).exists():
+        drivers = pd.read_csv(ct / files.CROSSTRACK_DRIVERS)
         colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
         fig, ax = new_figure("column", aspect=0.25 + 0.1 * drivers["property"].nunique())
         plot_score_drivers(drivers, ax=ax, colors=colors)
@@ -381,8 +384,8 @@ def build_error_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: 
     """
     records: list[FigureRecord] = []
     store, objects = inputs.store, inputs.objects
-    have_img = store is not None and (store / "images" / "cutouts.npy").exists()
-    have_spec = store is not None and (store / "spectra" / "flux.npy").exists()
+    have_img = store is not None and store_paths(store).cutouts.exists()
+    have_spec = store is not None and store_paths(store).flux.exists()
     if store is None:
         log.info("dataset store not available: mistakes tables only, no galleries")
     for run in inputs.runs:
@@ -412,7 +415,7 @@ def _image_gallery(run, table, titles, what, store, figures_dir, name) -> list[F
     if (rows < 0).all():
         log.info("run %s: none of its mistakes has an image; image gallery skipped", run.name)
         return []
-    cut = np.load(store / "images" / "cutouts.npy", mmap_mode="r")
+    cut = np.load(store_paths(store).cutouts, mmap_mode="r")
     shape = cut.shape[1:]
     cutouts = np.stack([np.asarray(cut[r], dtype=np.float32) if r >= 0 else np.full(shape, np.nan, np.float32)
                         for r in rows])
@@ -430,16 +433,15 @@ def _spectrum_gallery(run, table, titles, what, store, figures_dir, name) -> lis
     if (rows < 0).all():
         log.info("run %s: none of its mistakes has a spectrum; spectrum gallery skipped", run.name)
         return []
-    spec = store / "spectra"
-    wave = np.load(spec / "wave.npy")
-    flux_mm = np.load(spec / "flux.npy", mmap_mode="r")
-    ivar_mm = np.load(spec / "ivar.npy", mmap_mode="r") if (spec / "ivar.npy").exists() else None
+    spec = store_paths(store)
+    wave = np.load(spec.wave)
+    flux_mm = np.load(spec.flux, mmap_mode="r")
+    ivar_mm = np.load(spec.ivar, mmap_mode="r") if spec.ivar.exists() else None
     flux = np.stack([np.asarray(flux_mm[r], np.float64) if r >= 0 else np.full(wave.size, np.nan) for r in rows])
     ivar = None if ivar_mm is None else np.stack([np.asarray(ivar_mm[r]) if r >= 0 else np.ones(wave.size)
                                                   for r in rows])
     axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar)
-    manifest = store / "manifest.json"
-    prep = json.loads(manifest.read_text()).get("prep", {}) if manifest.exists() else {}
+    prep = read_manifest(store).get("prep", {})
     norm = (f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
             if "norm_wave_min" in prep and "norm_wave_max" in prep else "")
     return [save_figure(axs[0].figure, figures_dir, f"mistakes_spectra_{_slug(run.name)}", section=_SECTION_E,

@@ -9,7 +9,6 @@ returned list is shorter; nothing is invented.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align
+from agnbench.contracts.store import read_manifest, store_paths
 from agnbench.errors import AgnbenchError
 from agnbench.reports import fig_dataset as fd
 from agnbench.reports.curves import confusion_table, curve_tables, reliability_table
@@ -387,10 +387,10 @@ def _dataset(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path) -> li
         return []
     objects, classes = inputs.objects, list(inputs.classes) or None
     _write(tables_dir, "dataset_counts", fd.split_class_counts(objects, classes=classes))
-    manifest = inputs.store / "manifest.json" if inputs.store is not None else None
+    manifest = store_paths(inputs.store).manifest if inputs.store is not None else None
     if manifest is not None and manifest.exists():
         try:
-            _write(tables_dir, "cuts", fd.cuts_table(json.loads(manifest.read_text())))
+            _write(tables_dir, "cuts", fd.cuts_table(read_manifest(inputs.store)))
         except (AgnbenchError, ValueError) as exc:  # a malformed manifest costs only the cuts table
             log.info("%s: no cuts table (%s)", manifest, exc)
     records = []

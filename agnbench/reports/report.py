@@ -9,7 +9,6 @@ never mistaken for a finished one and an existing report is replaced only with `
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 from collections.abc import Callable
@@ -19,6 +18,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from agnbench.config.core import Config
+from agnbench.contracts import files
+from agnbench.contracts.comparison import comparison_paths
+from agnbench.contracts.run_dir import config_path, is_run_dir, read_attributions_summary
+from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_survey_manifest, store_paths,
+                                     survey_paths)
 from agnbench.reports import tables as tb
 from agnbench.reports.report_inputs import ReportInputs, load_report_inputs
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
@@ -75,7 +79,8 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
     """
     inputs = load_report_inputs(Path(comparison), data=data)
     rc = cfg.report
-    with atomic_directory(Path(comparison) / "report", overwrite=overwrite) as tmp:
+    report_dir = comparison_paths(comparison).report_dir
+    with atomic_directory(report_dir, overwrite=overwrite) as tmp:
         figures_dir, tables_dir = tmp / "figures", tmp / "tables"
         figures_dir.mkdir()
         tables_dir.mkdir()
@@ -90,11 +95,11 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
         mock = _is_mock(inputs)
         note = MOCK_NOTE if mock else None
         title = f"agnbench report: {Path(comparison).name}"
-        atomic_write_text(tmp / "report.html", render_html(title, sections, root=tmp, note=note))
-        atomic_write_text(tmp / "report.md", render_markdown(title, sections, root=tmp, note=note))
+        atomic_write_text(tmp / files.REPORT_HTML, render_html(title, sections, root=tmp, note=note))
+        atomic_write_text(tmp / files.REPORT_MD, render_markdown(title, sections, root=tmp, note=note))
         n_tables = len(list(tables_dir.glob("*.csv")))
-    log.info("report: %d figures, %d tables in %s", len(records), n_tables, Path(comparison) / "report")
-    return Path(comparison) / "report"
+    log.info("report: %d figures, %d tables in %s", len(records), n_tables, report_dir)
+    return report_dir
 
 
 def _figure_steps(cfg: Config) -> list[tuple[str, FigureBuilder]]:
@@ -191,8 +196,7 @@ def _headline_caption(inputs: ReportInputs) -> str:
 def _dataset_items(inputs: ReportInputs) -> list:
     if inputs.objects is None:
         return [Paragraph("The dataset store was not found, so this section is empty; pass --data to point at it.")]
-    manifest = json.loads((inputs.store / "manifest.json").read_text()) if (inputs.store / "manifest.json").exists() else {}
-    labels = manifest.get("labels", {})
+    labels = read_manifest(inputs.store).get("labels", {})
     text = (f"Store {inputs.store} ({len(inputs.objects)} objects; label scheme "
             f"{labels.get('scheme', inputs.inputs.get('label_scheme', '?'))}; classes {', '.join(inputs.classes)}). "
             f"Splits were made once in prep, stratified by label, and are shared by every track; BPT composites go "
@@ -206,7 +210,7 @@ def attribution_facts(inputs: ReportInputs) -> pd.DataFrame:
     for run in inputs.runs:
         if run.attributions is None:
             continue
-        summary = json.loads((run.attributions / "summary.json").read_text())
+        summary = read_attributions_summary(run.path)
         for key, value in _flatten(summary):
             if key in ("run", "track", "methods") or key.endswith("note"):
                 continue
@@ -246,11 +250,11 @@ def reproduce_commands(inputs: ReportInputs) -> str:
     store = str(inputs.store) if inputs.store is not None else "DATA"
     lines = []
     for r in inputs.runs:
-        if not (r.path / "config.yaml").exists():
+        if not is_run_dir(r.path):
             lines.append(f"# {r.name}: a predictions file without a training config (bring your own model)")
             continue
         track = r.track if r.track in ("catalog", "spectra", "images") else "catalog"
-        cmd = ["agnbench", "train", track, "--data", store, "--config", str(r.path / "config.yaml"),
+        cmd = ["agnbench", "train", track, "--data", store, "--config", str(config_path(r.path)),
                "--runs-dir", str(r.path.parent), "--name", f"{r.name}-repro"]
         lines.append(shlex.join(cmd))
     c = inputs.inputs.get("compare", {})
@@ -265,17 +269,16 @@ def _is_mock(inputs: ReportInputs) -> bool | None:
     """Whether the store was built from the simulated survey (None when the store is unknown)."""
     if inputs.store is None:
         return None
-    manifest = inputs.store / "manifest.json"
+    manifest = store_paths(inputs.store).manifest
     if not manifest.exists():
         return None
-    info = json.loads(manifest.read_text()).get("inputs", {})
+    info = read_manifest(inputs.store).get("inputs", {})
     for value in info.values() if isinstance(info, dict) else []:
         for base in (Path.cwd(), inputs.store.parent.parent, inputs.store.parent):
             raw = (base / str(value)).parent.parent
-            if (raw / "truth.parquet").exists():
+            if survey_paths(raw).truth.exists():
                 return True
-            rm = raw / "manifest.json"
-            if rm.exists() and json.loads(rm.read_text()).get("kind") == "agnbench mock survey":
+            if read_survey_manifest(raw).get("kind") == MOCK_SURVEY_KIND:
                 return True
     return False
 

@@ -9,23 +9,22 @@ sha256). Missing optional pieces become ``None`` and the report says so; nothing
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from agnbench.contracts.comparison import (REQUIRED_TABLES, comparison_complete, comparison_paths,
+                                           crosstrack_complete, read_inputs, read_optional_tables, read_replicates,
+                                           read_table)
+from agnbench.contracts.predictions import find_predictions, read_predictions
+from agnbench.contracts.run_dir import attributions_complete, attributions_dir, read_history, read_metrics
+from agnbench.contracts.store import (STORE_CHANGED, STORE_MISSING, read_objects, recorded_sha256, store_candidates,
+                                     store_state)
 from agnbench.errors import AgnbenchError
 
 log = logging.getLogger(__name__)
-
-#: Tables of a comparison directory that a report needs.
-REQUIRED_TABLES = ("summary.csv", "tests.csv")
-#: Optional tables (written by ``agnbench compare`` when they apply).
-OPTIONAL_TABLES = ("seeds.csv", "subgroups.csv", "ood.csv", "thresholds.csv", "abstention.csv")
 
 
 @dataclass(frozen=True)
@@ -130,72 +129,62 @@ def load_report_inputs(comparison: Path, *, data: Path | None = None) -> ReportI
         Not a comparison directory, a required table missing, or a run directory that vanished.
     """
     comparison = Path(comparison)
-    if not (comparison / "inputs.yaml").exists():
+    paths = comparison_paths(comparison)
+    if not comparison_complete(comparison):
         raise AgnbenchError(f"{comparison}: no inputs.yaml; not a comparison directory "
                             f"(make one with `agnbench compare RUN... --out {comparison}`)")
-    inputs = yaml.safe_load((comparison / "inputs.yaml").read_text()) or {}
+    inputs = read_inputs(comparison)
     tables = {}
-    for name in REQUIRED_TABLES:
-        if not (comparison / name).exists():
-            raise AgnbenchError(f"{comparison / name} is missing; the comparison is incomplete: run "
+    for stem in REQUIRED_TABLES:
+        if not paths.table(stem).exists():
+            raise AgnbenchError(f"{paths.table(stem)} is missing; the comparison is incomplete: run "
                                 f"`agnbench compare` again with --overwrite")
-        tables[Path(name).stem] = pd.read_csv(comparison / name)
-    for name in OPTIONAL_TABLES:
-        if (comparison / name).exists() and (comparison / name).stat().st_size > 0:
-            tables[Path(name).stem] = pd.read_csv(comparison / name)
-    replicates = (pd.read_parquet(comparison / "replicates.parquet")
-                  if (comparison / "replicates.parquet").exists() else None)
+        tables[stem] = read_table(comparison, stem)
+    tables.update(read_optional_tables(comparison))
+    replicates = read_replicates(comparison)
     runs = [_read_run(entry, comparison) for entry in inputs.get("runs", [])]
     if not runs:
-        raise AgnbenchError(f"{comparison / 'inputs.yaml'} lists no runs")
+        raise AgnbenchError(f"{paths.inputs} lists no runs")
     store, objects = _find_store(runs, data, inputs.get("store_sha256"))
-    cross = comparison / "crosstrack"
     return ReportInputs(comparison=comparison, inputs=inputs, classes=list(inputs.get("classes", [])),
                         split=str(inputs.get("objects", {}).get("split", "test")), runs=runs, tables=tables,
                         replicates=replicates, store=store, objects=objects,
-                        cross_track=cross if (cross / "summary.json").exists() else None)
+                        cross_track=paths.crosstrack_dir if crosstrack_complete(comparison) else None)
 
 
 def _read_run(entry: dict, comparison: Path) -> RunInfo:
     path = Path(entry["path"])
     if not path.is_absolute() and not path.exists():
         path = comparison / path
-    preds = path / "predictions.parquet" if path.is_dir() else path
+    preds = find_predictions(path)
     if not preds.exists():
-        raise AgnbenchError(f"{comparison / 'inputs.yaml'}: run {entry.get('name')} at {path} has no "
+        raise AgnbenchError(f"{comparison_paths(comparison).inputs}: run {entry.get('name')} at {path} has no "
                             f"predictions.parquet (moved or deleted?)")
     run_dir = preds.parent
-    history = pd.read_csv(run_dir / "history.csv") if (run_dir / "history.csv").exists() else None
-    attributions = run_dir / "attributions"
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
     return RunInfo(name=str(entry["name"]), path=run_dir, track=str(entry.get("track", "")),
                    model=str(entry.get("model", "")), seed=int(entry.get("seed", 0)),
-                   predictions=pd.read_parquet(preds), history=history,
-                   attributions=attributions if (attributions / "summary.json").exists() else None,
-                   metrics=metrics)
+                   predictions=read_predictions(preds, validate=False), history=read_history(run_dir),
+                   attributions=attributions_dir(run_dir) if attributions_complete(run_dir) else None,
+                   metrics=read_metrics(run_dir))
 
 
 def _find_store(runs: list[RunInfo], data: Path | None, sha: str | None) -> tuple[Path | None, pd.DataFrame | None]:
     """The store the runs were trained on, if found with the recorded objects.parquet sha256."""
-    candidates = [Path(data)] if data is not None else []
-    for r in runs:
-        if (r.path / "data.json").exists():
-            recorded = json.loads((r.path / "data.json").read_text())
-            if recorded.get("store"):
-                candidates.append(Path(recorded["store"]))
-            sha = sha or recorded.get("objects_sha256")
+    run_dirs = [r.path for r in runs]
+    candidates = store_candidates(run_dirs, data)
+    sha = sha or recorded_sha256(run_dirs)
     for path in candidates:
-        objects = path / "objects.parquet"
-        if not objects.exists():
+        state = store_state(path, sha)
+        if state == STORE_MISSING:
             continue
-        if sha and hashlib.sha256(objects.read_bytes()).hexdigest() != sha:
+        if state == STORE_CHANGED:
             if data is not None and path == Path(data):
                 raise AgnbenchError(f"{path} is not the store these runs were trained on (objects.parquet sha256 "
                                     f"differs from the recorded {sha[:12]}...)")
             log.warning("%s changed since training (objects.parquet sha256 differs); the report omits "
                         "store-based sections", path)
             continue
-        return path, pd.read_parquet(objects)
+        return path, read_objects(path)
     log.warning("dataset store not found (tried %s); the report omits the dataset and gallery sections; "
                 "pass --data to point at it", ", ".join(map(str, candidates)) or "nothing recorded")
     return None, None

@@ -36,7 +36,9 @@ from agnbench.data_prep.ingest.objects import Selection
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.fileio import default_workers, file_manifest
+from agnbench.contracts import files
 from agnbench.contracts.schema import validate_objects
+from agnbench.contracts.store import STORE_KIND, store_paths
 
 log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
@@ -88,21 +90,22 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
     img_shards = _run_shards("images", img_items, img.ingest_cutouts, img_kw, work, cfg, workers, progress, budget)
     with atomic_directory(out, overwrite=overwrite) as tmp:
+        paths = store_paths(tmp)
         if spec_shards:
             _assemble_spectra(tmp, spec_shards, objects, grid, quarantine)
         if img_shards:
             stretch = _assemble_images(tmp, img_shards, objects, cfg, quarantine)
-            atomic_write_json(tmp / "images" / "meta.json", {
+            atomic_write_json(paths.images_meta, {
                 "bands": img_kw["bands"], "size": cfg.prep.image_size, "source": cfg.prep.image_source,
                 "pixel_scale_arcsec": 0.262 if cfg.prep.image_source == "fits" else 0.396,
                 "units": "asinh(flux / scale) per band" if stretch.method == "asinh_global" else "per-image min-max",
                 "stretch": asdict(stretch), "dtype": "float16"})
-        validate_objects(objects, source=str(out / "objects.parquet"))
-        atomic_write_parquet(tmp / "objects.parquet", objects)
+        validate_objects(objects, source=str(store_paths(out).objects))
+        atomic_write_parquet(paths.objects, objects)
         qdf = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
-        atomic_write_text(tmp / "quarantine.csv", qdf.to_csv(index=False))
-        dump_config(cfg, tmp / "config.yaml")
-        atomic_write_json(tmp / "manifest.json", _manifest(sel, cfg, objects, qdf, tmp))
+        atomic_write_text(paths.quarantine, qdf.to_csv(index=False))
+        dump_config(cfg, paths.config)
+        atomic_write_json(paths.manifest, _manifest(sel, cfg, objects, qdf, tmp))
     shutil.rmtree(work, ignore_errors=True)
     _log_summary(out, objects, qdf)
     return out
@@ -247,11 +250,11 @@ def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarant
 
 def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid: np.ndarray, quarantine: list[dict]) -> None:
     n_rows = _assign_rows(shards, objects, "spec_row", quarantine)
-    folder = tmp / "spectra"
-    folder.mkdir()
-    np.save(folder / "wave.npy", (10.0**grid).astype(np.float64))
-    flux = np.lib.format.open_memmap(folder / "flux.npy", mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
-    ivar = np.lib.format.open_memmap(folder / "ivar.npy", mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
+    paths = store_paths(tmp)
+    paths.spectra_dir.mkdir()
+    np.save(paths.wave, (10.0**grid).astype(np.float64))
+    flux = np.lib.format.open_memmap(paths.flux, mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
+    ivar = np.lib.format.open_memmap(paths.ivar, mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
     sn = np.full(len(objects), np.nan)
     order = {oid: i for i, oid in enumerate(objects["object_id"])}
     row = 0
@@ -283,10 +286,10 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     if cfg.prep.stretch == "asinh_global" and len(train_sigma) == 0:
         raise AgnbenchError("no training-split cutout could be read; cannot fit the image stretch (see quarantine.csv)")
     stretch = img.fit_stretch(train_sigma, bands=bands, method=cfg.prep.stretch)
-    folder = tmp / "images"
-    folder.mkdir()
+    paths = store_paths(tmp)
+    paths.images_dir.mkdir()
     shape = (n_rows, len(bands), cfg.prep.image_size, cfg.prep.image_size)
-    cutouts = np.lib.format.open_memmap(folder / "cutouts.npy", mode="w+", dtype=np.float16, shape=shape)
+    cutouts = np.lib.format.open_memmap(paths.cutouts, mode="w+", dtype=np.float16, shape=shape)
     row = 0
     for path in shards:
         shard = _load(path, ("ok", "images"))
@@ -303,7 +306,7 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
     counts = objects.groupby(["split", "label_name"]).size()
     env = capture_env()
     return {
-        "kind": "agnbench dataset store",
+        "kind": STORE_KIND,
         "agnbench_version": __version__,
         "inputs": sel.inputs,
         "seed": cfg.seed,
@@ -318,7 +321,7 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
         "leakage": sel.leakage.as_dict() if sel.leakage else None,
         "versions": env.get("packages", env.get("versions")),
         # config.yaml (the full resolved config, worker count included) is provenance beside the data
-        "files": file_manifest(tmp, exclude=("config.yaml",)),
+        "files": file_manifest(tmp, exclude=(files.CONFIG,)),
     }
 
 

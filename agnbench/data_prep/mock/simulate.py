@@ -32,6 +32,8 @@ from tqdm import tqdm
 
 from agnbench import __version__, seeding
 from agnbench.config.core import Config, SimulateConfig, config_to_dict, dump_config
+from agnbench.contracts import files
+from agnbench.contracts.store import MOCK_SURVEY_KIND, survey_complete, survey_paths
 from agnbench.data_prep.mock import images as sim_images
 from agnbench.data_prep.mock import spectra as sim_spectra
 from agnbench.data_prep.mock.linefit import continuum_level, fit_lines, spectral_indices
@@ -81,19 +83,20 @@ def simulate(cfg: Config, out: str | Path, *, overwrite: bool = False, progress:
     with atomic_directory(out, overwrite=overwrite) as tmp:
         meas, hashes = _render_all(pop, cfg, tmp, progress=progress)
         tables = catalog_tables(pop, meas, seeding.rng(cfg.seed, "catalogs"))
-        (tmp / "catalog").mkdir()
+        paths = survey_paths(tmp)
+        paths.catalog_dir.mkdir()
         for name in CATALOG_FILES:
-            path = tmp / "catalog" / f"{name}.fits"
+            path = paths.catalog_dir / f"{name}.fits"
             write_table_fits(path, tables[name], extname=name.upper())
-            hashes[f"catalog/{name}.fits"] = _sha256(path)
+            hashes[path.relative_to(tmp).as_posix()] = _sha256(path)
         truth = pop[list(TRUTH_COLUMNS)].copy()
         truth["bpt_class"] = tables["galSpecExtra"]["BPTCLASS"].to_numpy()
         for name in ("H_ALPHA", "H_BETA", "OIII_5007", "NII_6584"):
             truth[f"{name}_TRUE"] = meas[f"{name}_TRUE"].to_numpy()
-        atomic_write_parquet(tmp / "truth.parquet", truth)
-        hashes["truth.parquet"] = _sha256(tmp / "truth.parquet")
-        dump_config(cfg, tmp / "config.yaml")
-        atomic_write_json(tmp / "manifest.json", _manifest(cfg, tables, hashes))
+        atomic_write_parquet(paths.truth, truth)
+        hashes[files.SURVEY_TRUTH] = _sha256(paths.truth)
+        dump_config(cfg, paths.config)
+        atomic_write_json(paths.manifest, _manifest(cfg, tables, hashes))
     log.info("mock survey written to %s", out)
     return out
 
@@ -102,7 +105,7 @@ def _check_output(out: Path, *, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise AgnbenchError(f"{out} exists and is not a directory; choose another --out")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        what = "a survey" if (out / "manifest.json").exists() else "files"
+        what = "a survey" if survey_complete(out) else "files"
         raise AgnbenchError(f"{out} already holds {what}; pass --overwrite to replace it or choose another --out")
     parent = out.resolve().parent
     try:
@@ -258,7 +261,7 @@ def _write_spectra(pop: pd.DataFrame, spec: sim_spectra.SpectraChunk, meas: pd.D
 def _manifest(cfg: Config, tables: dict[str, pd.DataFrame], hashes: dict[str, str]) -> dict:
     bpt = tables["galSpecExtra"]["BPTCLASS"].value_counts().sort_index()
     return {
-        "kind": "agnbench mock survey",
+        "kind": MOCK_SURVEY_KIND,
         "agnbench_version": __version__,
         "seed": cfg.seed,
         # runtime-only settings (workers) do not change a byte of the survey, so they stay out
