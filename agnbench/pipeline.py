@@ -19,7 +19,7 @@ from agnbench.config.core import Config
 log = logging.getLogger(__name__)
 
 #: Catalog models trained by ``agnbench run`` (DESIGN: the reference points every paper table needs).
-CATALOG_MODELS = ("xgboost", "lightgbm", "logreg")
+from agnbench.config.choices import RUN_CATALOG_MODELS as CATALOG_MODELS
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from agnbench.errors import AgnbenchError
 
 logger = logging.getLogger(__name__)
 
-MODEL_KINDS = ("xgboost", "lightgbm", "logreg", "rf")
+from agnbench.config.choices import CATALOG_MODELS as MODEL_KINDS
 
 #: Default hyper-parameters per kind (scikit-learn-style names; read-only by convention).
 #: Only these keys may be overridden through ``fit_model(params=...)``.

@@ -23,7 +23,7 @@ from agnbench.errors import AgnbenchError
 from agnbench.seeding import make_worker_init_fn, rng, torch_generator
 
 log = logging.getLogger(__name__)
-TRACKS = ("spectra", "images")
+from agnbench.config.choices import DEEP_TRACKS as TRACKS
 _ROW = {"spectra": "spec_row", "images": "image_row"}
 _FILES = {"spectra": ("spectra/flux.npy", "spectra/ivar.npy"), "images": ("images/cutouts.npy",)}
 _MAX_WEIGHT = 5.0

@@ -23,9 +23,7 @@ from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_pa
 from agnbench.seeding import rng
 
 log = logging.getLogger(__name__)
-METHODS = {"catalog": ("shap", "interactions", "permutation"),
-           "spectra": ("ig", "saliency", "occlusion"),
-           "images": ("ig", "gradcam", "occlusion")}
+from agnbench.config.choices import EXPLAIN_METHODS as METHODS
 
 
 def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | None = None,

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 #: absolute floor (logits) of the completeness tolerance of :func:`integrated_gradients`
 DELTA_ATOL = 1e-3
-TARGET_MODES = ("predicted", "true")
+from agnbench.config.choices import EXPLAIN_TARGETS as TARGET_MODES
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 OUTPUT_LOG_ODDS = "log-odds"
 OUTPUT_MARGIN = "raw multiclass margin (softmax input)"
 OUTPUT_PROBA = "probability"
-SHAP_METHODS = ("auto", "fast", "native")
+from agnbench.config.choices import SHAP_METHODS
 FAST_METHOD = "fast TreeSHAP (numba, exact path-dependent, tabulated leaf patterns) on the {kind} trees"
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from agnbench.errors import AgnbenchError
 
-CALIBRATION_METHODS = ("none", "isotonic", "sigmoid", "temperature")
+from agnbench.config.choices import CALIBRATION_METHODS
 EPS = 1e-12
 _LOG_T_BOUNDS = (-5.0, 5.0)
 

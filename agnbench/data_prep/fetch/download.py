@@ -61,7 +61,7 @@ from agnbench.fileio import sha256_file
 
 log = logging.getLogger(__name__)
 
-WHAT = ("catalog", "spectra", "images")
+from agnbench.config.choices import FETCH_TARGETS as WHAT
 SPEC_BYTES = {"sdss": 175_000, "boss": 220_000}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 

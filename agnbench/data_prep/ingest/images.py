@@ -43,7 +43,7 @@ MAD_TO_SIGMA = 1.4826
 #: Bands of an SDSS colour JPEG, and the RGB channel holding each (SDSS maps i, r, g to R, G, B).
 JPEG_BANDS = "gri"
 _JPEG_CHANNEL = {"g": 2, "r": 1, "i": 0}
-STRETCH_METHODS = ("asinh_global", "minmax_per_image")
+from agnbench.config.choices import STRETCH_METHODS
 
 
 @dataclass(frozen=True)

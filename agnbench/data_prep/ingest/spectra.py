@@ -33,7 +33,7 @@ BPT_LINES = ("H_BETA", "OIII_4959", "OIII_5007", "NII_6548", "H_ALPHA", "NII_658
 #: [OI]6364, [ArIII]. [OI], [SII] and HeII are AGN diagnostics themselves (Veilleux & Osterbrock 1987).
 EXTRA_LINES = {"NEIII_HEPS_3969": 3969.6, "OIII_4363": 4364.4, "HEII_4686": 4687.0, "NI_5200": 5201.7,
                "HEI_5876": 5877.3, "FEVII_6087": 6088.5, "OI_6364": 6365.5, "ARIII_7136": 7137.8}
-LINE_SETS = ("all", "bpt")
+from agnbench.config.choices import MASKED_LINE_SETS as LINE_SETS
 LINE_HALF_WIDTH = 15.0  # A, rest frame
 EDGE_PIXELS = 3  # pixels each side of a blanked window whose median anchors the straight line
 _OBJECT_FIELDS = {"z": ("Z",), "plate": ("PLATE",), "mjd": ("MJD",), "fiber": ("FIBERID",),
