@@ -20,11 +20,9 @@ from agnbench.contracts.comparison import (comparison_complete, comparison_paths
                                            report_complete)
 from agnbench.contracts.run_dir import attributions_complete, attributions_dir, has_model_meta, is_complete
 from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
+from agnbench.config.choices import RUN_CATALOG_MODELS as CATALOG_MODELS
 
 log = logging.getLogger(__name__)
-
-#: Catalog models trained by ``agnbench run`` (DESIGN: the reference points every paper table needs).
-CATALOG_MODELS = ("xgboost", "lightgbm", "logreg")
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agnbench.config.choices import CATALOG_MODELS as MODEL_KINDS
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import has_model_meta, read_model_meta, write_model_meta
 from agnbench.errors import AgnbenchError
 
 logger = logging.getLogger(__name__)
 
-MODEL_KINDS = ("xgboost", "lightgbm", "logreg", "rf")
 #: The track name of catalog models (``model_meta.json``, predictions, run ids).
 TRACK = "catalog"
 

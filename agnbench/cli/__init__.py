@@ -1,5 +1,5 @@
-"""The command line: ``agnbench`` and its subcommands (thin entry points over library functions)."""
+"""The command line: ``agnbench`` and its subcommands (thin entry points over library functions).
 
-from agnbench.cli.main import main
-
-__all__ = ["main"]
+The console script is :func:`agnbench.cli.main.main`. This package imports nothing itself, so
+``python -m agnbench.cli.main`` runs that module once (no second copy under its package name).
+"""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from agnbench.cli.common import add_common, resolve
+from agnbench.config.choices import FETCH_TARGETS
+
 _DESCRIPTION = """\
 Download real survey files into a raw directory in the layout `agnbench prep --source mpajhu --raw DIR` reads:
 
@@ -34,11 +37,9 @@ the rest is fetched. Exit status 1 if any file failed (after saving the manifest
 
 def add_fetch(sub: argparse._SubParsersAction) -> None:
     """Register the ``fetch`` subcommand on the top-level subparsers ``sub``."""
-    from agnbench.cli.main import _common
-
     p = sub.add_parser("fetch", help="download real SDSS catalogs, spectra and Legacy Survey cutouts (what prep reads)",
                        description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("catalog", "spectra", "images"), help="which files to download")
+    p.add_argument("what", choices=FETCH_TARGETS, help="which files to download")
     p.add_argument("--raw", required=True, type=Path, help="raw survey directory (created if needed)")
     p.add_argument("--limit", type=int, help="objects for spectra/images; 0 = all (config: fetch.limit)")
     p.add_argument("--dry-run", action="store_true",
@@ -50,17 +51,16 @@ def add_fetch(sub: argparse._SubParsersAction) -> None:
                         "RAW/catalog/photometry.*")
     p.add_argument("--jpeg", action="store_true", help="with images: also fetch colour JPEGs into RAW/jpeg/")
     p.add_argument("--retry-missing", action="store_true", help="try files recorded as missing (404) again")
-    _common(p)
+    add_common(p)
     p.set_defaults(func=run_fetch)
 
 
 def run_fetch(args: argparse.Namespace) -> Path | None:
     """Run ``agnbench fetch``; return the raw directory (None for ``--dry-run``, which only prints the plan)."""
-    from agnbench.cli.main import _resolve
     from agnbench.data_prep.fetch.download import fetch, plan_fetch
 
-    cfg = _resolve(args, {"--concurrency": ("fetch.concurrency", args.concurrency),
-                          "--limit": ("fetch.limit", args.limit)})
+    cfg = resolve(args, {"--concurrency": ("fetch.concurrency", args.concurrency),
+                         "--limit": ("fetch.limit", args.limit)})
     if args.dry_run:
         plan = plan_fetch(cfg, what=args.what, raw=args.raw, jpeg=args.jpeg, retry_missing=args.retry_missing,
                           estimate=True)

@@ -1,17 +1,17 @@
-"""YAML configuration -> frozen dataclasses.
+"""The root :class:`Config` and the machinery: YAML configuration -> frozen dataclasses.
 
 A config is built in three layers: the dataclass defaults, then a YAML file (any subset of
 keys), then ``--set key=value`` overrides. Every layer is checked against the dataclass
 fields: unknown keys and values of the wrong type are errors that name the source, the full
-dotted key and what to do. The machinery is generic: a new section is added by giving
-:class:`Config` a field whose type is a frozen dataclass (optionally with a ``validate``
-method that raises :class:`~agnbench.errors.ConfigError`).
+dotted key and what to do; then every section's ``validate()`` runs (children first), each
+through :func:`agnbench.config.rules.check_rules`. The machinery is generic: a new section is
+a frozen dataclass in its own module (see :mod:`agnbench.config`) given to :class:`Config` as a
+field.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -23,197 +23,31 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from agnbench.config.compare import CompareConfig, ExplainConfig, ReportConfig
+from agnbench.config.catalog import CatalogConfig
+from agnbench.config.compare import CompareConfig
 from agnbench.config.deep import ImagesConfig, SpectraConfig
+from agnbench.config.explain import ExplainConfig
 from agnbench.config.fetch import FetchConfig
-from agnbench.config.rules import check as _check
+from agnbench.config.labels import LabelsConfig
+from agnbench.config.paths import PathsConfig
+from agnbench.config.prep import PrepConfig
+from agnbench.config.report import ReportConfig
+from agnbench.config.rules import check_rules, suggestion
+from agnbench.config.simulate import SimulateConfig
 from agnbench.errors import ConfigError
 from agnbench.fileio import atomic_write_text
 
-T = TypeVar("T")
+# The section classes are re-exported: callers import them from here as well as from their own modules.
+__all__ = [
+    "CatalogConfig", "CompareConfig", "Config", "ExplainConfig", "FetchConfig", "ImagesConfig", "LabelsConfig",
+    "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "apply_overrides",
+    "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
+]
 
-#: Valid values of ``labels.scheme`` (see DESIGN.md, "Label schemes").
-LABEL_SCHEMES: tuple[str, ...] = ("agn_vs_sf", "agn_vs_sf_lowsn", "bpt4", "sdss_class")
+T = TypeVar("T")
 
 # PyYAML (YAML 1.1) reads ``1e-3`` as a string; such strings are accepted for float fields.
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-@dataclass(frozen=True)
-class PathsConfig:
-    """Where agnbench reads and writes (relative paths are relative to the working directory)."""
-
-    raw: str = "raw/mock"  # raw survey directory (simulate writes it, prep reads it)
-    data: str = "data/mock"  # dataset store
-    runs: str = "runs"
-    comparisons: str = "comparisons"
-
-    def validate(self) -> None:
-        """Require every path to be a non-empty string."""
-        for f in dataclasses.fields(self):
-            if not getattr(self, f.name).strip():
-                raise ConfigError(f"paths.{f.name} is empty: give a directory path")
-
-
-@dataclass(frozen=True)
-class LabelsConfig:
-    """Label scheme that turns MPA-JHU BPT codes (or SDSS classes) into training labels."""
-
-    scheme: str = "agn_vs_sf"  # one of LABEL_SCHEMES
-
-    def validate(self) -> None:
-        """Require ``scheme`` to be one of :data:`LABEL_SCHEMES`."""
-        if self.scheme not in LABEL_SCHEMES:
-            raise ConfigError(
-                f"labels.scheme={self.scheme!r} is unknown: use one of {', '.join(LABEL_SCHEMES)}"
-                + _suggestion(self.scheme, LABEL_SCHEMES)
-            )
-
-
-@dataclass(frozen=True)
-class SimulateConfig:
-    """Mock survey parameters (``agnbench simulate``).
-
-    Results depend only on the root ``seed`` and ``chunk_size`` (the work unit that owns a
-    random stream), never on ``workers``. Magnitudes are AB, angles in arcsec.
-    """
-
-    n: int = 3000  # number of galaxies
-    image_size: int = 64  # cutout side (pixels)
-    pixel_scale: float = 0.262  # arcsec / pixel (Legacy Survey)
-    z_min: float = 0.02
-    z_max: float = 0.2
-    r_limit: float = 17.77  # SDSS main-sample Petrosian r limit (mag)
-    frac_seyfert: float = 0.14  # true class fractions; star-forming is the remainder
-    frac_liner: float = 0.07
-    frac_composite: float = 0.12
-    snr_scale: float = 1.0  # multiplies the spectral S/N
-    psf_fwhm_min: float = 1.1  # arcsec
-    psf_fwhm_max: float = 1.5
-    point_source_fraction: float = 0.5  # Seyferts with a visible nuclear point source
-    point_source_strength: float = 1.0  # multiplies the point-source flux fraction
-    image_depth_r: float = 23.5  # 5-sigma point-source depth in r (mag)
-    chunk_size: int = 250  # galaxies per work unit (each has its own random stream)
-    workers: int = 0  # processes; 0 = all usable cores
-
-    def validate(self) -> None:
-        """Check ranges; raise :class:`ConfigError` naming the first bad key."""
-        fracs = ("frac_seyfert", "frac_liner", "frac_composite")
-        rules = [
-            ("n", self.n > 0, "must be > 0"),
-            ("image_size", 16 <= self.image_size <= 160, "must be 16..160"),
-            ("pixel_scale", self.pixel_scale > 0, "must be > 0"),
-            ("z_min", self.z_min > 0, "must be > 0"),
-            ("z_max", self.z_min < self.z_max <= 0.4, f"must be > z_min ({self.z_min}) and <= 0.4"),
-            *((name, 0 <= getattr(self, name) < 1, "must be in [0, 1)") for name in fracs),
-            ("snr_scale", self.snr_scale > 0, "must be > 0"),
-            ("psf_fwhm_min", self.psf_fwhm_min > 0, "must be > 0"),
-            ("psf_fwhm_max", self.psf_fwhm_max >= self.psf_fwhm_min,
-             f"must be >= psf_fwhm_min ({self.psf_fwhm_min})"),
-            ("point_source_fraction", 0 <= self.point_source_fraction <= 1, "must be in [0, 1]"),
-            ("point_source_strength", self.point_source_strength >= 0, "must be >= 0"),
-            ("chunk_size", self.chunk_size > 0, "must be > 0"),
-            ("workers", self.workers >= 0, "must be >= 0 (0 = all cores)"),
-        ]
-        for name, ok, rule in rules:
-            _check(ok, f"simulate.{name}", getattr(self, name), rule)
-        total = sum(getattr(self, name) for name in fracs)
-        if not total < 1:
-            raise ConfigError(
-                f"simulate.frac_seyfert + frac_liner + frac_composite = {total:g} is out of range: "
-                "must be < 1 (star-forming galaxies are the remainder)"
-            )
-
-
-@dataclass(frozen=True)
-class PrepConfig:
-    """Dataset-store preparation (``agnbench prep``): quality cuts, splits, spectra and cutouts.
-
-    Cuts follow the usual MPA-JHU practice (RELIABLE == 1, SPECTROTYPE == GALAXY,
-    Z_WARNING == 0, a redshift and a dereddened-r range). Wavelengths are rest-frame Angstrom.
-    """
-
-    require_reliable: bool = True
-    require_galaxy: bool = True
-    require_zwarning_zero: bool = True
-    z_min: float = 0.02
-    z_max: float = 0.2
-    r_min: float = 10.0  # dereddened model r magnitude range
-    r_max: float = 17.77
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    wave_min: float = 3750.0  # common rest-frame grid, covered by SDSS-I/II spectra at z <= 0.2
-    wave_max: float = 7400.0
-    dloglam: float = 1e-4  # log10 step, the SDSS pixel
-    norm_wave_min: float = 5300.0  # line-free window for the flux normalisation
-    norm_wave_max: float = 5700.0
-    mask_lines: bool = False  # blank emission lines in the spectra (ablation)
-    masked_lines: str = "all"  # all (every emission line: continuum-only) | bpt (Hb, [OIII], [NII], Ha only)
-    max_uncovered: float = 0.05  # largest fraction of the grid a spectrum may leave uncovered
-    image_size: int = 64  # cutouts are centre-cropped or resampled to this side (pixels)
-    image_source: str = "fits"  # fits (Legacy Survey grz) | jpeg (SDSS gri, 8-bit)
-    stretch: str = "asinh_global"  # asinh_global (one scale per band) | minmax_per_image
-    shard_size: int = 512  # objects per work unit (resume granularity)
-    workers: int = 0  # processes; 0 = all usable cores; results independent of it
-
-    def validate(self) -> None:
-        """Check ranges; raise :class:`ConfigError` naming the first bad key."""
-        rules = [
-            ("z_max", 0 <= self.z_min < self.z_max, f"must be > z_min ({self.z_min}) >= 0"),
-            ("r_max", self.r_min < self.r_max, f"must be > r_min ({self.r_min})"),
-            ("val_fraction", 0 < self.val_fraction < 1, "must be in (0, 1)"),
-            ("test_fraction", 0 < self.test_fraction < 1 - self.val_fraction, "must be in (0, 1 - val_fraction)"),
-            ("wave_max", 900 < self.wave_min < self.wave_max, f"must be > wave_min ({self.wave_min}) > 900"),
-            ("dloglam", 0 < self.dloglam <= 1e-2, "must be in (0, 0.01]"),
-            ("norm_wave_max", self.wave_min <= self.norm_wave_min < self.norm_wave_max <= self.wave_max,
-             "must satisfy wave_min <= norm_wave_min < norm_wave_max <= wave_max"),
-            ("max_uncovered", 0 <= self.max_uncovered < 1, "must be in [0, 1)"),
-            ("masked_lines", self.masked_lines in ("all", "bpt"), "must be 'all' (continuum-only) or 'bpt'"),
-            ("image_size", 16 <= self.image_size <= 256, "must be 16..256"),
-            ("image_source", self.image_source in ("fits", "jpeg"), "must be 'fits' or 'jpeg'"),
-            ("stretch", self.stretch in ("asinh_global", "minmax_per_image"), "must be 'asinh_global' or 'minmax_per_image'"),
-            ("shard_size", self.shard_size > 0, "must be > 0"),
-            ("workers", self.workers >= 0, "must be >= 0"),
-        ]
-        for name, ok, rule in rules:
-            _check(ok, f"prep.{name}", getattr(self, name), rule)
-
-
-@dataclass(frozen=True)
-class CatalogConfig:
-    """Catalog track (``agnbench train catalog``): model, features, imbalance, calibration, threshold."""
-
-    model: str = "xgboost"  # xgboost | lightgbm | logreg | rf
-    features: str = "photometry"  # photometry | physical | all | comma-separated feat_ columns
-    class_weight: str = "balanced"  # balanced | none
-    calibration: str = "none"  # none | isotonic | sigmoid | temperature (fitted on val)
-    threshold: str = "argmax"  # argmax | max_f1 | target_precision (chosen on val, binary only)
-    target_precision: float = 0.9
-    early_stopping_rounds: int = 50
-    threads: int = 2
-    search: str = "none"  # none | random (hyper-parameters by CV on the train split only)
-    n_trials: int = 20  # random-search trials (trial 0 = the defaults)
-    cv_folds: int = 3
-
-    def validate(self) -> None:
-        """Check choices and ranges; raise :class:`ConfigError` naming the first bad key."""
-        rules = [
-            ("search", self.search in ("none", "random"), "must be 'none' or 'random'"),
-            ("n_trials", self.n_trials >= 1, "must be >= 1"),
-            ("cv_folds", self.cv_folds >= 2, "must be >= 2"),
-            ("model", self.model in ("xgboost", "lightgbm", "logreg", "rf"), "must be xgboost, lightgbm, logreg or rf"),
-            ("features", bool(self.features.strip()), "must be photometry, physical, all or a list of feat_ columns"),
-            ("class_weight", self.class_weight in ("balanced", "none"), "must be 'balanced' or 'none'"),
-            ("calibration", self.calibration in ("none", "isotonic", "sigmoid", "temperature"),
-             "must be none, isotonic, sigmoid or temperature"),
-            ("threshold", self.threshold in ("argmax", "max_f1", "target_precision"),
-             "must be argmax, max_f1 or target_precision"),
-            ("target_precision", 0 < self.target_precision < 1, "must be in (0, 1)"),
-            ("early_stopping_rounds", self.early_stopping_rounds > 0, "must be > 0"),
-            ("threads", self.threads > 0, "must be > 0"),
-        ]
-        for name, ok, rule in rules:
-            _check(ok, f"catalog.{name}", getattr(self, name), rule)
 
 
 @dataclass(frozen=True)
@@ -235,7 +69,7 @@ class Config:
 
     def validate(self) -> None:
         """Require a non-negative seed."""
-        _check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        check_rules("", self, [("seed", self.seed >= 0, "must be >= 0")])
 
 
 def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()) -> Config:
@@ -317,14 +151,9 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
     return {} if data is None else data
 
 
-def _suggestion(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _unknown_key(source: str, key: str, name: str, valid: Sequence[str]) -> ConfigError:
     return ConfigError(
-        f"{source}: unknown key {key!r}; valid keys: {', '.join(valid)}" + _suggestion(name, valid)
+        f"{source}: unknown key {key!r}; valid keys: {', '.join(valid)}" + suggestion(name, valid)
     )
 
 

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agnbench.config.rules import check_rules
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from agnbench.config.choices import (
+    CLASS_WEIGHTS,
+    DEEP_CALIBRATION_METHODS,
+    DEVICES,
+    IMAGE_STEM_STRIDES,
+    IMAGE_STEMS,
+    LOSSES,
+    PRECISIONS,
+    SAMPLERS,
+    SPECTRA_STEM_STRIDES,
+    THRESHOLD_RULES,
+)
+from agnbench.config.rules import alternatives, check_rules
 
 
 @dataclass(frozen=True)
@@ -31,19 +40,19 @@ class DeepTrainConfig:
     lr: float = 3e-3  # AdamW peak learning rate
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0  # capped at half of ``epochs``
-    loss: str = "ce"  # ce (cross-entropy) | focal
+    loss: str = "ce"  # choices.LOSSES: ce (cross-entropy) | focal
     focal_gamma: float = 2.0
-    class_weight: str = "balanced"  # balanced | none (weights in the loss)
+    class_weight: str = "balanced"  # choices.CLASS_WEIGHTS (weights in the loss)
     label_smoothing: float = 0.0
-    sampler: str = "shuffle"  # shuffle | balanced (class-balanced sampling with replacement)
+    sampler: str = "shuffle"  # choices.SAMPLERS: shuffle | balanced (class-balanced, with replacement)
     patience: int = 6  # epochs without val improvement before stopping
-    calibration: str = "temperature"  # none | temperature (fitted on val)
-    threshold: str = "argmax"  # argmax | max_f1 | target_precision (chosen on val; binary)
+    calibration: str = "temperature"  # choices.DEEP_CALIBRATION_METHODS (fitted on val)
+    threshold: str = "argmax"  # choices.THRESHOLD_RULES (chosen on val; binary)
     target_precision: float = 0.9
     augment: bool = True
     tta: bool = False  # test-time augmentation
-    device: str = "auto"  # auto | cpu | cuda | mps
-    precision: str = "auto"  # auto (bf16 on CUDA when supported, else fp32) | fp32 | bf16 | fp16
+    device: str = "auto"  # choices.DEVICES
+    precision: str = "auto"  # choices.PRECISIONS; auto: bf16 on CUDA when supported, else fp32
     threads: int = 2  # CPU threads for torch (set explicitly; recorded in env.json)
     workers: int = 0  # data-loading processes (0 = in the main process); results do not depend on it
     freeze_epochs: int = 0  # with --init-from: epochs with the backbone frozen before unfreezing
@@ -56,15 +65,15 @@ class DeepTrainConfig:
             ("lr", self.lr > 0, "must be > 0"),
             ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
             ("warmup_epochs", self.warmup_epochs >= 0, "must be >= 0 (it is capped at half the run)"),
-            ("loss", self.loss in ("ce", "focal"), "must be 'ce' or 'focal'"),
+            ("loss", self.loss in LOSSES, f"must be {alternatives(LOSSES, quote=True)}"),
             ("focal_gamma", self.focal_gamma >= 0, "must be >= 0"),
-            ("class_weight", self.class_weight in ("balanced", "none"), "must be 'balanced' or 'none'"),
+            ("class_weight", self.class_weight in CLASS_WEIGHTS, f"must be {alternatives(CLASS_WEIGHTS, quote=True)}"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)"),
-            ("sampler", self.sampler in ("shuffle", "balanced"), "must be 'shuffle' or 'balanced'"),
+            ("sampler", self.sampler in SAMPLERS, f"must be {alternatives(SAMPLERS, quote=True)}"),
             ("patience", self.patience >= 1, "must be >= 1"),
-            ("calibration", self.calibration in ("none", "temperature"), "must be 'none' or 'temperature'"),
-            ("threshold", self.threshold in ("argmax", "max_f1", "target_precision"),
-             "must be argmax, max_f1 or target_precision"),
+            ("calibration", self.calibration in DEEP_CALIBRATION_METHODS,
+             f"must be {alternatives(DEEP_CALIBRATION_METHODS, quote=True)}"),
+            ("threshold", self.threshold in THRESHOLD_RULES, f"must be {alternatives(THRESHOLD_RULES)}"),
             ("target_precision", 0 < self.target_precision < 1, "must be in (0, 1)"),
             ("device", self.device in DEVICES, f"must be one of {', '.join(DEVICES)}"),
             ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
@@ -104,7 +113,7 @@ class SpectraConfig(DeepTrainConfig):
             ("blocks", len(self.blocks) >= 1 and all(b >= 1 for b in self.blocks),
              "must be a non-empty list of positive block counts, e.g. [1, 1, 1, 1]"),
             ("kernel_size", self.kernel_size >= 1 and self.kernel_size % 2 == 1, "must be an odd number >= 1"),
-            ("stem_stride", self.stem_stride in (1, 2, 4), "must be 1, 2 or 4"),
+            ("stem_stride", self.stem_stride in SPECTRA_STEM_STRIDES, f"must be {alternatives(SPECTRA_STEM_STRIDES)}"),
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
             ("noise_scale", self.noise_scale >= 0, "must be >= 0"),
             ("shift_pixels", self.shift_pixels >= 0, "must be >= 0"),
@@ -129,7 +138,7 @@ class ImagesConfig(DeepTrainConfig):
     patience: int = 5
     tta: bool = True  # average the 8 dihedral transforms at prediction time
     width: float = 0.5
-    stem: str = "small"  # small | imagenet
+    stem: str = "small"  # choices.IMAGE_STEMS
     stem_stride: int = 2
     dropout: float = 0.1
     shift_pixels: float = 1.0
@@ -140,8 +149,8 @@ class ImagesConfig(DeepTrainConfig):
         """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""
         check_rules("images", self, self._train_rules() + [
             ("width", 0 < self.width <= 4, "must be in (0, 4]"),
-            ("stem", self.stem in ("small", "imagenet"), "must be 'small' or 'imagenet'"),
-            ("stem_stride", self.stem_stride in (1, 2), "must be 1 or 2"),
+            ("stem", self.stem in IMAGE_STEMS, f"must be {alternatives(IMAGE_STEMS, quote=True)}"),
+            ("stem_stride", self.stem_stride in IMAGE_STEM_STRIDES, f"must be {alternatives(IMAGE_STEM_STRIDES)}"),
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
             ("shift_pixels", self.shift_pixels >= 0, "must be >= 0"),
             ("noise_sigma", self.noise_sigma >= 0, "must be >= 0"),

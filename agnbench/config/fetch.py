@@ -11,13 +11,16 @@ and redirect).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from agnbench.config.rules import check_rules
+from agnbench.config.choices import FETCH_RELEASES, FETCH_VERIFY
+from agnbench.config.rules import alternatives, check_rules
 
 #: Values used to check that every template formats (and to estimate plans).
-_SAMPLE = {"name": "galSpecInfo-dr8.fits", "run2d": "26", "plate": 266, "mjd": 51630, "fiber": 168,
-           "ra": 146.714, "dec": -1.041, "layer": "ls-dr10", "pixscale": 0.262, "size": 160, "bands": "grz"}
+_SAMPLE = MappingProxyType({"name": "galSpecInfo-dr8.fits", "run2d": "26", "plate": 266, "mjd": 51630, "fiber": 168,
+                            "ra": 146.714, "dec": -1.041, "layer": "ls-dr10", "pixscale": 0.262, "size": 160,
+                            "bands": "grz"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class FetchConfig:
     finished files before skipping them; ``size`` trusts the size recorded in the manifest.
     """
 
-    release: str = "dr8"  # dr8 (SAS galSpec*) | dr7 (MPA Garching gal_*)
+    release: str = "dr8"  # choices.FETCH_RELEASES: dr8 (SAS galSpec*) | dr7 (MPA Garching gal_*)
     sas_base: str = "https://data.sdss.org/sas/dr17"
     legacy_base: str = "https://www.legacysurvey.org"
     mpa_base: str = "https://wwwmpa.mpa-garching.mpg.de/SDSS/DR7/Data"
@@ -72,7 +75,7 @@ class FetchConfig:
     max_backoff_s: float = 60.0
     limit: int = 0  # objects for spectra/images; 0 = every object passing prep's quality cuts
     stratify: bool = True  # --limit: equal numbers per label (composites count as one), seeded
-    verify: str = "sha256"  # sha256 | size: how a finished file is checked before it is skipped
+    verify: str = "sha256"  # choices.FETCH_VERIFY: how a finished file is checked before it is skipped
     user_agent: str = "agnbench-fetch"
 
     def urls(self) -> dict[str, str]:
@@ -90,7 +93,7 @@ class FetchConfig:
         """Check ranges, templates and hosts; raise :class:`~agnbench.errors.ConfigError` naming the key."""
         urls = self.urls()
         rules = [
-            ("release", self.release in ("dr8", "dr7"), "must be 'dr8' or 'dr7'"),
+            ("release", self.release in FETCH_RELEASES, f"must be {alternatives(FETCH_RELEASES, quote=True)}"),
             ("catalog_files", len(self.catalog_files) > 0, "must list at least galSpecInfo"),
             ("dr7_catalog_files", len(self.dr7_catalog_files) > 0, "must list at least gal_info"),
             ("run2d", self.run2d.strip() != "", "must be a reduction name such as 26, 103, 104 or v5_13_2"),
@@ -108,7 +111,7 @@ class FetchConfig:
             ("backoff_s", 0 <= self.backoff_s <= self.max_backoff_s, "must be in [0, max_backoff_s]"),
             ("max_backoff_s", 0 <= self.max_backoff_s <= 3600, "must be in [0, 3600] seconds"),
             ("limit", self.limit >= 0, "must be >= 0 (0 = all objects)"),
-            ("verify", self.verify in ("sha256", "size"), "must be 'sha256' or 'size'"),
+            ("verify", self.verify in FETCH_VERIFY, f"must be {alternatives(FETCH_VERIFY, quote=True)}"),
             ("user_agent", self.user_agent.strip() != "", "must not be empty"),
         ]
         unused = "dr7_catalog_url" if self.release == "dr8" else "catalog_url"

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agnbench.config.choices import MASKED_LINE_SETS
+
 EMISSION, ABSORPTION = "emission", "absorption"
 #: The kinds of :class:`Line`.
 LINE_KINDS = (EMISSION, ABSORPTION)
 #: ``line_set`` values of :func:`line_centres` (prep's ``masked_lines``): every emission line, or the BPT lines.
-LINE_SETS = ("all", "bpt")
+LINE_SETS = MASKED_LINE_SETS
 #: Half width (Å, rest frame) of the window around each line that prep blanks and IG baselines bridge.
 LINE_HALF_WIDTH = 15.0
 

@@ -22,9 +22,9 @@ from agnbench.contracts.store import Store
 from agnbench.deep import augment
 from agnbench.errors import AgnbenchError
 from agnbench.seeding import make_worker_init_fn, rng, torch_generator
+from agnbench.config.choices import DEEP_TRACKS as TRACKS
 
 log = logging.getLogger(__name__)
-TRACKS = ("spectra", "images")
 _ROW = {"spectra": "spec_row", "images": "image_row"}
 _MAX_WEIGHT = 5.0
 

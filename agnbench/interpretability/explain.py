@@ -23,11 +23,9 @@ from agnbench.contracts.store import STORE_CHANGED, STORE_OK, Store, locate_stor
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
 from agnbench.seeding import rng
+from agnbench.config.choices import EXPLAIN_METHODS as METHODS
 
 log = logging.getLogger(__name__)
-METHODS = {"catalog": ("shap", "interactions", "permutation"),
-           "spectra": ("ig", "saliency", "occlusion"),
-           "images": ("ig", "gradcam", "occlusion")}
 
 
 def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | None = None,

@@ -37,12 +37,12 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Sal
 from torch import nn
 
 from agnbench.errors import AgnbenchError
+from agnbench.config.choices import EXPLAIN_TARGETS as TARGET_MODES
 
 log = logging.getLogger(__name__)
 
 #: absolute floor (logits) of the completeness tolerance of :func:`integrated_gradients`
 DELTA_ATOL = 1e-3
-TARGET_MODES = ("predicted", "true")
 
 
 @dataclass(frozen=True)

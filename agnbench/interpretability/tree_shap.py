@@ -30,13 +30,13 @@ import pandas as pd
 from agnbench.baselines.catalog_models import FitResult
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability import tree_arrays
+from agnbench.config.choices import SHAP_METHODS
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_LOG_ODDS = "log-odds"
 OUTPUT_MARGIN = "raw multiclass margin (softmax input)"
 OUTPUT_PROBA = "probability"
-SHAP_METHODS = ("auto", "fast", "native")
 FAST_METHOD = "fast TreeSHAP (numba, exact path-dependent, tabulated leaf patterns) on the {kind} trees"
 
 

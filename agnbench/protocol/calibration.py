@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agnbench.errors import AgnbenchError
+from agnbench.config.choices import CALIBRATION_METHODS
 
-CALIBRATION_METHODS = ("none", "isotonic", "sigmoid", "temperature")
 EPS = 1e-12
 _LOG_T_BOUNDS = (-5.0, 5.0)
 

@@ -21,8 +21,7 @@ import warnings
 import numpy as np
 
 from agnbench.errors import AgnbenchError
-
-THRESHOLD_RULES = ("argmax", "max_f1", "target_precision")
+from agnbench.config.choices import THRESHOLD_RULES
 
 
 def fit_threshold(proba_val: np.ndarray, y_val: np.ndarray, *, rule: str = "argmax", target_precision: float = 0.9,

@@ -58,10 +58,10 @@ from agnbench.data_prep.fetch.validate import (CATALOG_COLUMNS, validate_catalog
 from agnbench.data_prep.formats.sdss_files import spec_filename
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import sha256_file
+from agnbench.config.choices import FETCH_TARGETS as WHAT
 
 log = logging.getLogger(__name__)
 
-WHAT = ("catalog", "spectra", "images")
 SPEC_BYTES = {"sdss": 175_000, "boss": 220_000}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from agnbench.data_prep.formats.fastfits import read_image
 from agnbench.data_prep.formats.sdss_files import SurveyFileError
+from agnbench.config.choices import STRETCH_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ MAD_TO_SIGMA = 1.4826
 #: Bands of an SDSS colour JPEG, and the RGB channel holding each (SDSS maps i, r, g to R, G, B).
 JPEG_BANDS = "gri"
 _JPEG_CHANNEL = {"g": 2, "r": 1, "i": 0}
-STRETCH_METHODS = ("asinh_global", "minmax_per_image")
 
 
 @dataclass(frozen=True)

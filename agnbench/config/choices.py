@@ -1,0 +1,95 @@
+"""Every list of choices agnbench accepts, spelled once.
+
+Config validation, argparse ``choices=`` and the code that acts on a choice all read these tuples, so a
+new choice is added here (and implemented where it is acted on) and nowhere else. The order is the order
+shown to users (messages, ``--help``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# ---------------------------------------------------------------------------------------------- labels, tracks
+
+#: ``labels.scheme``: how MPA-JHU BPT codes (or SDSS classes) become training labels (docs: "Label schemes").
+LABEL_SCHEMES: tuple[str, ...] = ("agn_vs_sf", "agn_vs_sf_lowsn", "bpt4", "sdss_class")
+#: Tracks of the benchmark: what a run was trained on.
+TRACKS: tuple[str, ...] = ("catalog", "spectra", "images")
+#: Tracks trained by the deep trainer (``agnbench train spectra|images``; config sections of the same names).
+DEEP_TRACKS: tuple[str, ...] = TRACKS[1:]
+
+# ---------------------------------------------------------------------------------------------- data
+
+#: ``agnbench prep --source``: MPA-JHU files in a raw survey directory, or the user's own table.
+PREP_SOURCES: tuple[str, ...] = ("mpajhu", "table")
+#: ``prep.image_source``: Legacy Survey grz FITS cutouts, or SDSS gri 8-bit JPEGs.
+IMAGE_SOURCES: tuple[str, ...] = ("fits", "jpeg")
+#: ``prep.stretch``: one arcsinh scale per band over the store, or a min-max per image.
+STRETCH_METHODS: tuple[str, ...] = ("asinh_global", "minmax_per_image")
+#: ``prep.masked_lines``: every emission line (continuum-only) or the BPT lines only.
+MASKED_LINE_SETS: tuple[str, ...] = ("all", "bpt")
+#: ``agnbench fetch WHAT``: which real survey files to download.
+FETCH_TARGETS: tuple[str, ...] = ("catalog", "spectra", "images")
+#: ``fetch.release``: MPA-JHU DR8 ``galSpec*`` files (SDSS SAS) or DR7 ``gal_*`` files (MPA Garching).
+FETCH_RELEASES: tuple[str, ...] = ("dr8", "dr7")
+#: ``fetch.verify``: how a finished download is checked before it is skipped.
+FETCH_VERIFY: tuple[str, ...] = ("sha256", "size")
+
+# ---------------------------------------------------------------------------------------------- training
+
+#: ``catalog.model`` / ``agnbench train catalog --model``: the catalog-track model kinds.
+CATALOG_MODELS: tuple[str, ...] = ("xgboost", "lightgbm", "logreg", "rf")
+#: Catalog models that ``agnbench run`` trains (the reference points every paper table needs).
+RUN_CATALOG_MODELS: tuple[str, ...] = CATALOG_MODELS[:3]
+#: ``catalog.features``: named feature sets (or else a comma-separated list of ``feat_`` columns).
+CATALOG_FEATURE_SETS: tuple[str, ...] = ("photometry", "physical", "all")
+#: ``catalog.search``: hyper-parameter search on the train split.
+SEARCH_METHODS: tuple[str, ...] = ("none", "random")
+#: ``catalog.class_weight`` and ``spectra|images.class_weight``.
+CLASS_WEIGHTS: tuple[str, ...] = ("balanced", "none")
+#: ``catalog.calibration``: probability calibration fitted on val.
+CALIBRATION_METHODS: tuple[str, ...] = ("none", "isotonic", "sigmoid", "temperature")
+#: ``spectra|images.calibration``: the calibrations the deep trainer fits.
+DEEP_CALIBRATION_METHODS: tuple[str, ...] = ("none", "temperature")
+#: Decision rules chosen on val (``catalog.threshold``, ``spectra|images.threshold``, ``compare.threshold_rules``).
+THRESHOLD_RULES: tuple[str, ...] = ("argmax", "max_f1", "target_precision")
+#: ``spectra|images.loss``: cross-entropy or focal loss.
+LOSSES: tuple[str, ...] = ("ce", "focal")
+#: ``spectra|images.sampler``: plain shuffling or class-balanced sampling with replacement.
+SAMPLERS: tuple[str, ...] = ("shuffle", "balanced")
+#: ``spectra|images.device`` / ``--device``.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+#: ``spectra|images.precision``.
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+#: ``spectra.stem_stride``: stride of the 1D ResNet stem.
+SPECTRA_STEM_STRIDES: tuple[int, ...] = (1, 2, 4)
+#: ``images.stem``: small-cutout stem (3x3 conv, no max-pool) or the original ImageNet stem.
+IMAGE_STEMS: tuple[str, ...] = ("small", "imagenet")
+#: ``images.stem_stride``: stride of the small stem.
+IMAGE_STEM_STRIDES: tuple[int, ...] = (1, 2)
+
+# ---------------------------------------------------------------------------------------------- analysis
+
+#: ``compare.split``: the split every run is scored on.
+COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
+#: ``compare.ci``: the interval written to summary.csv (both are always computed).
+INTERVAL_METHODS: tuple[str, ...] = ("percentile", "bca")
+#: ``compare.seeds``: runs that differ only by seed kept apart, or also pooled.
+SEED_MODES: tuple[str, ...] = ("separate", "combined")
+#: ``explain.split`` / ``agnbench explain --split``.
+EXPLAIN_SPLITS: tuple[str, ...] = ("test", "val", "ood")
+#: ``explain.target``: attribute the predicted class or the true class.
+EXPLAIN_TARGETS: tuple[str, ...] = ("predicted", "true")
+#: ``explain.spectra_baseline``: the Integrated-Gradients baseline of the spectra track.
+SPECTRA_BASELINES: tuple[str, ...] = ("continuum", "class_mean", "zeros")
+#: ``explain.image_baseline``: the Integrated-Gradients baseline of the images track.
+IMAGE_BASELINES: tuple[str, ...] = ("zeros", "blurred")
+#: ``agnbench explain --methods``: the attribution methods of each track (read-only mapping).
+EXPLAIN_METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "catalog": ("shap", "interactions", "permutation"),
+    "spectra": ("ig", "saliency", "occlusion"),
+    "images": ("ig", "gradcam", "occlusion"),
+})
+#: TreeSHAP implementations: numba when supported, else native (``auto``), or one of them.
+SHAP_METHODS: tuple[str, ...] = ("auto", "fast", "native")

@@ -1,0 +1,47 @@
+"""Config section ``explain``: attributions (``agnbench explain``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agnbench.config.choices import EXPLAIN_SPLITS, EXPLAIN_TARGETS, IMAGE_BASELINES, SPECTRA_BASELINES
+from agnbench.config.rules import alternatives, check_rules
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Attributions (``agnbench explain``): how many objects, which class, which baselines.
+
+    Attributions explain the predicted class of each object (``target: predicted``) or its true
+    class (``true``), never a sum over classes. The spectra Integrated-Gradients baseline is the
+    object's own line-free continuum by default (``continuum``: every emission-line window
+    replaced by a straight line), so the attribution is that of the emission lines; ``class_mean``
+    uses the mean star-forming training spectrum and ``zeros`` an empty spectrum. Images use an
+    empty sky (``zeros``) or a blurred copy (``blurred``).
+    """
+
+    split: str = "test"  # choices.EXPLAIN_SPLITS
+    n: int = 500  # objects explained (a seeded random subset of the split, stratified by class)
+    target: str = "predicted"  # choices.EXPLAIN_TARGETS
+    ig_steps: int = 32
+    spectra_baseline: str = "continuum"  # choices.SPECTRA_BASELINES
+    image_baseline: str = "zeros"  # choices.IMAGE_BASELINES
+    psf_fwhm_arcsec: float = 1.3  # radius unit of the image radial profiles (Legacy Survey median seeing)
+    max_interactions: int = 300  # SHAP interaction values on at most this many objects
+    permutation_repeats: int = 5
+    sanity_check: bool = True  # Adebayo et al. (2018): compare with a model whose weights are re-initialised
+
+    def validate(self) -> None:
+        """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""
+        check_rules("explain", self, [
+            ("split", self.split in EXPLAIN_SPLITS, f"must be {alternatives(EXPLAIN_SPLITS)}"),
+            ("n", self.n >= 1, "must be >= 1"),
+            ("target", self.target in EXPLAIN_TARGETS, f"must be {alternatives(EXPLAIN_TARGETS, quote=True)}"),
+            ("ig_steps", self.ig_steps >= 4, "must be >= 4"),
+            ("spectra_baseline", self.spectra_baseline in SPECTRA_BASELINES,
+             f"must be {alternatives(SPECTRA_BASELINES)}"),
+            ("image_baseline", self.image_baseline in IMAGE_BASELINES, f"must be {alternatives(IMAGE_BASELINES)}"),
+            ("psf_fwhm_arcsec", self.psf_fwhm_arcsec > 0, "must be > 0"),
+            ("max_interactions", self.max_interactions >= 0, "must be >= 0 (0 = none)"),
+            ("permutation_repeats", self.permutation_repeats >= 1, "must be >= 1"),
+        ])
