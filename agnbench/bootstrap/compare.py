@@ -1,4 +1,4 @@
-"""``agnbench compare RUN... --out comparisons/NAME``: DESIGN Contract 4 from predictions files only.
+"""``agnbench compare RUN... --out comparisons/NAME``: Contract 4 (docs/contracts.md) from predictions files only.
 
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
