@@ -212,6 +212,11 @@ def test_explain_trees_refuses_what_it_cannot_explain() -> None:
         agnbench.explain_trees(model, X, feature_names=["a", "b"])
     with pytest.raises(AgnbenchError, match=r"shape \(n, 5\)"):
         agnbench.explain_trees(model, X[:, :3])
+    named = xgb.XGBClassifier(n_estimators=3, n_jobs=1).fit(pd.DataFrame(X, columns=list("abcde")), y)
+    with pytest.raises(AgnbenchError, match=r"lacks the model's feature\(s\) \['e'\]"):
+        agnbench.explain_trees(named, pd.DataFrame(X, columns=list("abcdz")))
+    renamed = agnbench.explain_trees(named, pd.DataFrame(X, columns=list("vwxyz")), feature_names=list("vwxyz"))
+    assert renamed.feature_names == list("vwxyz")
 
 
 # ----------------------------------------------------------------------------- gradients on a user's module

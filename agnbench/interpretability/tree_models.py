@@ -39,8 +39,8 @@ def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Se
     model : XGBClassifier, xgboost.Booster, LGBMClassifier, lightgbm.Booster or FitResult
         The fitted classifier (see the module docstring for the objectives accepted).
     X : numpy.ndarray or pandas.DataFrame, shape (n, d)
-        Features, NaN allowed. A DataFrame whose columns include the model's feature names is
-        reordered to them; otherwise columns are taken in the model's order.
+        Features, NaN allowed. A DataFrame is reordered to the model's feature names (an error if
+        it lacks one, unless ``feature_names`` is given); an array's columns are in the model's order.
     feature_names : sequence of str, optional
         ``d`` names for the result; default the model's own names, else the DataFrame's columns,
         else ``x0 .. x{d-1}``.
@@ -64,12 +64,17 @@ def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Se
     Raises
     ------
     AgnbenchError
-        An unsupported model type or objective, ``X`` of the wrong width, or failed additivity.
+        An unsupported model type or objective, ``X`` of the wrong width or without the model's
+        feature columns, or failed additivity.
     """
     frame_columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
     fit = as_fit(model, feature_names=feature_names, columns=frame_columns, threads=threads)
     if frame_columns is not None and set(fit.feature_names) <= set(frame_columns):
         X = X[list(fit.feature_names)]
+    elif frame_columns is not None and feature_names is None:
+        missing = sorted(set(fit.feature_names) - set(frame_columns))
+        raise AgnbenchError(f"X lacks the model's feature(s) {missing[:5]}; pass a DataFrame with the columns the "
+                            "model was trained on, or X.to_numpy() with the columns in the model's order")
     return tree_shap(fit, np.asarray(X, dtype=np.float64), check_additivity=check_additivity, atol=atol,
                      method=method)
 
