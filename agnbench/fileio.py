@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from agnbench.errors import AgnbenchError, ConfigError, RunExistsError
+from agnbench.errors import ConfigError, RunExistsError
 
 logger = logging.getLogger(__name__)
 

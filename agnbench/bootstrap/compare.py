@@ -1,4 +1,4 @@
-"""``agnbench compare RUN... --out comparisons/NAME``: DESIGN Contract 4 from predictions files only.
+"""``agnbench compare RUN... --out comparisons/NAME``: Contract 4 (docs/contracts.md) from predictions files only.
 
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
@@ -17,9 +17,7 @@ import pandas as pd
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
-from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes
-from agnbench.bootstrap.paired import (jackknife_values, long_replicates, pairwise_tests, paired_replicates,
-                                       summary_table)
+from agnbench.bootstrap.paired import paired_comparison
 from agnbench.bootstrap.paired_tests import seed_spread
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
 from agnbench.bootstrap.subgroups import subgroup_metrics
@@ -56,24 +54,19 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
         k, freq = majority
         proba[MAJORITY] = np.tile(freq, (aligned.y_true.size, 1))
         y_pred[MAJORITY] = np.full(aligned.y_true.size, k, dtype=np.int64)
-    metrics = [*METRIC_NAMES, *class_metric_names(classes)]
     log.info("comparing %d runs on %d shared %s objects; %d paired bootstrap replicates", len(names),
              aligned.y_true.size, cc.split, cc.n_boot)
-    reps = paired_replicates(aligned.y_true, proba, y_pred, classes=classes, metrics=metrics, n_boot=cc.n_boot,
-                             seed=cfg.seed, stratify=cc.stratify, ece_bins=cc.ece_bins, progress=progress)
-    jack = jackknife_values(aligned.y_true, proba, y_pred, classes=classes, metrics=metrics,
-                            n_groups=cc.jackknife_groups, seed=cfg.seed, ece_bins=cc.ece_bins)
-    notes = metric_notes(aligned.y_true, n_classes=len(classes))
-    summary = summary_table(aligned.y_true, proba, y_pred, reps, jack, classes=classes, metrics=metrics,
-                            confidence=cc.confidence, ci=cc.ci, notes=notes, ece_bins=cc.ece_bins)
-    tests = pairwise_tests(aligned.y_true, proba, y_pred, reps, summary, runs=names, metrics=metrics,
-                           confidence=cc.confidence)
+    paired = paired_comparison(aligned.y_true, proba, y_pred, classes=classes, n_boot=cc.n_boot, seed=cfg.seed,
+                               stratify=cc.stratify, confidence=cc.confidence, ci=cc.ci,
+                               jackknife_groups=cc.jackknife_groups, ece_bins=cc.ece_bins, tested=names,
+                               progress=progress)
+    summary, tests, reps, metrics = paired.summary, paired.tests, paired.replicates, paired.metrics
     seeds, combined = _seed_tables(loaded, summary, reps, metrics, cc)
     if len(combined):
         summary = pd.concat([summary, combined], ignore_index=True)
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
+        write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
                          tables={"seeds": seeds, **extras}, inputs=_inputs(cfg, loaded, aligned, majority, skipped))
     log.info("comparison written to %s", out)
     return out

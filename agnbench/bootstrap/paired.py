@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from agnbench.bootstrap.delong import delong_test
-from agnbench.bootstrap.metrics import point_metrics, weighted_metrics
+from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes, point_metrics, weighted_metrics
 from agnbench.bootstrap.paired_tests import holm, mcnemar_test
 from agnbench.bootstrap.resample import (bca_interval, bootstrap_pvalue, counts_from_indices, index_chunks,
                                          jackknife_weights, percentile_interval)
@@ -117,6 +118,74 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
     table["p_holm"] = (table.groupby(["metric", "test"], sort=False)["p_value"]
                        .transform(lambda p: holm(p.to_numpy(np.float64))) if len(table) else [])
     return table
+
+
+@dataclass(frozen=True, eq=False)
+class PairedComparison:
+    """The paired comparison of ``R`` runs (or models) on the same ``n`` objects.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        One row per (metric, run): the columns of ``summary.csv`` (:func:`summary_table`).
+    tests : pandas.DataFrame
+        One row per (run pair, metric, test): the columns of ``tests.csv`` (:func:`pairwise_tests`).
+    replicates : dict of str -> dict of str -> numpy.ndarray, shape (n_boot,)
+        Raw bootstrap draws ``{run: {metric: values}}`` from one shared resample matrix.
+    metrics : list of str
+        The metrics computed, in table order.
+    """
+
+    summary: pd.DataFrame
+    tests: pd.DataFrame
+    replicates: dict[str, dict[str, np.ndarray]]
+    metrics: list[str]
+
+    def replicates_table(self) -> pd.DataFrame:
+        """The raw draws in long form, ``replicate, run, metric, value`` (``replicates.parquet``)."""
+        return long_replicates(self.replicates)
+
+
+def paired_comparison(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray], *,
+                      classes: Sequence[str], n_boot: int, seed: int, stratify: bool, confidence: float, ci: str,
+                      jackknife_groups: int, ece_bins: int, tested: Sequence[str] | None = None,
+                      progress: bool = False) -> PairedComparison:
+    """Paired bootstrap, summary intervals and pairwise tests of aligned runs (what ``agnbench compare`` computes).
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray of int, shape (n,)
+        True class indices ``0 .. K-1``.
+    proba : dict of run -> numpy.ndarray, shape (n, K)
+        Class probabilities of each run on the same objects, in the same order.
+    y_pred : dict of run -> numpy.ndarray of int, shape (n,)
+        Decisions of each run.
+    classes : sequence of str, length K
+        Class names (per-class metrics are named ``precision_<class>`` ...).
+    n_boot, seed, stratify, confidence, ci, jackknife_groups, ece_bins
+        As the ``compare`` config section (:class:`~agnbench.config.compare.CompareConfig`); ``seed`` is
+        the root seed from which the resample and jackknife seeds are derived.
+    tested : sequence of str, optional
+        Runs compared pairwise in ``tests`` (default: all of ``proba``); the others (a reference
+        baseline) appear in ``summary`` only.
+    progress : bool
+        Show a progress bar over the replicates.
+
+    Returns
+    -------
+    PairedComparison
+    """
+    metrics = [*METRIC_NAMES, *class_metric_names(classes)]
+    reps = paired_replicates(y_true, proba, y_pred, classes=classes, metrics=metrics, n_boot=n_boot, seed=seed,
+                             stratify=stratify, ece_bins=ece_bins, progress=progress)
+    jack = jackknife_values(y_true, proba, y_pred, classes=classes, metrics=metrics, n_groups=jackknife_groups,
+                            seed=seed, ece_bins=ece_bins)
+    notes = metric_notes(y_true, n_classes=len(classes))
+    summary = summary_table(y_true, proba, y_pred, reps, jack, classes=classes, metrics=metrics,
+                            confidence=confidence, ci=ci, notes=notes, ece_bins=ece_bins)
+    tests = pairwise_tests(y_true, proba, y_pred, reps, summary, runs=list(proba if tested is None else tested),
+                           metrics=metrics, confidence=confidence)
+    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics)
 
 
 def long_replicates(replicates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -109,6 +109,7 @@ def tree_shap(fit: FitResult, X: np.ndarray, *, check_additivity: bool = True, a
         Malformed ``X``, an unknown ``method`` or ``"fast"`` for a model it cannot explain (the
         message says why), or failed additivity (with the worst object's index and the deviation).
     """
+    _check_fit(fit)
     if method not in SHAP_METHODS:
         raise AgnbenchError(f"unknown SHAP method {method!r}; valid: {', '.join(SHAP_METHODS)}")
     if method == "fast" and fit.kind not in ("xgboost", "lightgbm"):
@@ -165,6 +166,7 @@ def tree_shap_interactions(fit: FitResult, X: np.ndarray, *, max_rows: int = 500
     AgnbenchError
         ``max_rows < 1``, or the interactions do not sum to the (additivity-checked) SHAP values.
     """
+    _check_fit(fit)
     X = _features(X, fit)
     if max_rows < 1:
         raise AgnbenchError(f"max_rows must be >= 1, got {max_rows}")
@@ -442,6 +444,13 @@ def _lightgbm_interactions(fit: FitResult, X: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _check_fit(fit: FitResult) -> None:
+    """A raw model is refused with the way to explain it (:func:`~.tree_models.explain_trees` wraps it)."""
+    if not isinstance(fit, FitResult):
+        raise AgnbenchError(f"tree_shap takes an agnbench FitResult, got {type(fit).__module__}.{type(fit).__name__}; "
+                            "for your own fitted xgboost / lightgbm model call agnbench.explain_trees(model, X)")
+
+
 def _features(X: np.ndarray, fit: FitResult) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     d = len(fit.feature_names)
