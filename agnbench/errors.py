@@ -14,7 +14,7 @@ class ConfigError(AgnbenchError):
 
 
 class SchemaError(AgnbenchError):
-    """A table does not follow one of the DESIGN.md data contracts."""
+    """A table does not follow one of the data contracts of docs/contracts.md."""
 
 
 class RunExistsError(AgnbenchError):

@@ -1,4 +1,4 @@
-"""``agnbench train catalog``: one catalog-track run per seed, written as DESIGN Contract 3.
+"""``agnbench train catalog``: one catalog-track run per seed, written as docs/contracts.md Contract 3.
 
 Steps: open the store -> choose features -> leakage guard on the training split -> create the run
 directory and write the resolved config, environment and data fingerprint BEFORE training -> fit

@@ -1,4 +1,4 @@
-"""Column names, dtypes and validators for the DESIGN.md data contracts.
+"""Column names, dtypes and validators for the data contracts of docs/contracts.md.
 
 :func:`validate_objects` checks a dataset store's ``objects.parquet`` (Contract 1) and
 :func:`validate_predictions` a run's ``predictions.parquet`` (Contract 2). Both raise
@@ -167,7 +167,7 @@ def _check_bijection(df: pd.DataFrame, *, source: str, fix: str) -> None:
 
 
 def validate_objects(df: pd.DataFrame, *, source: str = "objects.parquet") -> None:
-    """Check a table against the ``objects.parquet`` contract (DESIGN.md, Contract 1).
+    """Check a table against the ``objects.parquet`` contract (docs/contracts.md, Contract 1).
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def validate_objects(df: pd.DataFrame, *, source: str = "objects.parquet") -> No
 
 
 def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet") -> None:
-    """Check a table against the ``predictions.parquet`` contract (DESIGN.md, Contract 2).
+    """Check a table against the ``predictions.parquet`` contract (docs/contracts.md, Contract 2).
 
     Parameters
     ----------
@@ -227,7 +227,7 @@ def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet
         0..n_classes-1, ``y_true`` outside 0..n_classes-1 (or -1, allowed for ood rows
         only), duplicated ``object_id``, or more than one run_id/track/model/seed value.
     """
-    fix = "fix the writer of this file (see DESIGN.md, Contract 2)"
+    fix = "fix the writer of this file (see docs/contracts.md, Contract 2)"
     _check_columns(df, PREDICTION_COLUMNS, source=source, fix=fix)
     if len(df) == 0:
         raise SchemaError(

@@ -1,4 +1,4 @@
-"""``agnbench train spectra|images``: one deep-track run, written as DESIGN Contract 3.
+"""``agnbench train spectra|images``: one deep-track run, written as docs/contracts.md Contract 3.
 
 Steps: open the store -> the track's objects (those with a spectrum / cutout) -> create the run
 directory and write the resolved config, environment, data fingerprint and model description
@@ -26,7 +26,7 @@ from agnbench.contracts.run_dir import (
     read_model_meta, read_status, write_data_record, write_model_meta, write_status,
 )
 from agnbench.contracts.schema import PREDICTION_SPLITS
-from agnbench.contracts.store import open_store
+from agnbench.contracts.store import check_store, open_store
 from agnbench.deep.data import TRACKS, TrackData
 from agnbench.deep.deep_card import deep_model_card
 from agnbench.deep.device import resolve_device, resolve_precision, set_threads
@@ -220,8 +220,8 @@ def _resume_target(run_dir: Path, track: str, data: Path | None) -> tuple[Path, 
         raise AgnbenchError(f"{run_dir / files.DATA_RECORD} is missing: {run_dir} is not a deep-track run that can "
                             "be resumed")
     data = Path(data) if data is not None else Path(recorded["store"])
-    store = open_store(data)
-    if store.fingerprint()["objects_sha256"] != recorded["objects_sha256"]:
+    open_store(data)  # a clear error if it is not a store
+    if not check_store(data, recorded["objects_sha256"]):
         raise AgnbenchError(f"--resume {run_dir}: the store {data} is not the one the run started on "
                             f"(objects.parquet sha256 differs from data.json); resume with the original --data")
     return run_dir, load_config(config_path(run_dir)), data

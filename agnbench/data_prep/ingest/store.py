@@ -1,4 +1,4 @@
-"""``agnbench prep``: raw survey files or a user's table -> the dataset store (DESIGN Contract 1).
+"""``agnbench prep``: raw survey files or a user's table -> the dataset store (docs/contracts.md Contract 1).
 
 Steps: select objects (:mod:`objects`) -> ingest spectra and cutouts in shards -> assemble the
 memory-mapped arrays -> write objects.parquet, quarantine.csv, manifest.json, config.yaml ->
