@@ -24,7 +24,12 @@ SLOW_TESTS = (
     "tests/reports/test_report.py",
     "tests/reports/test_report_interpret.py",
     "tests/reports/test_report_performance.py",
-    "tests/data_prep/mock/test_simulate_cli.py::test_run_simulates_once_then_resumes",
+    "tests/data_prep/mock/test_simulate_cli.py",
+    "tests/data_prep/ingest/test_store.py::test_cli_prep",
+    "tests/baselines/test_search.py::test_train_catalog_with_search_saves_trials",
+    "tests/baselines/test_train_catalog.py::test_real_table_trains_and_training_refuses_line_columns",
+    "tests/baselines/test_train_catalog.py::test_multiclass_bpt4_store",
+    "tests/baselines/test_train_catalog.py::test_cli_multi_seed",
     "tests/test_pipeline.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs"})
