@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from agnbench.cli.common import add_common, resolve
-from agnbench.config.choices import PREP_SOURCES
+from agnbench.config.choices import PREP_SOURCES, SPECTRA_FRAMES
 
 
 def add_simulate(sub: argparse._SubParsersAction) -> None:
@@ -52,14 +52,21 @@ def add_prep(sub: argparse._SubParsersAction) -> None:
             "with a global per-band arcsinh stretch; quarantine.csv listing every rejected input; manifest.json "
             "with counts and sha256 of every file. --source mpajhu reads MPA-JHU galSpec FITS + photometry in "
             "RAW/catalog, spectra RAW/spectra/PLATE/spec-*.fits and cutouts RAW/images/<object_id>.fits (what "
-            "`agnbench simulate` writes). --source table reads your own CSV/Parquet/FITS table. Interrupted? "
+            "`agnbench simulate` writes). --source table reads your own CSV/Parquet/FITS table. --source spectra "
+            "makes a store from a folder (or a text list) of 1-D spectrum files of any survey (SDSS/BOSS spec "
+            "files, 6dF/IRAF image rows with a linear or log WCS, DESI/LAMOST-like tables; config prep.reader), "
+            "labelled by the files' own pipeline CLASS (--set labels.scheme=sdss_class: galaxy/qso/star, on an "
+            "observed-frame grid) or by --table joined on --id-col or plate/mjd/fiber. Interrupted? "
             "Run the same command again: finished shards are kept."
         ),
     )
     p.add_argument("--source", required=True, choices=PREP_SOURCES, help="input kind")
-    p.add_argument("--raw", type=Path, help="raw survey directory (--source mpajhu)")
-    p.add_argument("--table", type=Path, help="your table, CSV/Parquet/FITS (--source table)")
-    p.add_argument("--id-col", help="unique object id column (--source table)")
+    p.add_argument("--raw", type=Path, help="raw survey directory (--source mpajhu); a folder of spectrum files, "
+                                            "a text file listing them, or one file (--source spectra)")
+    p.add_argument("--table", type=Path, help="your table, CSV/Parquet/FITS (--source table; with --source spectra: "
+                                              "the labels, joined on --id-col or plate/mjd/fiberid)")
+    p.add_argument("--id-col", help="unique object id column (--source table); with --source spectra: the column "
+                                    "matching the spectra's object id, file name or header object name")
     p.add_argument("--label-col", help="column holding the class (--source table)")
     p.add_argument("--label-map", help="VALUE:NAME pairs, e.g. 1:sf,3:agn; NAME 'ood' sends objects to the ood split")
     p.add_argument("--ra-col", help="RA column (deg); default: ra/RA if present")
@@ -72,6 +79,8 @@ def add_prep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-lines", action="store_true",
                    help="blank the emission lines in the spectra: continuum-only ablation (config: prep.mask_lines, "
                         "prep.masked_lines)")
+    p.add_argument("--frame", choices=SPECTRA_FRAMES,
+                   help="spectra grid frame (config: prep.frame; auto = observed for labels.scheme sdss_class)")
     p.add_argument("--workers", type=int, help="processes; 0 = all cores (config: prep.workers)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store once the new one is complete")
     add_common(p)
@@ -82,7 +91,7 @@ def run_prep(args: argparse.Namespace) -> Path:
     """Run ``agnbench prep``; return the store directory."""
     from agnbench.data_prep.ingest.store import prep
 
-    cfg = resolve(args, {"--workers": ("prep.workers", args.workers),
+    cfg = resolve(args, {"--workers": ("prep.workers", args.workers), "--frame": ("prep.frame", args.frame),
                          "--mask-lines": ("prep.mask_lines", True if args.mask_lines else None)})
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     return prep(cfg, source=args.source, out=args.out, raw=args.raw, table=args.table, id_col=args.id_col,

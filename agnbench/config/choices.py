@@ -22,7 +22,21 @@ DEEP_TRACKS: tuple[str, ...] = TRACKS[1:]
 # ---------------------------------------------------------------------------------------------- data
 
 #: ``agnbench prep --source``: MPA-JHU files in a raw survey directory, or the user's own table.
-PREP_SOURCES: tuple[str, ...] = ("mpajhu", "table")
+PREP_SOURCES: tuple[str, ...] = ("mpajhu", "table", "spectra")
+#: ``prep.frame``: the spectra grid's frame; ``auto`` = observed for ``sdss_class`` (galaxies, QSOs to z ~ 7 and
+#: stars share no rest frame), rest otherwise.
+SPECTRA_FRAMES: tuple[str, ...] = ("auto", "rest", "observed")
+#: ``prep.norm_method``: divide by the median flux in ``norm_wave_min..max`` (window) or the median |flux| over
+#: the grid (median); ``auto`` = window in the rest frame, median in the observed frame.
+NORM_METHODS: tuple[str, ...] = ("auto", "window", "median")
+#: ``prep.norm_fallback``: what a near-zero or negative window normaliser does.
+NORM_FALLBACKS: tuple[str, ...] = ("median_abs", "quarantine")
+#: ``prep.reader.layout``: where a 1-D spectrum file keeps its pixels (agnbench.data_prep.formats.spectrum1d).
+SPECTRUM_LAYOUTS: tuple[str, ...] = ("auto", "sdss", "table", "image")
+#: ``prep.reader.noise``: what the noise row/column of an image-layout spectrum holds.
+NOISE_KINDS: tuple[str, ...] = ("variance", "sigma", "ivar")
+#: ``prep.reader.medium``: air or vacuum wavelengths; ``auto`` reads CTYPE1/AIRORVAC/VACUUM (else vacuum).
+WAVELENGTH_MEDIA: tuple[str, ...] = ("auto", "vacuum", "air")
 #: ``prep.image_source``: Legacy Survey grz FITS cutouts, or SDSS gri 8-bit JPEGs.
 IMAGE_SOURCES: tuple[str, ...] = ("fits", "jpeg")
 #: ``prep.stretch``: one arcsinh scale per band over the store, or a min-max per image.
@@ -64,6 +78,9 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 #: ``spectra.stem_stride``: stride of the 1D ResNet stem.
 SPECTRA_STEM_STRIDES: tuple[int, ...] = (1, 2, 4)
+#: ``spectra.pool``: global pooling before the head: average and max concatenated (a narrow line is found
+#: wherever it is), or average only (what runs before agnbench 0.x used; a 10-pixel line is diluted ~1000x).
+SPECTRA_POOLS: tuple[str, ...] = ("avgmax", "avg")
 #: ``images.stem``: small-cutout stem (3x3 conv, no max-pool) or the original ImageNet stem.
 IMAGE_STEMS: tuple[str, ...] = ("small", "imagenet")
 #: ``images.stem_stride``: stride of the small stem.
@@ -93,3 +110,15 @@ EXPLAIN_METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 #: TreeSHAP implementations: numba when supported, else native (``auto``), or one of them.
 SHAP_METHODS: tuple[str, ...] = ("auto", "fast", "native")
+
+# ---------------------------------------------------------------------------------------------- spectra files
+
+#: SDSS ``SPPIXMASK`` bits (and_mask / or_mask), from the SDSS bitmask documentation: the names accepted in
+#: ``prep.reader.and_mask_ignore``.
+SPPIXMASK_BITS: Mapping[str, int] = MappingProxyType({
+    "NOPLUG": 0, "BADTRACE": 1, "BADFLAT": 2, "BADARC": 3, "MANYBADCOLUMNS": 4, "MANYREJECTED": 5,
+    "LARGESHIFT": 6, "BADSKYFIBER": 7, "NEARWHOPPER": 8, "WHOPPER": 9, "SMEARIMAGE": 10, "SMEARHIGHSN": 11,
+    "SMEARMEDSN": 12, "NEARBADPIXEL": 16, "LOWFLAT": 17, "FULLREJECT": 18, "PARTIALREJECT": 19,
+    "SCATTEREDLIGHT": 20, "CROSSTALK": 21, "NOSKY": 22, "BRIGHTSKY": 23, "NODATA": 24, "COMBINEREJ": 25,
+    "BADFLUXFACTOR": 26, "BADSKYCHI": 27, "REDMONSTER": 28,
+})

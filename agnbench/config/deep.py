@@ -19,7 +19,7 @@ from agnbench.config.choices import (
     LOSSES,
     PRECISIONS,
     SAMPLERS,
-    SPECTRA_STEM_STRIDES,
+    SPECTRA_POOLS, SPECTRA_STEM_STRIDES,
     THRESHOLD_RULES,
 )
 from agnbench.config.rules import alternatives, check_rules
@@ -98,6 +98,7 @@ class SpectraConfig(DeepTrainConfig):
     blocks: tuple[int, ...] = (1, 1, 1, 1)
     kernel_size: int = 7
     stem_stride: int = 4  # stride of the stem (conv stride 2 x max-pool 2 at 4)
+    pool: str = "avgmax"  # global pooling: avgmax (average and max concatenated) | avg
     use_ivar: bool = True  # second input channel: sqrt(ivar) divided by its median over training pixels
     use_redshift: bool = False  # redshift as an extra scalar input (a catalog quantity; recorded)
     dropout: float = 0.1  # before the head
@@ -105,6 +106,7 @@ class SpectraConfig(DeepTrainConfig):
     shift_pixels: float = 3.0
     mask_windows: int = 2
     mask_width: int = 30
+    flux_clip: float = 50.0  # network input: normalised flux clipped to +-flux_clip (0 = off) so no object dominates
 
     def validate(self) -> None:
         """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""
@@ -114,7 +116,9 @@ class SpectraConfig(DeepTrainConfig):
              "must be a non-empty list of positive block counts, e.g. [1, 1, 1, 1]"),
             ("kernel_size", self.kernel_size >= 1 and self.kernel_size % 2 == 1, "must be an odd number >= 1"),
             ("stem_stride", self.stem_stride in SPECTRA_STEM_STRIDES, f"must be {alternatives(SPECTRA_STEM_STRIDES)}"),
+            ("pool", self.pool in SPECTRA_POOLS, f"must be {alternatives(SPECTRA_POOLS, quote=True)}"),
             ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+            ("flux_clip", self.flux_clip >= 0, "must be >= 0 (0 = no clipping)"),
             ("noise_scale", self.noise_scale >= 0, "must be >= 0"),
             ("shift_pixels", self.shift_pixels >= 0, "must be >= 0"),
             ("mask_windows", self.mask_windows >= 0, "must be >= 0"),

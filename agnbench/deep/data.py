@@ -173,6 +173,8 @@ class TrackData:
         if generator is not None and cfg.noise_scale > 0:
             flux = augment.ivar_noise(flux, ivar, cfg.noise_scale, generator)
             ivar = ivar / (1.0 + cfg.noise_scale**2)
+        if cfg.flux_clip > 0:  # one pathological spectrum (a near-zero normaliser) must not dominate the batch
+            flux = flux.clamp(-cfg.flux_clip, cfg.flux_clip)
         weight = (ivar.sqrt() / self.weight_scale).clamp(0, _MAX_WEIGHT) if cfg.use_ivar else None
         if generator is not None:
             flux, weight = augment.mask_windows(flux, weight, n_windows=cfg.mask_windows, width=cfg.mask_width,

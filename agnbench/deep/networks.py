@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def build_model(track: str, cfg: DeepTrainConfig, *, in_channels: int, n_classes
             assert isinstance(cfg, SpectraConfig)
             return ResNet1d(in_channels=in_channels, n_classes=n_classes, width=cfg.width, blocks=cfg.blocks,
                             kernel_size=cfg.kernel_size, stem_stride=cfg.stem_stride, dropout=cfg.dropout,
-                            n_scalars=n_scalars)
+                            n_scalars=n_scalars, pool=cfg.pool)
         assert isinstance(cfg, ImagesConfig)
         return ResNet18(in_channels=in_channels, n_classes=n_classes, width=cfg.width, stem=cfg.stem,
                         stem_stride=cfg.stem_stride, dropout=cfg.dropout)
@@ -35,7 +37,7 @@ def build_model(track: str, cfg: DeepTrainConfig, *, in_channels: int, n_classes
 
 def architecture(track: str, cfg: DeepTrainConfig, *, in_channels: int, n_classes: int, n_scalars: int) -> dict:
     """What rebuilds the network (stored in ``model_meta.json``)."""
-    keys = ("width", "blocks", "kernel_size", "stem_stride", "dropout") if track == "spectra" else \
+    keys = ("width", "blocks", "kernel_size", "stem_stride", "dropout", "pool") if track == "spectra" else \
         ("width", "stem", "stem_stride", "dropout")
     return {"class": "ResNet1d" if track == "spectra" else "ResNet18", "in_channels": in_channels,
             "n_classes": n_classes, "n_scalars": n_scalars,
@@ -62,7 +64,8 @@ def load_init(model: nn.Module, path: Path) -> dict:
         state = state["model"]
     own = model.state_dict()
     loaded = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    if not any(v.ndim >= 2 for v in loaded.values()):  # a few same-shaped batch-norm buffers are no match
+    # a few same-shaped batch-norm buffers, or a head of the same width alone, are no match
+    if not any(v.ndim >= 2 for k, v in loaded.items() if not k.startswith("head.")):
         raise AgnbenchError(f"--init-from {path}: no tensor matches this model (another track or architecture?)")
     skipped = sorted(set(own) - set(loaded))
     own.update(loaded)
@@ -83,6 +86,8 @@ def load_run_model(run_dir: Path, track_cfg: DeepTrainConfig) -> tuple[nn.Module
         raise AgnbenchError(f"{run_dir}: no model_meta.json / model.pt; not a finished spectra or images run")
     meta = read_model_meta(run_dir)
     arch = meta["architecture"]
+    if meta["track"] == "spectra":  # runs made before spectra.pool existed pooled by the average only
+        track_cfg = dataclasses.replace(track_cfg, pool=arch.get("pool", "avg"))
     model = build_model(meta["track"], track_cfg, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
                         n_scalars=arch.get("n_scalars", 0), seed=0)
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

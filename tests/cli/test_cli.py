@@ -75,6 +75,7 @@ def _choices(parser: argparse.ArgumentParser, path: str = "") -> dict[str, tuple
 def test_argparse_choices_are_the_registry() -> None:
     expected = {
         "prep source": choices.PREP_SOURCES,
+        "prep frame": choices.SPECTRA_FRAMES,
         "train catalog model": choices.CATALOG_MODELS,
         **{f"train {track} device": choices.DEVICES for track in choices.DEEP_TRACKS},
         "explain split": choices.EXPLAIN_SPLITS,

@@ -18,6 +18,9 @@ from agnbench.errors import ConfigError
 CHOICE_KEYS = [
     ("labels.scheme", choices.LABEL_SCHEMES),
     ("prep.masked_lines", choices.MASKED_LINE_SETS),
+    ("prep.frame", choices.SPECTRA_FRAMES),
+    ("prep.norm_method", choices.NORM_METHODS),
+    ("prep.norm_fallback", choices.NORM_FALLBACKS),
     ("prep.image_source", choices.IMAGE_SOURCES),
     ("prep.stretch", choices.STRETCH_METHODS),
     ("catalog.model", choices.CATALOG_MODELS),
@@ -50,7 +53,8 @@ def _registry() -> dict[str, object]:
 
 def test_registry_entries_are_unique_nonempty_tuples() -> None:
     for name, values in _registry().items():
-        lists = values.values() if name == "EXPLAIN_METHODS" else [values]
+        lists = values.values() if name == "EXPLAIN_METHODS" else [tuple(values)] if name == "SPPIXMASK_BITS" \
+            else [values]
         for items in lists:
             assert isinstance(items, tuple) and items, name
             assert len(set(items)) == len(items), name

@@ -44,6 +44,8 @@ class Selection:
     quarantine: list[dict] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
     leakage: LeakageReport | None = None
+    #: ``--source spectra``: the spectrum file of every object (object_id -> path); None = find by plate/mjd/fiber
+    spec_files: dict[str, str] | None = None
 
 
 def _dedupe(frame: pd.DataFrame, ids: pd.Series, source: str, quarantine: list[dict]) -> pd.DataFrame:

@@ -1,9 +1,12 @@
 """Spectra into the dataset store's common rest-frame grid (Contract 1: ``spectra/flux.npy``, ``ivar.npy``).
 
-Per spectrum: mask bad pixels (ivar <= 0, non-finite, ``and_mask`` != 0) -> shift to the rest frame
-with the catalog redshift -> resample flux-conservingly onto the log-uniform grid -> check the
-coverage -> divide by the median flux in a line-free window -> optionally blank the BPT lines ->
-fill masked pixels by interpolation. Flux values keep their observed-frame f_lambda units before
+Per spectrum: read any supported layout (:mod:`~agnbench.data_prep.formats.spectrum1d`) -> mask bad
+pixels (ivar <= 0, non-finite, ``and_mask`` bits other than the ignored ones, BRIGHTSKY by default)
+-> shift to the rest frame with the catalog redshift (or keep the observed frame) -> resample
+flux-conservingly onto the log-uniform grid -> check the coverage -> divide by the median flux in a
+line-free window (falling back to the robust scale median|flux| when that median is near zero or
+negative), or by median|flux| in the observed frame -> optionally blank the BPT lines -> fill
+masked pixels by interpolation. Flux values keep their observed-frame f_lambda units before
 normalisation (only the wavelengths are relabelled), so ``norm`` is in 1e-17 erg/s/cm^2/A as observed.
 
 A bad input becomes a quarantine row with a reason naming the value; it never raises out of
@@ -20,15 +23,15 @@ from typing import Sequence
 
 import numpy as np
 
+from agnbench.config.prep import ReaderConfig
 from agnbench.data_prep.formats.fastfits import FitsFile
 from agnbench.data_prep.formats.sdss_files import Spectrum, SurveyFileError
+from agnbench.data_prep.formats.spectrum1d import read_coadd, read_spectrum_1d
 from agnbench.data_prep.lines import LINE_HALF_WIDTH, line_centres
 
 log = logging.getLogger(__name__)
 
 EDGE_PIXELS = 3  # pixels each side of a blanked window whose median anchors the straight line
-_OBJECT_FIELDS = {"z": ("Z",), "plate": ("PLATE",), "mjd": ("MJD",), "fiber": ("FIBERID",),
-                  "specobjid": ("SPECOBJID", "SPECOBJ_ID"), "spec_class": ("CLASS",), "subclass": ("SUBCLASS",)}
 
 
 def rest_grid(*, wave_min: float, wave_max: float, dloglam: float = 1e-4) -> np.ndarray:
@@ -64,43 +67,17 @@ def read_spectrum_fast(path: str | Path) -> Spectrum:
         Unreadable, truncated or not FITS; no COADD HDU or COADD columns; no SPECOBJ/SPALL HDU.
     """
     path = Path(path)
-    with FitsFile(path) as f:
-        names = [h.name for h in f.hdus()]
-        if "COADD" not in names:
-            raise SurveyFileError(f"{path}: no COADD HDU (found {names}); not an SDSS spec file")
-        coadd = _read_coadd(f)
-        layout = "sdss" if "SPECOBJ" in names else "boss" if "SPALL" in names else None
-        if layout is None:
-            raise SurveyFileError(f"{path}: neither a SPECOBJ nor a SPALL HDU (found {names}); "
-                                  "cannot read redshift and ids")
-        hdu = "SPECOBJ" if layout == "sdss" else "SPALL"
-        present = {c.lower(): c for c in f.columns(hdu)}
-        pick = {k: next((present[n.lower()] for n in alts if n.lower() in present), None)
-                for k, alts in _OBJECT_FIELDS.items()}
-        missing = [_OBJECT_FIELDS[k][0] for k in ("z", "plate", "mjd", "fiber") if pick[k] is None]
-        if missing:
-            raise SurveyFileError(f"{path}: {hdu} HDU lacks column(s) {missing}")
-        row = f.bintable(hdu, [c for c in pick.values() if c], rows=slice(0, 1))
-    if any(len(v) == 0 for v in row.values()):
-        raise SurveyFileError(f"{path}: {hdu} HDU has no rows")
-    text = {k: str(row[c][0]).strip() if c else "" for k, c in pick.items()}
-    return Spectrum(loglam=coadd["loglam"].astype(np.float64), flux=coadd["flux"].astype(np.float64),
-                    ivar=coadd["ivar"].astype(np.float64), and_mask=coadd["and_mask"].astype(np.int64),
-                    z=float(row[pick["z"]][0]), plate=int(row[pick["plate"]][0]), mjd=int(row[pick["mjd"]][0]),
-                    fiber=int(row[pick["fiber"]][0]), specobjid=text["specobjid"], spec_class=text["spec_class"],
-                    subclass=text["subclass"], layout=layout)
-
-
-def _read_coadd(f: FitsFile) -> dict[str, np.ndarray]:
-    """loglam, flux, ivar, and_mask (zeros when absent) of the COADD HDU, each (n_pix,)."""
-    present = {c.lower(): c for c in f.columns("COADD")}
-    missing = [c for c in ("loglam", "flux", "ivar") if c not in present]
+    spec = read_spectrum_1d(path, ReaderConfig(layout="sdss"))
+    meta = spec.meta
+    missing = [col for key, col in (("plate", "PLATE"), ("mjd", "MJD"), ("fiber", "FIBERID")) if key not in meta]
     if missing:
-        raise SurveyFileError(f"{f.path}: COADD HDU lacks column(s) {missing} (found {sorted(present)})")
-    want = ["loglam", "flux", "ivar"] + (["and_mask"] if "and_mask" in present else [])
-    cols = f.bintable("COADD", want)
-    cols.setdefault("and_mask", np.zeros(len(cols["flux"]), dtype=np.int64))
-    return cols
+        raise SurveyFileError(f"{path}: {meta['sdss_hdu']} HDU lacks column(s) {missing}")
+    with FitsFile(path) as f:
+        and_mask = read_coadd(f)["and_mask"].astype(np.int64)
+    return Spectrum(loglam=spec.loglam, flux=spec.flux, ivar=spec.ivar, and_mask=and_mask, z=float(meta["z"]),
+                    plate=int(meta["plate"]), mjd=int(meta["mjd"]), fiber=int(meta["fiber"]),
+                    specobjid=str(meta.get("specobjid", "")), spec_class=str(meta.get("spec_class", "")),
+                    subclass=str(meta.get("subclass", "")), layout="sdss" if meta["sdss_hdu"] == "SPECOBJ" else "boss")
 
 
 @dataclass(frozen=True)
@@ -120,8 +97,10 @@ class SpectraShard:
         The normalisation divided out (1e-17 erg/s/cm^2/A, observed f_lambda); nan if not ok.
     sn_median : numpy.ndarray of float64, shape (n,)
         Median of ``flux * sqrt(ivar)`` over the unmasked grid pixels; nan if not ok.
+    norm_fallback : numpy.ndarray of bool, shape (n,)
+        True where the window median was near zero and the robust scale was divided out instead.
     quarantine : list of dict
-        One ``{"object_id", "path", "stage": "spectra", "reason"}`` per item not ok.
+        One ``{"object_id", "file", "stage": "spectra", "reason"}`` per item not ok.
     """
 
     flux: np.ndarray
@@ -129,6 +108,7 @@ class SpectraShard:
     ok: np.ndarray
     norm: np.ndarray
     sn_median: np.ndarray
+    norm_fallback: np.ndarray
     quarantine: list[dict]
 
 
@@ -210,50 +190,78 @@ def _blank_lines(flux: np.ndarray, loglam: np.ndarray, windows: list[np.ndarray]
         flux[win] = np.interp(wave[win], xs, ys) if len(xs) == 2 else ys[0]
 
 
-def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray, norm_window: tuple[float, float],
-             windows: list[np.ndarray] | None, max_uncovered: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One item: (flux, ivar, norm, sn_median) on the grid, or raise :class:`_Reject`."""
+def _redshift(z: object, frame: str) -> float:
+    """The shift applied to the wavelengths: the catalog redshift (rest frame) or 0 (observed frame)."""
+    if frame == "observed":
+        return 0.0
     try:
         zf = float(z)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise _Reject(f"missing redshift (z={z!r}); need the catalog redshift") from None
-    if not (math.isfinite(zf) and zf >= 0):
-        raise _Reject(f"invalid redshift z={zf!r}: must be finite and >= 0")
+        raise _Reject(f"missing redshift (z={z!r}); a rest-frame grid needs the redshift") from None
+    if not (math.isfinite(zf) and zf > -1):
+        raise _Reject(f"invalid redshift z={zf!r}: must be finite and > -1")
+    return zf
+
+
+def _normalise(out_flux: np.ndarray, usable: np.ndarray, norm_mask: np.ndarray | None, *,
+               norm_window: tuple[float, float], norm_floor: float, fallback: str, zf: float) -> tuple[float, bool]:
+    """(normaliser, fell_back): the window median, or the robust scale median|flux| when it is near zero.
+
+    The robust scale is the median of |flux| over the usable grid pixels; a window median that is not
+    finite, <= 0 or below ``norm_floor`` times that scale would blow the normalised spectrum up (one such
+    object can wreck a network's training), so it falls back to the scale or, with ``fallback =
+    "quarantine"``, rejects the spectrum.
+    """
+    scale = float(np.median(np.abs(out_flux[usable]))) if usable.any() else float("nan")
+    if not (math.isfinite(scale) and scale > 0):
+        raise _Reject(f"no flux: the median |flux| over {int(usable.sum())} usable grid pixels is {scale:.4g}")
+    if norm_mask is None:
+        return scale, False
+    in_window = norm_mask & usable
+    where = f"the normalisation window {norm_window[0]:g}-{norm_window[1]:g} A"
+    norm = float(np.median(out_flux[in_window])) if in_window.any() else float("nan")
+    if math.isfinite(norm) and norm > norm_floor * scale:
+        return norm, False
+    detail = (f"no unmasked pixels in {where} (z={zf:.4f})" if not in_window.any() else
+              f"median flux in {where} is {norm:.4g}, below norm_floor {norm_floor:g} x median|flux| {scale:.4g}")
+    if fallback == "quarantine":
+        raise _Reject(f"near-zero or negative normaliser: {detail} (prep.norm_fallback = quarantine)")
+    return scale, True
+
+
+def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray | None,
+             norm_window: tuple[float, float], windows: list[np.ndarray] | None, max_uncovered: float,
+             frame: str, norm_floor: float, norm_fallback: str, reader: ReaderConfig,
+             ) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
+    """One item: (flux, ivar, norm, sn_median, norm_fell_back) on the grid, or raise :class:`_Reject`."""
+    zf = _redshift(z, frame)
     try:
-        with FitsFile(path) as f:
-            coadd = _read_coadd(f)
+        spectrum = read_spectrum_1d(path, reader)
     except SurveyFileError as exc:
         raise _Reject(f"unreadable spectrum: {exc}") from None
-    obs, flux, ivar, and_mask = (coadd[k] for k in ("loglam", "flux", "ivar", "and_mask"))
-    if obs.size < 2 or not np.all(np.isfinite(obs)) or np.any(np.diff(obs) <= 0):
-        raise _Reject(f"COADD loglam is not finite and strictly increasing ({obs.size} pixels)")
-    finite = np.isfinite(flux) & np.isfinite(ivar)
-    good = finite & (ivar > 0) & (and_mask == 0)
+    obs, flux, ivar, good = spectrum.loglam, spectrum.flux, spectrum.ivar, spectrum.good
     if not good.any():
+        finite = np.isfinite(flux) & np.isfinite(ivar)
         raise _Reject(f"no usable pixels: all {flux.size} are masked (ivar <= 0: {int(np.sum(ivar <= 0))}, "
-                      f"NaN/inf flux or ivar: {int(np.sum(~finite))}, and_mask != 0: {int(np.sum(and_mask != 0))})")
-    rest = obs.astype(np.float64) - math.log10(1.0 + zf)
-    out_flux, out_ivar, good_width, covered = resample(rest, np.where(good, flux, 0.0).astype(np.float64),
-                                                       np.where(good, ivar, 0.0).astype(np.float64), loglam)
+                      f"NaN/inf flux or ivar: {int(np.sum(~finite))}, rejecting mask bits: "
+                      f"{int(np.sum(finite & (ivar > 0) & ~good))})")
+    rest = obs - math.log10(1.0 + zf)
+    out_flux, out_ivar, good_width, covered = resample(rest, np.where(good, flux, 0.0), np.where(good, ivar, 0.0),
+                                                       loglam)
     width = np.diff(10.0 ** _edges(loglam))
     uncovered = covered < 0.5 * width
     bad = out_ivar <= 0
     if bad.mean() > max_uncovered:
-        grid, seen = 10.0 ** loglam[[0, -1]], 10.0 ** obs[[0, -1]].astype(np.float64)
-        rest_range = f"rest {seen[0] / (1 + zf):.0f}-{seen[1] / (1 + zf):.0f} A"
-        what = rest_range if uncovered.mean() > max_uncovered else f"after masking, the spectrum ({rest_range})"
-        raise _Reject(f"wavelength coverage: {what} does not cover the grid {grid[0]:.0f}-{grid[1]:.0f} A: "
+        grid, seen = 10.0 ** loglam[[0, -1]], 10.0 ** obs[[0, -1]]
+        span = f"rest {seen[0] / (1 + zf):.0f}-{seen[1] / (1 + zf):.0f} A" if frame == "rest" else \
+            f"observed {seen[0]:.0f}-{seen[1]:.0f} A"
+        what = span if uncovered.mean() > max_uncovered else f"after masking, the spectrum ({span})"
+        raise _Reject(f"wavelength coverage: {what} does not cover the {frame}-frame grid {grid[0]:.0f}-{grid[1]:.0f} A: "
                       f"{bad.mean():.1%} of its pixels uncovered or masked (uncovered {uncovered.mean():.1%}, "
                       f"masked {np.mean(bad & ~uncovered):.1%}) > max_uncovered {max_uncovered:.1%} "
-                      f"(z={zf:.4f}, observed {seen[0]:.0f}-{seen[1]:.0f} A)")
-    in_window = norm_mask & ~bad
-    if not in_window.any():
-        raise _Reject(f"no positive flux in the normalisation window {norm_window[0]:g}-{norm_window[1]:g} A: "
-                      f"no unmasked pixels there (z={zf:.4f})")
-    norm = float(np.median(out_flux[in_window]))
-    if not (math.isfinite(norm) and norm > 0):
-        raise _Reject(f"no positive flux in the normalisation window {norm_window[0]:g}-{norm_window[1]:g} A: "
-                      f"median of {int(in_window.sum())} unmasked pixels is {norm:.4g}")
+                      + (f"(z={zf:.4f}, observed {seen[0]:.0f}-{seen[1]:.0f} A)" if frame == "rest" else ""))
+    norm, fell_back = _normalise(out_flux, ~bad, norm_mask, norm_window=norm_window, norm_floor=norm_floor,
+                                 fallback=norm_fallback, zf=zf)
     out_flux /= norm
     out_ivar *= norm * norm
     if windows:
@@ -266,22 +274,33 @@ def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray,
     if windows:
         _blank_lines(out_flux, loglam, windows)
     sn = float(np.median(out_flux[usable] * np.sqrt(out_ivar[usable])))
-    return out_flux, out_ivar, norm, sn
+    return out_flux, out_ivar, norm, sn, fell_back
 
 
 def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarray,
-                   norm_window: tuple[float, float] = (5300.0, 5700.0), mask_lines: bool = False,
-                   line_set: str = "all", max_uncovered: float = 0.05) -> SpectraShard:
-    """Read, rest-frame, resample and normalise the spectra of one shard.
+                   norm_window: tuple[float, float] | None = (5300.0, 5700.0), mask_lines: bool = False,
+                   line_set: str = "all", max_uncovered: float = 0.05, frame: str = "rest",
+                   norm_floor: float = 0.1, norm_fallback: str = "median_abs",
+                   reader: ReaderConfig | None = None) -> SpectraShard:
+    """Read, shift to the grid's frame, resample and normalise the spectra of one shard.
 
     Parameters
     ----------
     items : sequence of (object_id, path, z)
-        ``z`` is the catalog redshift (a missing, NaN or negative value quarantines the item).
+        ``z`` is the catalog redshift (rest frame: a missing, NaN or <= -1 value quarantines the
+        item; observed frame: not used).
     loglam : numpy.ndarray, shape (n_pix,)
-        log10 rest wavelength (A) of the grid (:func:`rest_grid`).
-    norm_window : (float, float)
-        Rest wavelength range (A) whose median unmasked flux is divided out.
+        log10 wavelength (A) of the grid (:func:`rest_grid`), rest or observed frame (``frame``).
+    norm_window : (float, float) or None
+        Wavelength range (A, the grid's frame) whose median unmasked flux is divided out; None
+        divides by the median |flux| over the grid (observed-frame stores).
+    frame : {"rest", "observed"}
+    norm_floor : float
+        A window median below ``norm_floor`` times the spectrum's median |flux| over the grid counts
+        as near zero: see :func:`_normalise`.
+    norm_fallback : {"median_abs", "quarantine"}
+    reader : ReaderConfig, optional
+        How to read the files (``prep.reader``): layout, rows/columns, medium, ignored mask bits.
     mask_lines : bool
         Blank emission lines within +-15 A (ivar 0, flux a straight line between the windows'
         edges). With ``line_set="all"`` (every line of :func:`~agnbench.data_prep.lines.line_centres`)
@@ -305,9 +324,14 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
     if loglam.ndim != 1 or loglam.size < 2 or not np.all(np.isfinite(loglam)) or np.any(np.diff(loglam) <= 0):
         raise ValueError("loglam must be a finite, strictly increasing 1-D grid of >= 2 pixels")
     wave = 10.0**loglam
-    norm_mask = (wave >= norm_window[0]) & (wave <= norm_window[1])
-    if not norm_mask.any():
-        raise ValueError(f"norm_window {norm_window} holds no pixel of the grid {wave[0]:.0f}-{wave[-1]:.0f} A")
+    norm_mask = None
+    if norm_window is not None:
+        norm_mask = (wave >= norm_window[0]) & (wave <= norm_window[1])
+        if not norm_mask.any():
+            raise ValueError(f"norm_window {norm_window} holds no pixel of the grid {wave[0]:.0f}-{wave[-1]:.0f} A")
+    if frame not in ("rest", "observed"):
+        raise ValueError(f"frame must be 'rest' or 'observed', got {frame!r}")
+    reader = reader or ReaderConfig()
     if not 0 <= max_uncovered < 1:
         raise ValueError(f"max_uncovered must be in [0, 1), got {max_uncovered}")
     windows = _line_windows(loglam, line_set) if mask_lines else None
@@ -316,11 +340,14 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
     ivar = np.zeros((n, loglam.size), dtype=np.float32)
     ok = np.zeros(n, dtype=bool)
     norm, sn = np.full(n, np.nan), np.full(n, np.nan)
+    fell_back = np.zeros(n, dtype=bool)
     quarantine: list[dict] = []
     for i, (object_id, path, z) in enumerate(items):
         try:
-            f, iv, norm[i], sn[i] = _process(str(path), z, loglam=loglam, norm_mask=norm_mask,
-                                             norm_window=norm_window, windows=windows, max_uncovered=max_uncovered)
+            f, iv, norm[i], sn[i], fell_back[i] = _process(
+                str(path), z, loglam=loglam, norm_mask=norm_mask, norm_window=norm_window or (0.0, 0.0),
+                windows=windows, max_uncovered=max_uncovered, frame=frame, norm_floor=norm_floor,
+                norm_fallback=norm_fallback, reader=reader)
             flux[i], ivar[i], ok[i] = f, iv, True
         except _Reject as exc:
             reason = str(exc)
@@ -330,7 +357,8 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
         else:
             continue
         log.debug("quarantine %s (%s): %s", object_id, path, reason)
-        quarantine.append({"object_id": str(object_id), "path": str(path), "stage": "spectra", "reason": reason})
+        quarantine.append({"object_id": str(object_id), "file": str(path), "stage": "spectra", "reason": reason})
     if quarantine:
         log.info("spectra shard: %d of %d items quarantined", len(quarantine), n)
-    return SpectraShard(flux=flux, ivar=ivar, ok=ok, norm=norm, sn_median=sn, quarantine=quarantine)
+    return SpectraShard(flux=flux, ivar=ivar, ok=ok, norm=norm, sn_median=sn, norm_fallback=fell_back,
+                        quarantine=quarantine)

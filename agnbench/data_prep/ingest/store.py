@@ -29,7 +29,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from agnbench import __version__
+from agnbench.config.choices import PREP_SOURCES
 from agnbench.config.core import Config, config_to_dict, dump_config
+from agnbench.config.rules import alternatives
 from agnbench.data_prep.ingest import images as img
 from agnbench.data_prep.ingest import spectra as spec
 from agnbench.data_prep.ingest.objects import Selection
@@ -73,18 +75,17 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     objects = sel.objects.copy()
     quarantine = list(sel.quarantine)
     work = out.parent / f".{out.name}.partial"
-    plan = _plan_hash(objects, cfg, raw)
+    plan = _plan_hash(objects, cfg, raw, sel.spec_files)
     _prepare_work_dir(work, plan)
     budget = [stop_after_shards]
     spec_items, img_items = [], []
-    if raw is not None:
+    if sel.spec_files is not None:
+        spec_items = [(oid, sel.spec_files[oid], float(z)) for oid, z in zip(objects["object_id"], objects["z"])]
+    elif raw is not None:
         spec_items = _spectra_items(objects, Path(raw), quarantine)
         img_items = _image_items(objects, Path(raw), cfg, quarantine)
     workers = default_workers(cfg.prep.workers)
-    grid = spec.rest_grid(wave_min=cfg.prep.wave_min, wave_max=cfg.prep.wave_max, dloglam=cfg.prep.dloglam)
-    spec_kw = {"loglam": grid, "norm_window": (cfg.prep.norm_wave_min, cfg.prep.norm_wave_max),
-               "mask_lines": cfg.prep.mask_lines,
-               "line_set": cfg.prep.masked_lines, "max_uncovered": cfg.prep.max_uncovered}
+    grid, spec_kw = spectra_settings(cfg)
     img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
               "source": cfg.prep.image_source}
     spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
@@ -111,9 +112,36 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     return out
 
 
-def _plan_hash(objects: pd.DataFrame, cfg: Config, raw: Path | None) -> str:
+def spectra_settings(cfg: Config) -> tuple[np.ndarray, dict[str, Any]]:
+    """The store's spectra grid (log10 A) and the keyword arguments of :func:`spectra.ingest_spectra`.
+
+    The frame is ``prep.frame`` resolved (:func:`spectra_source.resolved_frame`); the normaliser is the
+    window median (rest frame) or median|flux| over the grid (observed frame) unless ``prep.norm_method``
+    says otherwise.
+    """
+    from agnbench.data_prep.ingest.spectra_source import resolved_frame
+
+    p = cfg.prep
+    frame = resolved_frame(cfg)
+    if frame == "observed" and p.mask_lines:
+        raise AgnbenchError("prep.mask_lines blanks rest-frame emission lines; it needs prep.frame rest, not an "
+                            "observed-frame store (labels.scheme sdss_class defaults to observed)")
+    lo, hi = (p.wave_min, p.wave_max) if frame == "rest" else (p.observed_wave_min, p.observed_wave_max)
+    method = p.norm_method if p.norm_method != "auto" else ("window" if frame == "rest" else "median")
+    if method == "window" and not (lo <= p.norm_wave_min < p.norm_wave_max <= hi):
+        raise AgnbenchError(f"prep.norm_wave_min..max ({p.norm_wave_min:g}-{p.norm_wave_max:g} A) must lie inside "
+                            f"the {frame}-frame grid {lo:g}-{hi:g} A")
+    grid = spec.rest_grid(wave_min=lo, wave_max=hi, dloglam=p.dloglam)
+    return grid, {"loglam": grid, "norm_window": (p.norm_wave_min, p.norm_wave_max) if method == "window" else None,
+                  "mask_lines": p.mask_lines, "line_set": p.masked_lines, "max_uncovered": p.max_uncovered,
+                  "frame": frame, "norm_floor": p.norm_floor, "norm_fallback": p.norm_fallback, "reader": p.reader}
+
+
+def _plan_hash(objects: pd.DataFrame, cfg: Config, raw: Path | None, spec_files: dict[str, str] | None) -> str:
     h = hashlib.sha256()
     h.update("\n".join(objects["object_id"]).encode())
+    if spec_files is not None:
+        h.update("\n".join(f"{k}={v}" for k, v in sorted(spec_files.items())).encode())
     h.update(json.dumps({"prep": _science_prep(cfg), "seed": cfg.seed, "raw": str(raw)}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -135,6 +163,12 @@ def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> 
         parts = path.stem.split("-")
         if len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
             index[(int(parts[1]), int(parts[2]), int(parts[3]))] = path
+    others = [p for p in (raw / "spectra").glob("**/*.fit*") if p.is_file() and p not in set(index.values())]
+    if others:
+        log.warning("%s: %d FITS file(s) not named spec-PLATE-MJD-FIBER.fits were not examined (e.g. %s); "
+                    "--source mpajhu matches spectra to the catalog by plate/mjd/fiber. For other surveys' "
+                    "spectra use --source spectra (docs: README, 'A folder of spectra')", raw / "spectra",
+                    len(others), others[0].name)
     if not index:
         log.warning("%s: no spec-PLATE-MJD-FIBER.fits files; the store will have no spectra", raw / "spectra")
         return []
@@ -256,21 +290,28 @@ def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid
     flux = np.lib.format.open_memmap(paths.flux, mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
     ivar = np.lib.format.open_memmap(paths.ivar, mode="w+", dtype=np.float32, shape=(n_rows, grid.size))
     sn = np.full(len(objects), np.nan)
+    fallback = np.full(len(objects), np.nan)
     order = {oid: i for i, oid in enumerate(objects["object_id"])}
     row = 0
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median"))
+        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median", "norm_fallback"))
         ok = shard["ok"]
         n = int(ok.sum())
         flux[row : row + n] = shard["flux"][ok]
         ivar[row : row + n] = shard["ivar"][ok]
-        for oid, value in zip(shard["object_ids"][ok], shard["sn_median"][ok]):
+        for oid, value, fell in zip(shard["object_ids"][ok], shard["sn_median"][ok], shard["norm_fallback"][ok]):
             sn[order[oid]] = value
+            fallback[order[oid]] = float(fell)
         row += n
     flux.flush()
     ivar.flush()
     del flux, ivar
     objects["q_spec_sn"] = sn
+    objects["q_spec_norm_fallback"] = fallback
+    if np.nansum(fallback):
+        log.warning("%d spectra had a near-zero or negative median flux in the normalisation window and were "
+                    "divided by their median |flux| instead (objects.parquet q_spec_norm_fallback = 1)",
+                    int(np.nansum(fallback)))
 
 
 def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: Config, quarantine: list[dict]) -> img.Stretch:
@@ -312,6 +353,7 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
         "seed": cfg.seed,
         "labels": {"scheme": cfg.labels.scheme, "classes": list(sel.classes)},
         "prep": _science_prep(cfg),
+        "spectra": _spectra_record(cfg) if (objects["spec_row"] >= 0).any() else None,
         "cuts": [{"cut": name, "n_after": n} for name, n in sel.cuts],
         "counts": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()},
         "n_objects": len(objects),
@@ -325,6 +367,16 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
     }
 
 
+def _spectra_record(cfg: Config) -> dict[str, Any]:
+    """How the spectra grid was made: frame, range (A), step and normaliser, as resolved."""
+    grid, kw = spectra_settings(cfg)
+    return {"frame": kw["frame"], "wave_min": float(10 ** grid[0]), "wave_max": float(10 ** grid[-1]),
+            "n_pix": int(grid.size), "dloglam": cfg.prep.dloglam,
+            "norm": "window" if kw["norm_window"] else "median_abs",
+            "norm_window": list(kw["norm_window"]) if kw["norm_window"] else None,
+            "and_mask_ignore": cfg.prep.reader.and_mask_ignore}
+
+
 def _log_summary(out: Path, objects: pd.DataFrame, qdf: pd.DataFrame) -> None:
     counts = objects.groupby(["split", "label_name"]).size().unstack(fill_value=0)
     log.info("store %s: %d objects, %d spectra, %d cutouts, %d quarantined\n%s", out, len(objects),
@@ -336,7 +388,8 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
          ra_col: str | None = None, dec_col: str | None = None, z_col: str | None = None,
          features: list[str] | None = None, allow_leaky: bool = False, overwrite: bool = False,
          progress: bool = True) -> Path:
-    """Build a dataset store from ``--source mpajhu`` (raw survey dir) or ``--source table`` (user's table)."""
+    """Build a dataset store from ``--source mpajhu`` (raw survey dir), ``table`` (user's table) or ``spectra``
+    (a folder or list of spectrum files, labelled by their pipeline CLASS or by ``table``)."""
     from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
 
     if Path(out).exists() and not overwrite:
@@ -354,4 +407,13 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
         sel = select_table(Path(table), cfg, id_col=id_col, label_col=label_col, label_map=label_map,
                            ra_col=ra_col, dec_col=dec_col, z_col=z_col, features=features, allow_leaky=allow_leaky)
         return build_store(sel, cfg, Path(out), raw=None, overwrite=overwrite, progress=progress)
-    raise AgnbenchError(f"unknown --source {source!r}; use mpajhu or table")
+    if source == "spectra":
+        if raw is None:
+            raise AgnbenchError("--source spectra needs --raw PATH: a folder of spectrum files, a text file "
+                                "listing them, or one file")
+        from agnbench.data_prep.ingest.spectra_source import select_spectra
+
+        sel = select_spectra(Path(raw), cfg, table=table, id_col=id_col, label_col=label_col, label_map=label_map,
+                             progress=progress)
+        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress)
+    raise AgnbenchError(f"unknown --source {source!r}; use {alternatives(PREP_SOURCES)}")

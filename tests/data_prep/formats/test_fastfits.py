@@ -57,7 +57,7 @@ def _mock_spectra(mock: Path) -> list[Path]:
 
 
 def test_real_spectra_tables_equal_astropy() -> None:
-    assert len(REAL_SPECTRA) == 4
+    assert len(REAL_SPECTRA) == 6
     for path in REAL_SPECTRA:
         _assert_table_equal(path, "COADD")
         _assert_table_equal(path, 1)
