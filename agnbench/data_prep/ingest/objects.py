@@ -198,10 +198,9 @@ def _finish(objects: pd.DataFrame, role: np.ndarray, feats: pd.DataFrame, q: pd.
     if report.leaky and not allow_leaky:
         # automatic feature discovery: refuse leaky columns by leaving them out, loudly
         names = feats.attrs.get("source_names", {})
-        log.warning("refused %d label-defining column(s) as features: %s (use --allow-leaky to keep them)",
-                    len(report.leaky), ", ".join(names.get(f, f) for f in report.leaky))
+        log.warning("refused %d label-defining column(s) as features: %s (use --allow-leaky to keep them): %s",
+                    len(report.leaky), ", ".join(names.get(f, f) for f in report.leaky), "; ".join(report.describe()))
         feats = feats.drop(columns=report.leaky)
-        report = LeakageReport(by_name=report.by_name, by_auc=report.by_auc, auc=report.auc, allow_leaky=False)
     objects["spec_row"] = -1
     objects["image_row"] = -1
     out = pd.concat([objects, feats.reset_index(drop=True), q.reset_index(drop=True)], axis=1)

@@ -79,6 +79,10 @@ def test_mpajhu_mock_selection(mock_survey: Path) -> None:
     assert {"feat_g_r", "feat_concentration", "feat_logmass", "feat_d4000_n", "feat_z", "feat_abs_r"} <= feats
     assert not any("flux" in f or "eqw" in f for f in feats)
     assert {"q_log_nii_ha", "q_log_oiii_hb", "q_sn_median"} <= set(objects.columns)
+    # the mock's photometric and physical features are legitimate: nothing flagged, alone or in pairs
+    record = sel.leakage.as_dict()
+    assert record["leaky"] == [] and record["flagged_pairs"] == [] and record["flagged_by_bpt"] == []
+    assert record["pair_check"]["n_pairs"] == len(feats) * (len(feats) - 1) // 2
 
 
 def test_mpajhu_dr7_spellings_give_the_same_objects(mock_survey: Path, tmp_path: Path) -> None:
