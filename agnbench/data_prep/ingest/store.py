@@ -45,6 +45,9 @@ QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
 #: Settings that change how fast the store is made but not a byte of it (kept out of the manifest
 #: and of the resume plan; config.yaml still records them).
 RUNTIME_ONLY = frozenset({"workers"})
+#: Prep settings that shape only spectra and cutouts (not applied to a catalog-only table store).
+_RAW_ONLY_SETTINGS = ("wave_min", "wave_max", "dloglam", "norm_wave_min", "norm_wave_max", "mask_lines",
+                      "masked_lines", "max_uncovered", "image_size", "image_source", "stretch", "shard_size")
 
 
 def _science_prep(cfg: Config) -> dict:
@@ -311,7 +314,8 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
         "inputs": sel.inputs,
         "seed": cfg.seed,
         "labels": {"scheme": cfg.labels.scheme, "classes": list(sel.classes)},
-        "prep": _science_prep(cfg),
+        "prep": {k: v for k, v in _science_prep(cfg).items() if k not in sel.not_applied},
+        "prep_not_applied": sel.not_applied,
         "cuts": [{"cut": name, "n_after": n} for name, n in sel.cuts],
         "counts": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()},
         "n_objects": len(objects),
@@ -334,9 +338,16 @@ def _log_summary(out: Path, objects: pd.DataFrame, qdf: pd.DataFrame) -> None:
 def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table: Path | None = None,
          id_col: str | None = None, label_col: str | None = None, label_map: str | None = None,
          ra_col: str | None = None, dec_col: str | None = None, z_col: str | None = None,
-         features: list[str] | None = None, allow_leaky: bool = False, overwrite: bool = False,
-         progress: bool = True) -> Path:
-    """Build a dataset store from ``--source mpajhu`` (raw survey dir) or ``--source table`` (user's table)."""
+         plate_col: str | None = None, mjd_col: str | None = None, fiber_col: str | None = None,
+         column_map: dict[str, str] | None = None, features: list[str] | None = None, allow_leaky: bool = False,
+         overwrite: bool = False, progress: bool = True) -> Path:
+    """Build a dataset store from ``--source mpajhu`` (raw survey dir) or ``--source table`` (user's table).
+
+    With ``--source table`` a ``raw`` directory attaches spectra (``raw/spectra/**/spec-PLATE-MJD-FIBER.fits``,
+    found by the table's plate, MJD and fiber columns; the table's redshift puts them on the rest-frame
+    grid) and cutouts (``raw/images/<object_id>.fits``, or JPEGs by object id); it is an error when
+    nothing can be attached.
+    """
     from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
 
     if Path(out).exists() and not overwrite:
@@ -352,6 +363,32 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
         if missing:
             raise AgnbenchError(f"--source table needs {', '.join(missing)} (e.g. --label-map 1:sf,3:agn)")
         sel = select_table(Path(table), cfg, id_col=id_col, label_col=label_col, label_map=label_map,
-                           ra_col=ra_col, dec_col=dec_col, z_col=z_col, features=features, allow_leaky=allow_leaky)
-        return build_store(sel, cfg, Path(out), raw=None, overwrite=overwrite, progress=progress)
+                           ra_col=ra_col, dec_col=dec_col, z_col=z_col, plate_col=plate_col, mjd_col=mjd_col,
+                           fiber_col=fiber_col, column_map=column_map, features=features, allow_leaky=allow_leaky)
+        if raw is not None:
+            _check_table_raw(sel, Path(raw), cfg)
+        else:
+            sel.not_applied.update({k: "not applied: no --raw, the store has no spectra or cutouts"
+                                    for k in _RAW_ONLY_SETTINGS})
+        return build_store(sel, cfg, Path(out), raw=None if raw is None else Path(raw), overwrite=overwrite,
+                           progress=progress)
     raise AgnbenchError(f"unknown --source {source!r}; use mpajhu or table")
+
+
+def _check_table_raw(sel: Selection, raw: Path, cfg: Config) -> None:
+    """Refuse ``--raw`` with ``--source table`` when no spectrum and no cutout can be attached."""
+    if not raw.is_dir():
+        raise AgnbenchError(f"--raw {raw}: not a directory (expected spectra/ and/or images/ inside)")
+    objects = sel.objects
+    n_spec = len(_spectra_items(objects, raw, [])) if "plate" in objects else 0
+    n_img = len(_image_items(objects, raw, cfg, []))
+    if n_spec + n_img == 0:
+        why = ("the table has plate, mjd and fiber columns" if "plate" in objects else
+               "spectra are found by plate, mjd and fiber columns, which the table lacks (name them with "
+               "--plate-col, --mjd-col, --fiber-col)")
+        raise AgnbenchError(
+            f"--raw {raw}: nothing to attach to the table's {len(objects)} objects: no "
+            f"{raw / 'spectra'}/**/spec-PLATE-MJD-FIBER.fits matches them ({why}) and no cutout in "
+            f"{raw / 'images'} is named <object_id>.fits (or .jpeg/.jpg with prep.image_source=jpeg). "
+            "Drop --raw for a catalog-only store")
+    log.info("--raw %s: %d spectra and %d cutouts can be attached to the table's objects", raw, n_spec, n_img)

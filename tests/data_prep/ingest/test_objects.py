@@ -29,7 +29,8 @@ def test_real_table_refuses_its_line_columns() -> None:
     feats = [c for c in objects if c.startswith("feat_")]
     assert set(sel.leakage.by_name) == {"feat_ew_halpha", "feat_f_halpha", "feat_f_hbeta", "feat_f_oiii", "feat_f_nii"}
     assert not any(f in feats for f in sel.leakage.by_name)
-    assert {"feat_dered_g", "feat_petror90_r", "feat_dn4000_obs", "feat_redshift"} <= set(feats)
+    assert {"feat_dered_g", "feat_petror90_r", "feat_dn4000_obs", "feat_z", "feat_u_g"} <= set(feats)
+    assert "feat_redshift" not in feats  # the redshift column enters as the canonical feat_z
     assert not {"feat_plate", "feat_mjd", "feat_fiberid", "feat_objid"} & set(feats)  # identifiers are not inputs
     counts = objects.groupby(["split", "label_name"]).size()
     assert counts["ood", "ood"] == 186  # the composites
