@@ -22,7 +22,7 @@ training split only (never val or test):
    on the curve's domain in a way that separates the classes, so the bar can sit at the same 0.98.
 
 Both are deterministic and bounded: at most ``max_rows`` training rows (a stratified, seeded
-subsample) and at most ``max_features`` candidates (all features when there are no more, otherwise
+subsample; ``max_tree_rows`` for the tree) and at most ``max_features`` candidates (all features when there are no more, otherwise
 the top ones by single-feature AUC; the slower tree looks at the top ``max_tree_features``). Pairs
 sharing a feature with a stronger finding are not reported (:func:`explain_away`), so a legitimate
 colour is not refused for sitting beside a refused line ratio.
@@ -296,7 +296,7 @@ def candidate_pairs(names: list[str], single_auc: dict[str, float], *, max_featu
 def check_pairs(X: np.ndarray, y: np.ndarray, names: list[str], single_auc: dict[str, float], *,
                 pair_threshold: float = 0.98, bpt_threshold: float = 0.98, depth: int = 3, bins: int = 8,
                 folds: int = 3, max_features: int = 40, max_tree_features: int = 15, max_rows: int = 20000,
-                random_state: int = 0) -> dict:
+                max_tree_rows: int = 8000, random_state: int = 0) -> dict:
     """The pair checks on training rows ``X`` (n, d) with labels ``y`` (n,) >= 0 (see module docstring).
 
     Returns
@@ -311,13 +311,14 @@ def check_pairs(X: np.ndarray, y: np.ndarray, names: list[str], single_auc: dict
     X, y = X[rows], y[rows]
     pairs = candidate_pairs(names, single_auc, max_features=max_features)
     tree_pairs = candidate_pairs(names, single_auc, max_features=max_tree_features)
+    tree_rows = subsample_rows(y, max_rows=max_tree_rows, random_state=random_state)  # the slow check sees fewer
     if len(pairs) > 50:
         log.info("leakage guard: checking %d feature pairs on %d training rows", len(pairs), y.size)
     rules = {
         "grid": (grid_pair_scores(X, y, names, pairs, bins=bins, folds=folds, random_state=random_state),
                  f"{bins}x{bins} quantile-grid rule"),
-        "tree": (tree_pair_scores(X, y, names, tree_pairs, depth=depth, folds=folds, random_state=random_state),
-                 f"depth-{depth} decision tree"),
+        "tree": (tree_pair_scores(X[tree_rows], y[tree_rows], names, tree_pairs, depth=depth, folds=folds,
+                                  random_state=random_state), f"depth-{depth} decision tree"),
     }
     findings, best = [], {}
     for check, (scores, model) in rules.items():
@@ -336,7 +337,9 @@ def check_pairs(X: np.ndarray, y: np.ndarray, names: list[str], single_auc: dict
     return {
         "findings": kept, "best": best,
         "settings": {"n_pairs": len(pairs), "n_tree_pairs": len(tree_pairs), "n_rows": int(y.size),
+                     "n_tree_rows": int(tree_rows.size),
                      "tree_depth": depth, "grid_bins": bins, "folds": folds, "pair_threshold": pair_threshold,
                      "bpt_threshold": bpt_threshold, "max_features": max_features,
-                     "max_tree_features": max_tree_features, "max_rows": max_rows, "random_state": random_state},
+                     "max_tree_features": max_tree_features, "max_rows": max_rows, "max_tree_rows": max_tree_rows,
+                     "random_state": random_state},
     }

@@ -104,7 +104,8 @@ def parse_column_map(text: str | None) -> dict[str, str]:
         key, sep, col = part.partition("=")
         key, col = key.strip().lower(), col.strip()
         if not sep or not key or not col:
-            raise AgnbenchError(f"--column-map: {part.strip()!r} is not KEY=COLUMN (e.g. u=umag,g=gmag,petror50_r=r50)")
+            raise AgnbenchError(f"--column-map: {part.strip()!r} is not KEY=COLUMN "
+                                "(e.g. u=umag,g=gmag,petror50_r=r50)")
         if key not in CANONICAL_INPUTS:
             raise AgnbenchError(f"--column-map: unknown key {key!r}; use {', '.join(CANONICAL_INPUTS)}")
         if CANONICAL_INPUTS[key] in out:

@@ -173,7 +173,7 @@ def select_table(
     found = find_position_columns(list(frame.columns), given, source=str(path))
     log.info("%s: recognised %s", Path(path).name,
              ", ".join(f"{k}={v}" for k, v in found.items() if v is not None) or "no position or spectrum-id column")
-    pos = {k: pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64) if c is not None else np.full(len(frame), np.nan)
+    pos = {k: np.full(len(frame), np.nan) if c is None else pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
            for k, c in found.items()}
     objects = pd.DataFrame({
         "object_id": frame[id_col].to_numpy(str), "ra": pos["ra"], "dec": pos["dec"], "z": pos["z"],
@@ -198,7 +198,8 @@ def select_table(
         z = pos["z"] if found["z"] is not None else None
         inputs, used = canonical_inputs(frame, column_map or {}, z=z, source=str(path))
         feats = catalog_features(inputs)
-        numeric = [c for c in frame.columns if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
+        numeric = [c for c in frame.columns
+                   if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
         chosen = [c for c in numeric if not _IDENTIFIER.search(str(c)) and _feature_name(c) not in feats.columns]
         if len(chosen) < len(numeric):
             log.info("not used as raw features (identifiers, or given as canonical feat_*): %s",
