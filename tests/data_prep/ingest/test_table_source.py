@@ -178,3 +178,22 @@ def test_raw_with_a_table_attaches_real_spectra_and_cutouts_or_is_refused(tmp_pa
         prep(cfg, source="table", table=no_ids, id_col="Objid", label_col="BPT_class", label_map=UV_MAP, raw=raw,
              out=tmp_path / "s3", progress=False)
     assert not (tmp_path / "s2").exists() and not (tmp_path / "s3").exists()
+
+
+def test_cli_column_map_and_raw_refusal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    table = tmp_path / "mine.csv"
+    _uv(300).rename(columns={f"dered_{b}": f"{b}mag" for b in "ugriz"}).to_csv(table, index=False)
+    base = [sys.executable, "-m", "agnbench", "prep", "--source", "table", "--table", str(table), "--id-col", "Objid",
+            "--label-col", "BPT_class", "--label-map", UV_MAP, "-q"]
+    ok = subprocess.run([*base, "--column-map", "u=umag,g=gmag,r=rmag,i=imag,z=zmag", "--out", str(tmp_path / "s")],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert set(PHOTOMETRY[:4]) <= set(pd.read_parquet(tmp_path / "s" / "objects.parquet").columns)
+    (tmp_path / "raw" / "images").mkdir(parents=True)
+    for extra, words in ((["--column-map", "colour=umag"], "unknown key 'colour'"),
+                         (["--raw", str(tmp_path / "raw")], "nothing to attach")):
+        res = subprocess.run([*base, *extra, "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 1 and "Traceback" not in res.stderr and words in res.stderr, res.stderr
