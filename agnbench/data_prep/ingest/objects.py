@@ -88,6 +88,10 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
         ids = frame["SPECOBJID"].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
         frame = _cut(frame, ids.isin(chosen).to_numpy(), f"in {selection.name} (the objects agnbench fetch chose)",
                      cuts)
+    # a cut whose column the catalog lacks is not applied: the manifest says so instead of listing it
+    not_applied = {key: f"not applied: the catalog has no {col} column"
+                   for key, col in (("require_reliable", "RELIABLE"), ("require_galaxy", "SPECTROTYPE"),
+                                    ("require_zwarning_zero", "Z_WARNING")) if col not in frame}
     if p.require_reliable and "RELIABLE" in frame:
         frame = _cut(frame, (frame["RELIABLE"] == 1).to_numpy(), "RELIABLE == 1", cuts)
     if p.require_galaxy and "SPECTROTYPE" in frame:
@@ -101,6 +105,8 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
     if "r" in mags:
         r = mags["r"]
         frame = _cut(frame, (r >= p.r_min) & (r <= p.r_max), f"{p.r_min} <= r_dered <= {p.r_max}", cuts)
+    else:
+        not_applied.update({k: "not applied: no r-band photometry (modelMag_r or dered_r)" for k in ("r_min", "r_max")})
     if frame.empty:
         raise AgnbenchError(f"{raw}: no object passes the quality cuts ({'; '.join(f'{n}: {k}' for n, k in cuts)})")
     bpt = _bpt_codes(frame)
@@ -125,7 +131,7 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
         objects["objid"] = photo.map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip().to_numpy()
     sel = _finish(objects, role, catalog_features(frame), q, cfg, allow_leaky=allow_leaky, explicit=False,
                   source=inputs["info"])
-    sel.cuts, sel.quarantine, sel.inputs = cuts, quarantine, inputs
+    sel.cuts, sel.quarantine, sel.inputs, sel.not_applied = cuts, quarantine, inputs, not_applied
     sel.classes = class_names(cfg.labels.scheme)
     return sel
 

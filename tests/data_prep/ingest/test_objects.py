@@ -123,6 +123,16 @@ def test_bptclass_recomputed_when_galspecextra_is_absent(mock_survey: Path, tmp_
     np.testing.assert_array_equal(objects["bpt_class"], bpt_class(*args))
 
 
+def test_cuts_that_could_not_be_applied_are_recorded(mock_survey: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(mock_survey / "catalog", raw / "catalog")
+    (raw / "catalog" / "photometry.fits").unlink()
+    sel = select_mpajhu(raw, load_config())
+    assert not any("r_dered" in name for name, _ in sel.cuts)
+    assert set(sel.not_applied) == {"r_min", "r_max"} and "no r-band photometry" in sel.not_applied["r_min"]
+    assert select_mpajhu(mock_survey, load_config()).not_applied == {}
+
+
 def test_empty_result_is_fatal_with_the_cut_counts(mock_survey: Path) -> None:
     cfg = load_config(overrides=["prep.z_min=0.3", "prep.z_max=0.39"])
     with pytest.raises(AgnbenchError, match=r"no object passes the quality cuts .*0.3 <= z <= 0.39: 0"):
