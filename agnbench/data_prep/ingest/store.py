@@ -45,9 +45,10 @@ QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
 #: Settings that change how fast the store is made but not a byte of it (kept out of the manifest
 #: and of the resume plan; config.yaml still records them).
 RUNTIME_ONLY = frozenset({"workers"})
-#: Prep settings that shape only spectra and cutouts (not applied to a catalog-only table store).
-_RAW_ONLY_SETTINGS = ("wave_min", "wave_max", "dloglam", "norm_wave_min", "norm_wave_max", "mask_lines",
-                      "masked_lines", "max_uncovered", "image_size", "image_source", "stretch", "shard_size")
+#: Prep settings that shape only spectra, or only cutouts (not applied when a table store has none).
+_SPECTRA_SETTINGS = ("wave_min", "wave_max", "dloglam", "norm_wave_min", "norm_wave_max", "mask_lines",
+                     "masked_lines", "max_uncovered")
+_IMAGE_SETTINGS = ("image_size", "image_source", "stretch")
 
 
 def _science_prep(cfg: Config) -> dict:
@@ -365,18 +366,17 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
         sel = select_table(Path(table), cfg, id_col=id_col, label_col=label_col, label_map=label_map,
                            ra_col=ra_col, dec_col=dec_col, z_col=z_col, plate_col=plate_col, mjd_col=mjd_col,
                            fiber_col=fiber_col, column_map=column_map, features=features, allow_leaky=allow_leaky)
-        if raw is not None:
-            _check_table_raw(sel, Path(raw), cfg)
-        else:
-            sel.not_applied.update({k: "not applied: no --raw, the store has no spectra or cutouts"
-                                    for k in _RAW_ONLY_SETTINGS})
+        n_spec, n_img = _check_table_raw(sel, Path(raw), cfg) if raw is not None else (0, 0)
+        for n, keys, what in ((n_spec, _SPECTRA_SETTINGS, "spectra"), (n_img, _IMAGE_SETTINGS, "cutouts")):
+            if not n:
+                sel.not_applied.update({k: f"not applied: the table store has no {what}" for k in keys})
         return build_store(sel, cfg, Path(out), raw=None if raw is None else Path(raw), overwrite=overwrite,
                            progress=progress)
     raise AgnbenchError(f"unknown --source {source!r}; use mpajhu or table")
 
 
-def _check_table_raw(sel: Selection, raw: Path, cfg: Config) -> None:
-    """Refuse ``--raw`` with ``--source table`` when no spectrum and no cutout can be attached."""
+def _check_table_raw(sel: Selection, raw: Path, cfg: Config) -> tuple[int, int]:
+    """Spectra and cutouts that ``--raw`` can attach to a table's objects; an error when there are none."""
     if not raw.is_dir():
         raise AgnbenchError(f"--raw {raw}: not a directory (expected spectra/ and/or images/ inside)")
     objects = sel.objects
@@ -392,3 +392,4 @@ def _check_table_raw(sel: Selection, raw: Path, cfg: Config) -> None:
             f"{raw / 'images'} is named <object_id>.fits (or .jpeg/.jpg with prep.image_source=jpeg). "
             "Drop --raw for a catalog-only store")
     log.info("--raw %s: %d spectra and %d cutouts can be attached to the table's objects", raw, n_spec, n_img)
+    return n_spec, n_img

@@ -115,6 +115,7 @@ def test_manifest_records_only_applied_settings(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     for key in ("z_min", "z_max", "r_min", "r_max", "require_reliable", "wave_min", "image_size"):
         assert key not in manifest["prep"] and manifest["prep_not_applied"][key].startswith("not applied")
+    assert "no spectra" in manifest["prep_not_applied"]["wave_min"]
     assert manifest["prep"]["val_fraction"] == 0.15
     assert [c["cut"] for c in manifest["cuts"]] == ["input"]
 
