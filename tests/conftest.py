@@ -30,6 +30,8 @@ SLOW_TESTS = (
     "tests/baselines/test_train_catalog.py::test_real_table_trains_and_training_refuses_line_columns",
     "tests/baselines/test_train_catalog.py::test_multiclass_bpt4_store",
     "tests/baselines/test_train_catalog.py::test_cli_multi_seed",
+    "tests/baselines/test_train_catalog.py::test_renamed_bpt_ratios_are_refused_at_training_and_listed_when_kept",
+    "tests/data_prep/ingest/test_table_source.py::test_cli_column_map_and_raw_refusal",
     "tests/test_pipeline.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs"})

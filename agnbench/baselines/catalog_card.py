@@ -49,10 +49,23 @@ def catalog_model_card(*, run_id: str, cfg: Config, store: Store, features: list
 
 
 def _leakage_text(leakage: LeakageReport) -> str:
-    """The leakage section: the leaky features that were allowed, or the three most separating features."""
+    """The leakage section: the leaky features that were allowed and why, or the strongest separations found."""
     if leakage.leaky:
+        reasons = "".join(f"\n- {line}" for line in leakage.describe())
         return (f"**LEAKY FEATURES WERE ALLOWED (--allow-leaky): {', '.join(leakage.leaky)}.** These define "
-                "the BPT label; numbers below are not a fair comparison.")
+                f"the BPT label; numbers below are not a fair comparison. Why each was flagged:{reasons}")
     top = sorted(((a, f) for f, a in leakage.auc.items() if a == a), reverse=True)[:3]
-    return ("No feature is label-defining by name, and none separates the classes on its own with train "
-            "AUC > 0.98 (highest: " + ", ".join(f"{f} {a:.3f}" for a, f in top) + ").")
+    text = (f"No feature is label-defining by name, and none separates the classes on its own with train "
+            f"AUC > {leakage.auc_threshold} (highest: " + ", ".join(f"{f} {a:.3f}" for a, f in top) + ").")
+    best = leakage.pair_check.get("best")
+    if best:
+        def show(key: str) -> str:
+            pair, score = best[key]["pair"], best[key]["score"]
+            if score is None:
+                return "not scored"
+            return f"{', '.join(pair) if isinstance(pair, list) else pair} {score:.3f}"
+        text += (f" No pair of features reproduces the label (out-of-fold train ROC AUC of a small 2-D rule > "
+                 f"{leakage.pair_check['pair_threshold']}; highest: grid {show('grid')}, tree {show('tree')}), and "
+                 f"none reconstructs it through the Kauffmann et al. (2003) or Kewley et al. (2001) BPT line "
+                 f"(agreement > {leakage.pair_check['bpt_threshold']}; highest: {show('bpt')}).")
+    return text

@@ -7,7 +7,10 @@
 - ``all``: every ``feat_*`` column of the store;
 - or an explicit comma-separated list of ``feat_*`` columns.
 
-Named sets use the members the store has (a user's table may have fewer) and fail if none is present.
+Named sets use the members the store has (a user's table may have fewer) and fail if none is present,
+naming the set's members, the store's columns and the fixes. ``prep --source table`` computes these
+canonical ``feat_*`` from columns under their MPA-JHU/CasJobs names (dered_u, petroR90_r, ...) or mapped
+with ``--column-map``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ def select_features(objects: pd.DataFrame, spec: str) -> list[str]:
     if spec in FEATURE_SETS:
         chosen = [f for f in FEATURE_SETS[spec] if f in available]
         if not chosen:
-            raise AgnbenchError(f"the store has none of the '{spec}' features; available: {', '.join(available)}")
+            raise AgnbenchError(
+                f"the store has none of the '{spec}' features (expected: {', '.join(FEATURE_SETS[spec])}); it has: "
+                f"{', '.join(available)}. Fixes: catalog.features=all (every feat_ column), a comma-separated list of "
+                "them, or re-run prep --source table with --column-map (e.g. u=umag,g=gmag,r=rmag,i=imag,z=zmag,"
+                "petror50_r=r50,petror90_r=r90) so the canonical photometry features are computed from your columns")
         return chosen
     chosen = [f.strip() for f in spec.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in available]

@@ -61,18 +61,33 @@ def add_prep(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--source", required=True, choices=PREP_SOURCES, help="input kind")
-    p.add_argument("--raw", type=Path, help="raw survey directory (--source mpajhu); a folder of spectrum files, "
-                                            "a text file listing them, or one file (--source spectra)")
+    p.add_argument("--raw", type=Path,
+                   help="raw survey directory: with --source mpajhu the survey (catalog/, spectra/, images/); with "
+                        "--source table optional, attaching spectra RAW/spectra/**/spec-PLATE-MJD-FIBER.fits by the "
+                        "table's plate/mjd/fiber columns (redshift needed) and cutouts RAW/images/<object_id>.fits; "
+                        "an error if nothing can be attached; with --source spectra a folder of spectrum files, a "
+                        "text file listing them, or one file")
     p.add_argument("--table", type=Path, help="your table, CSV/Parquet/FITS (--source table; with --source spectra: "
                                               "the labels, joined on --id-col or plate/mjd/fiberid)")
     p.add_argument("--id-col", help="unique object id column (--source table); with --source spectra: the column "
                                     "matching the spectra's object id, file name or header object name")
     p.add_argument("--label-col", help="column holding the class (--source table)")
     p.add_argument("--label-map", help="VALUE:NAME pairs, e.g. 1:sf,3:agn; NAME 'ood' sends objects to the ood split")
-    p.add_argument("--ra-col", help="RA column (deg); default: ra/RA if present")
-    p.add_argument("--dec-col", help="Dec column (deg); default: dec/DEC if present")
-    p.add_argument("--z-col", help="redshift column; default: z/Z/redshift if present")
-    p.add_argument("--features", help="comma-separated feature columns (default: every numeric non-id column)")
+    p.add_argument("--ra-col", help="RA column (deg); default: recognised in any case as ra, RAJ2000, ra_deg, ...")
+    p.add_argument("--dec-col", help="Dec column (deg); default: recognised as dec, DEJ2000, DECJ2000, dec_deg, ...")
+    p.add_argument("--z-col", help="redshift column; default: recognised as z, redshift, zspec, z_spec, ... "
+                                   "(a z beside u, g, r, i columns is the band)")
+    p.add_argument("--plate-col", help="plate column (to find spectra); default: plate, plateid")
+    p.add_argument("--mjd-col", help="MJD column (to find spectra); default: mjd")
+    p.add_argument("--fiber-col", help="fiber column (to find spectra); default: fiberid, fiber")
+    p.add_argument("--column-map",
+                   help="map your columns onto the catalog inputs so the photometry/physical feature sets work, "
+                        "e.g. u=umag,g=gmag,r=rmag,i=imag,z=zmag,petror50_r=r50,petror90_r=r90: u..z are dereddened "
+                        "magnitudes (colours are computed), also modelmag_<b>, extinction_<b>, fracdev_r, logmass, "
+                        "d4000_n, lick_hd_a, v_disp. Columns already named like the MPA-JHU/CasJobs inputs (dered_u, "
+                        "petroR90_r, ...) are found without it")
+    p.add_argument("--features", help="comma-separated feature columns (default: the catalog features computed from "
+                                      "recognised inputs, plus every other numeric non-id column)")
     p.add_argument("--out", required=True, type=Path, help="store directory (must not exist unless --overwrite)")
     p.add_argument("--allow-leaky", action="store_true",
                    help="keep label-defining features (line fluxes, EWs, BPT classes...); recorded in the manifest")
@@ -93,8 +108,11 @@ def run_prep(args: argparse.Namespace) -> Path:
 
     cfg = resolve(args, {"--workers": ("prep.workers", args.workers), "--frame": ("prep.frame", args.frame),
                          "--mask-lines": ("prep.mask_lines", True if args.mask_lines else None)})
+    from agnbench.data_prep.ingest.features import parse_column_map
+
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     return prep(cfg, source=args.source, out=args.out, raw=args.raw, table=args.table, id_col=args.id_col,
                 label_col=args.label_col, label_map=args.label_map, ra_col=args.ra_col, dec_col=args.dec_col,
-                z_col=args.z_col, features=features, allow_leaky=args.allow_leaky, overwrite=args.overwrite,
-                progress=not args.quiet)
+                z_col=args.z_col, plate_col=args.plate_col, mjd_col=args.mjd_col, fiber_col=args.fiber_col,
+                column_map=parse_column_map(args.column_map), features=features, allow_leaky=args.allow_leaky,
+                overwrite=args.overwrite, progress=not args.quiet)

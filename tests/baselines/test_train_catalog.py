@@ -132,3 +132,34 @@ def test_multiclass_bpt4_store(mock_survey: Path, tmp_path: Path) -> None:
     with pytest.raises(AgnbenchError, match="needs a binary label scheme"):
         train_catalog(load_config(overrides=["catalog.threshold=max_f1"]), data=store, runs_dir=tmp_path / "runs2")
     assert not (tmp_path / "runs2").exists()
+
+
+def test_renamed_bpt_ratios_are_refused_at_training_and_listed_when_kept(tmp_path: Path) -> None:
+    """A store made with --allow-leaky from the real table with log [NII]/Hα, log [OIII]/Hβ under innocuous
+    names (fluxes dropped): `train catalog --features all` refuses the pair; with --allow-leaky the model card
+    lists it as leaky-kept and says why."""
+    df = pd.read_csv(UV)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["x_ratio1"] = np.log10(df["F_nii"] / df["F_Halpha"]).where((df["F_nii"] > 0) & (df["F_Halpha"] > 0))
+        df["x_ratio2"] = np.log10(df["F_oiii"] / df["F_Hbeta"]).where((df["F_oiii"] > 0) & (df["F_Hbeta"] > 0))
+    table = tmp_path / "ratios.csv"
+    df.drop(columns=["F_nii", "F_Halpha", "F_oiii", "F_Hbeta", "EW_Halpha"]).to_csv(table, index=False)
+    store = prep(load_config(), source="table", table=table, id_col="Objid", label_col="BPT_class", label_map=UV_MAP,
+                 allow_leaky=True, out=tmp_path / "store", progress=False)
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert manifest["leakage"]["allow_leaky"] and manifest["leakage"]["leaky"] == ["feat_x_ratio1", "feat_x_ratio2"]
+    cfg = load_config(overrides=["catalog.features=all", "catalog.model=logreg"])
+    runs = tmp_path / "runs"
+    with pytest.raises(AgnbenchError, match=r"feat_x_ratio1, feat_x_ratio2: pair \(feat_x_ratio1, feat_x_ratio2\).*"
+                                            r"Kauffmann et al\. \(2003\) demarcation.*--allow-leaky"):
+        train_catalog(cfg, data=store, runs_dir=runs)
+    assert not runs.exists() or not any(runs.iterdir())
+    run = train_catalog(cfg, data=store, runs_dir=runs, allow_leaky=True)
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "LEAKY FEATURES WERE ALLOWED (--allow-leaky): feat_x_ratio1, feat_x_ratio2" in card
+    assert "pair (feat_x_ratio1, feat_x_ratio2) read as (log [NII]/Hα, log [OIII]/Hβ)" in card
+    assert json.loads((run / "metrics.json").read_text())["model"]["leaky_features_allowed"] is True
+    clean = train_catalog(load_config(overrides=["catalog.features=photometry", "catalog.model=logreg"]), data=store,
+                          runs_dir=runs)
+    text = (clean / "MODEL_CARD.md").read_text()
+    assert "No pair of features reproduces the label" in text and "LEAKY" not in text

@@ -166,3 +166,66 @@ def column(df: pd.DataFrame, *names: str) -> pd.Series | None:
         if name.lower() in lower:
             return df[lower[name.lower()]]
     return None
+
+
+#: Common spellings of a table's position and spectrum-id columns, matched case-insensitively: the one
+#: list that ``prep --source table`` recognises (``--ra-col`` etc. name a column explicitly). These
+#: columns are never features; a redshift column enters the catalog features only as ``feat_z``.
+POSITION_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "ra": ("ra", "raj2000", "ra_j2000", "ra_deg", "radeg", "ra_icrs", "alpha_j2000", "plug_ra"),
+    "dec": ("dec", "decl", "dej2000", "decj2000", "de_j2000", "dec_j2000", "dec_deg", "decdeg", "dedeg",
+            "dec_icrs", "de_icrs", "delta_j2000", "plug_dec"),
+    "z": ("z", "redshift", "zspec", "z_spec", "specz", "spec_z", "zbest", "z_best", "z_helio", "zhelio"),
+    "plate": ("plate", "plateid", "plate_id"),
+    "mjd": ("mjd", "mjd_spec"),
+    "fiberid": ("fiberid", "fiber", "fiber_id", "fibreid", "fibre", "fibre_id"),
+}
+#: The command-line option naming each column explicitly.
+POSITION_OPTIONS = {"ra": "--ra-col", "dec": "--dec-col", "z": "--z-col", "plate": "--plate-col",
+                    "mjd": "--mjd-col", "fiberid": "--fiber-col"}
+_BAND_COLUMNS = ("u", "g", "r", "i")
+
+
+def find_position_columns(columns: list[str], given: dict[str, str | None], *, source: str) -> dict[str, str | None]:
+    """Which column of a table is RA, Dec, redshift, plate, MJD and fiber (:data:`POSITION_SPELLINGS`).
+
+    Parameters
+    ----------
+    columns : list of str
+        The table's column names.
+    given : dict
+        Explicit choices (``--ra-col`` ...) by key of :data:`POSITION_SPELLINGS`; None = recognise.
+    source : str
+        The table's path, for messages.
+
+    Returns
+    -------
+    dict
+        Key -> column name, or None when the table has none. A column named ``z`` beside columns
+        ``u``, ``g``, ``r``, ``i`` is the z-band magnitude, not a redshift.
+
+    Raises
+    ------
+    AgnbenchError
+        An explicit column that does not exist, or two columns matching one key (asks for the option).
+    """
+    lower: dict[str, list[str]] = {}
+    for col in columns:
+        lower.setdefault(str(col).strip().lower(), []).append(col)
+    found: dict[str, str | None] = {}
+    for key, spellings in POSITION_SPELLINGS.items():
+        option = POSITION_OPTIONS[key]
+        if given.get(key) is not None:
+            if given[key] not in columns:
+                raise AgnbenchError(f"{source}: no column {given[key]!r} ({option}); columns are: "
+                                    f"{', '.join(map(str, columns))}")
+            found[key] = given[key]
+            continue
+        hits = [c for s in spellings for c in lower.get(s, [])]
+        if key == "z" and all(b in columns for b in _BAND_COLUMNS):
+            hits = [c for c in hits if c != "z"]  # ugriz magnitudes: 'z' is the band
+        if len(hits) > 1:
+            raise AgnbenchError(f"{source}: columns {', '.join(map(repr, hits))} could each be the {key} column; "
+                                f"name the one to use with {option}")
+        found[key] = hits[0] if hits else None
+    return found

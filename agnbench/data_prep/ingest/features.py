@@ -20,10 +20,23 @@ import pandas as pd
 
 from agnbench.data_prep.formats.catalog import column
 from agnbench.data_prep.photometry import distance_modulus
+from agnbench.errors import AgnbenchError
 
 log = logging.getLogger(__name__)
 
 BANDS = "ugriz"
+#: Keys of a table's column map (``prep --column-map KEY=COLUMN,...``, case-insensitive) -> the input
+#: column :func:`catalog_features` reads. ``u g r i z`` are dereddened magnitudes (``z`` is the band; the
+#: redshift is ``--z-col``); ``modelmag_<b>`` with ``extinction_<b>`` are dereddened here.
+CANONICAL_INPUTS: dict[str, str] = {
+    **{b: f"dered_{b}" for b in BANDS},
+    **{f"dered_{b}": f"dered_{b}" for b in BANDS},
+    **{f"modelmag_{b}": f"modelMag_{b}" for b in BANDS},
+    **{f"extinction_{b}": f"extinction_{b}" for b in BANDS},
+    "petror50_r": "petroR50_r", "petror90_r": "petroR90_r", "fracdev_r": "fracDeV_r",
+    "logmass": "LGM_TOT_P50", "lgm_tot_p50": "LGM_TOT_P50", "d4000_n": "D4000_N", "lick_hd_a": "LICK_HD_A",
+    "v_disp": "V_DISP", "vdisp": "V_DISP",
+}
 
 
 def _num(series: pd.Series | None) -> np.ndarray | None:
@@ -74,6 +87,72 @@ def catalog_features(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(feats, index=frame.index)
     log.info("catalog features: %s", ", ".join(out.columns) or "none")
     return out
+
+
+def parse_column_map(text: str | None) -> dict[str, str]:
+    """``"u=umag,g=gmag"`` -> ``{"dered_u": "umag", "dered_g": "gmag"}`` (canonical input -> user column).
+
+    Raises
+    ------
+    AgnbenchError
+        A malformed pair, an unknown key (the message lists the keys) or a key given twice.
+    """
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, col = part.partition("=")
+        key, col = key.strip().lower(), col.strip()
+        if not sep or not key or not col:
+            raise AgnbenchError(f"--column-map: {part.strip()!r} is not KEY=COLUMN "
+                                "(e.g. u=umag,g=gmag,petror50_r=r50)")
+        if key not in CANONICAL_INPUTS:
+            raise AgnbenchError(f"--column-map: unknown key {key!r}; use {', '.join(CANONICAL_INPUTS)}")
+        if CANONICAL_INPUTS[key] in out:
+            raise AgnbenchError(f"--column-map: {key!r} maps {CANONICAL_INPUTS[key]} a second time")
+        out[CANONICAL_INPUTS[key]] = col
+    return out
+
+
+def canonical_inputs(frame: pd.DataFrame, column_map: dict[str, str], *, z: np.ndarray | None,
+                     source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The inputs of :func:`catalog_features` found in a user's table: mapped, or under their own names.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The user's table.
+    column_map : dict
+        Canonical input -> the user's column (:func:`parse_column_map`).
+    z : numpy.ndarray or None, shape (n,)
+        The recognised redshift column (gives ``feat_z`` and ``feat_abs_r``).
+    source : str
+        The table's path, for messages.
+
+    Returns
+    -------
+    inputs : DataFrame
+        Row-aligned with ``frame``, columns named as :func:`catalog_features` expects.
+    used : list of str
+        The user's columns consumed (not to be offered again as raw features).
+    """
+    missing = [c for c in column_map.values() if c not in frame.columns]
+    if missing:
+        raise AgnbenchError(f"{source}: --column-map names unknown column(s) {', '.join(missing)}; columns are: "
+                            f"{', '.join(map(str, frame.columns))}")
+    lower = {str(c).lower(): c for c in frame.columns}
+    inputs, used = {}, []
+    for name in dict.fromkeys(CANONICAL_INPUTS.values()):
+        col = column_map.get(name, lower.get(name.lower()))
+        if col is not None:
+            inputs[name] = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+            used.append(col)
+    if z is not None:
+        inputs["Z"] = z
+    if used:
+        log.info("catalog inputs recognised in the table: %s",
+                 ", ".join(f"{name}={col}" for name, col in zip(inputs, used)))
+    return pd.DataFrame(inputs, index=frame.index), used
 
 
 def quality_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,8 +16,15 @@ import pandas as pd
 
 from agnbench.config.core import Config
 from agnbench.data_prep.bpt import bpt_class as compute_bpt_class
-from agnbench.data_prep.formats.catalog import column, find_photometry, join_photometry, read_mpajhu, read_table
-from agnbench.data_prep.ingest.features import catalog_features, dereddened_mags, quality_columns
+from agnbench.data_prep.formats.catalog import (
+    column,
+    find_photometry,
+    find_position_columns,
+    join_photometry,
+    read_mpajhu,
+    read_table,
+)
+from agnbench.data_prep.ingest.features import canonical_inputs, catalog_features, dereddened_mags, quality_columns
 from agnbench.data_prep.ingest.labels import assign_labels, class_names, labels_from_map, parse_label_map
 from agnbench.protocol.leakage import LeakageReport, check_leakage
 from agnbench.data_prep.ingest.splits import assign_splits
@@ -46,6 +53,8 @@ class Selection:
     leakage: LeakageReport | None = None
     #: ``--source spectra``: the spectrum file of every object (object_id -> path); None = find by plate/mjd/fiber
     spec_files: dict[str, str] | None = None
+    #: Prep settings that did not shape this selection: key -> why (kept out of the manifest's ``prep``).
+    not_applied: dict[str, str] = field(default_factory=dict)
 
 
 def _dedupe(frame: pd.DataFrame, ids: pd.Series, source: str, quarantine: list[dict]) -> pd.DataFrame:
@@ -81,6 +90,10 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
         ids = frame["SPECOBJID"].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
         frame = _cut(frame, ids.isin(chosen).to_numpy(), f"in {selection.name} (the objects agnbench fetch chose)",
                      cuts)
+    # a cut whose column the catalog lacks is not applied: the manifest says so instead of listing it
+    not_applied = {key: f"not applied: the catalog has no {col} column"
+                   for key, col in (("require_reliable", "RELIABLE"), ("require_galaxy", "SPECTROTYPE"),
+                                    ("require_zwarning_zero", "Z_WARNING")) if col not in frame}
     if p.require_reliable and "RELIABLE" in frame:
         frame = _cut(frame, (frame["RELIABLE"] == 1).to_numpy(), "RELIABLE == 1", cuts)
     if p.require_galaxy and "SPECTROTYPE" in frame:
@@ -94,6 +107,8 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
     if "r" in mags:
         r = mags["r"]
         frame = _cut(frame, (r >= p.r_min) & (r <= p.r_max), f"{p.r_min} <= r_dered <= {p.r_max}", cuts)
+    else:
+        not_applied.update({k: "not applied: no r-band photometry (modelMag_r or dered_r)" for k in ("r_min", "r_max")})
     if frame.empty:
         raise AgnbenchError(f"{raw}: no object passes the quality cuts ({'; '.join(f'{n}: {k}' for n, k in cuts)})")
     bpt = _bpt_codes(frame)
@@ -118,7 +133,7 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
         objects["objid"] = photo.map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip().to_numpy()
     sel = _finish(objects, role, catalog_features(frame), q, cfg, allow_leaky=allow_leaky, explicit=False,
                   source=inputs["info"])
-    sel.cuts, sel.quarantine, sel.inputs = cuts, quarantine, inputs
+    sel.cuts, sel.quarantine, sel.inputs, sel.not_applied = cuts, quarantine, inputs, not_applied
     sel.classes = class_names(cfg.labels.scheme)
     return sel
 
@@ -132,12 +147,26 @@ def _bpt_codes(frame: pd.DataFrame) -> np.ndarray:
     raise AgnbenchError("catalog has neither BPTCLASS (galSpecExtra) nor the four BPT line fluxes (galSpecLine)")
 
 
+#: Prep settings the table path never applies (its rows are the user's selection), by reason.
+TABLE_NOT_APPLIED = {k: "not applied: --source table keeps every row of the table (no quality cuts)" for k in (
+    "require_reliable", "require_galaxy", "require_zwarning_zero", "z_min", "z_max", "r_min", "r_max")}
+
+
 def select_table(
     path: Path, cfg: Config, *, id_col: str, label_col: str, label_map: str, ra_col: str | None = None,
-    dec_col: str | None = None, z_col: str | None = None, features: list[str] | None = None,
-    allow_leaky: bool = False,
+    dec_col: str | None = None, z_col: str | None = None, plate_col: str | None = None,
+    mjd_col: str | None = None, fiber_col: str | None = None, column_map: dict[str, str] | None = None,
+    features: list[str] | None = None, allow_leaky: bool = False,
 ) -> Selection:
-    """Objects from a user's table (CSV/Parquet/FITS) with a label column and a label map."""
+    """Objects from a user's table (CSV/Parquet/FITS) with a label column and a label map.
+
+    Position and spectrum-id columns are recognised by their usual spellings
+    (:data:`~agnbench.data_prep.formats.catalog.POSITION_SPELLINGS`, any case) unless named
+    explicitly, and are never features. Without ``features`` the features are the canonical
+    ``feat_*`` of the MPA-JHU path (:func:`catalog_features`: magnitudes, colours, sizes, ... from
+    columns under their MPA-JHU/CasJobs names or mapped by ``column_map``) plus every other numeric,
+    non-identifier column under its own name; with ``features`` exactly those columns.
+    """
     frame = read_table(Path(path))
     for flag, col in (("--id-col", id_col), ("--label-col", label_col)):
         if col not in frame.columns:
@@ -148,35 +177,49 @@ def select_table(
     frame = _dedupe(frame.assign(**{id_col: ids}), ids, str(path), quarantine)
     cuts = [("input", len(frame))]
     label, label_name, role, classes = labels_from_map(frame[label_col], mapping)
-    pos = {}
-    for key, given, guesses in (("ra", ra_col, ("ra", "RA")), ("dec", dec_col, ("dec", "DEC")),
-                                ("z", z_col, ("z", "Z", "redshift", "REDSHIFT"))):
-        if given is not None and given not in frame.columns:
-            raise AgnbenchError(f"{path}: no column {given!r} (--{key}-col)")
-        found = given or next((g for g in guesses if g in frame.columns), None)
-        pos[key] = pd.to_numeric(frame[found], errors="coerce").to_numpy(np.float64) if found else np.full(len(frame), np.nan)
+    given = {"ra": ra_col, "dec": dec_col, "z": z_col, "plate": plate_col, "mjd": mjd_col, "fiberid": fiber_col}
+    found = find_position_columns(list(frame.columns), given, source=str(path))
+    log.info("%s: recognised %s", Path(path).name,
+             ", ".join(f"{k}={v}" for k, v in found.items() if v is not None) or "no position or spectrum-id column")
+    pos = {k: np.full(len(frame), np.nan) if c is None else pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+           for k, c in found.items()}
     objects = pd.DataFrame({
         "object_id": frame[id_col].to_numpy(str), "ra": pos["ra"], "dec": pos["dec"], "z": pos["z"],
         "label": label, "label_name": label_name,
         "bpt_class": np.array([_NAME_TO_BPT.get(n, -1) for n in label_name], dtype=np.int64),
     })
-    skip = {id_col, label_col, ra_col or "ra", dec_col or "dec"} | {c for c in ("RA", "DEC") if c in frame}
+    if all(found[k] is not None for k in ("plate", "mjd", "fiberid")):  # spectra can be found by plate-mjd-fiber
+        for k in ("plate", "mjd", "fiberid"):
+            objects[k] = np.nan_to_num(pos[k], nan=-1).astype(np.int64)
+    skip = {id_col, label_col} | {c for c in found.values() if c is not None}
     if features is not None:
         unknown = [f for f in features if f not in frame.columns]
         if unknown:
             raise AgnbenchError(f"{path}: --features names unknown column(s) {', '.join(unknown)}")
-        chosen = features
+        positional = [f for f in features if f in skip]
+        if positional:
+            raise AgnbenchError(f"{path}: --features names {', '.join(positional)}, the id, label, position or "
+                                "spectrum-id column(s); these are never features (the redshift enters as feat_z "
+                                "when --features is not given)")
+        chosen, feats = features, pd.DataFrame(index=frame.index)
     else:
-        numeric = [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])]
-        chosen = [c for c in numeric if not _IDENTIFIER.search(str(c))]
+        z = pos["z"] if found["z"] is not None else None
+        inputs, used = canonical_inputs(frame, column_map or {}, z=z, source=str(path))
+        feats = catalog_features(inputs)
+        numeric = [c for c in frame.columns
+                   if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
+        chosen = [c for c in numeric if not _IDENTIFIER.search(str(c)) and _feature_name(c) not in feats.columns]
         if len(chosen) < len(numeric):
-            log.info("not used as features (identifiers): %s", ", ".join(map(str, sorted(set(numeric) - set(chosen)))))
-    feats = pd.DataFrame({_feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-                          for c in chosen}, index=frame.index)
+            log.info("not used as raw features (identifiers, or given as canonical feat_*): %s",
+                     ", ".join(map(str, sorted(set(numeric) - set(chosen), key=str))))
+    raw = pd.DataFrame({_feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+                        for c in chosen}, index=frame.index)
+    feats = pd.concat([feats, raw], axis=1)
     feats.attrs["source_names"] = {_feature_name(c): str(c) for c in chosen}
     sel = _finish(objects, role, feats, quality_columns(frame), cfg, allow_leaky=allow_leaky,
                   explicit=features is not None, source=str(path))
     sel.cuts, sel.quarantine, sel.inputs, sel.classes = cuts, quarantine, {"table": str(path)}, classes
+    sel.not_applied = dict(TABLE_NOT_APPLIED)
     return sel
 
 
@@ -200,10 +243,9 @@ def _finish(objects: pd.DataFrame, role: np.ndarray, feats: pd.DataFrame, q: pd.
     if report.leaky and not allow_leaky:
         # automatic feature discovery: refuse leaky columns by leaving them out, loudly
         names = feats.attrs.get("source_names", {})
-        log.warning("refused %d label-defining column(s) as features: %s (use --allow-leaky to keep them)",
-                    len(report.leaky), ", ".join(names.get(f, f) for f in report.leaky))
+        log.warning("refused %d label-defining column(s) as features: %s (use --allow-leaky to keep them): %s",
+                    len(report.leaky), ", ".join(names.get(f, f) for f in report.leaky), "; ".join(report.describe()))
         feats = feats.drop(columns=report.leaky)
-        report = LeakageReport(by_name=report.by_name, by_auc=report.by_auc, auc=report.auc, allow_leaky=False)
     objects["spec_row"] = -1
     objects["image_row"] = -1
     out = pd.concat([objects, feats.reset_index(drop=True), q.reset_index(drop=True)], axis=1)

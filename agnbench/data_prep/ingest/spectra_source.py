@@ -242,4 +242,14 @@ def select_spectra(raw: Path, cfg: Config, *, table: Path | None = None, id_col:
     sel = _finish(objects, role, empty, empty.copy(), cfg, allow_leaky=False, explicit=False, source=str(raw))
     sel.cuts, sel.quarantine, sel.inputs, sel.classes = cuts, quarantine, inputs, classes
     sel.spec_files = dict(zip(objects["object_id"], frame["file"]))
+    sel.not_applied = {
+        **{k: "not applied: spectrum files carry no MPA-JHU RELIABLE/SPECTROTYPE or photometry"
+           for k in ("require_reliable", "require_galaxy", "r_min", "r_max")},
+        **({k: "not applied: no redshift cut on an observed-frame grid" for k in ("z_min", "z_max")}
+           if frame_kind == "observed" else {}),
+        **({k: f"not applied: the grid is in the {frame_kind} frame" for k in
+            (("wave_min", "wave_max") if frame_kind == "observed" else ("observed_wave_min", "observed_wave_max"))}),
+    }
+    if not (p.require_zwarning_zero and frame["zwarning"].notna().any()):
+        sel.not_applied["require_zwarning_zero"] = "not applied: the files carry no ZWARNING"
     return sel

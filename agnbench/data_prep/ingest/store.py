@@ -47,6 +47,11 @@ QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
 #: Settings that change how fast the store is made but not a byte of it (kept out of the manifest
 #: and of the resume plan; config.yaml still records them).
 RUNTIME_ONLY = frozenset({"workers"})
+#: Prep settings that shape only spectra, or only cutouts (not applied when a table store has none).
+_SPECTRA_SETTINGS = ("wave_min", "wave_max", "dloglam", "norm_wave_min", "norm_wave_max", "mask_lines",
+                     "masked_lines", "max_uncovered", "frame", "observed_wave_min", "observed_wave_max",
+                     "norm_method", "norm_floor", "norm_fallback", "reader")
+_IMAGE_SETTINGS = ("image_size", "image_source", "stretch")
 
 
 def _science_prep(cfg: Config) -> dict:
@@ -352,7 +357,8 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
         "inputs": sel.inputs,
         "seed": cfg.seed,
         "labels": {"scheme": cfg.labels.scheme, "classes": list(sel.classes)},
-        "prep": _science_prep(cfg),
+        "prep": {k: v for k, v in _science_prep(cfg).items() if k not in sel.not_applied},
+        "prep_not_applied": sel.not_applied,
         "spectra": _spectra_record(cfg) if (objects["spec_row"] >= 0).any() else None,
         "cuts": [{"cut": name, "n_after": n} for name, n in sel.cuts],
         "counts": {f"{s}/{lab}": int(n) for (s, lab), n in counts.items()},
@@ -386,10 +392,17 @@ def _log_summary(out: Path, objects: pd.DataFrame, qdf: pd.DataFrame) -> None:
 def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table: Path | None = None,
          id_col: str | None = None, label_col: str | None = None, label_map: str | None = None,
          ra_col: str | None = None, dec_col: str | None = None, z_col: str | None = None,
-         features: list[str] | None = None, allow_leaky: bool = False, overwrite: bool = False,
-         progress: bool = True) -> Path:
+         plate_col: str | None = None, mjd_col: str | None = None, fiber_col: str | None = None,
+         column_map: dict[str, str] | None = None, features: list[str] | None = None, allow_leaky: bool = False,
+         overwrite: bool = False, progress: bool = True) -> Path:
     """Build a dataset store from ``--source mpajhu`` (raw survey dir), ``table`` (user's table) or ``spectra``
-    (a folder or list of spectrum files, labelled by their pipeline CLASS or by ``table``)."""
+    (a folder or list of spectrum files, labelled by their pipeline CLASS or by ``table``).
+
+    With ``--source table`` a ``raw`` directory attaches spectra (``raw/spectra/**/spec-PLATE-MJD-FIBER.fits``,
+    found by the table's plate, MJD and fiber columns; the table's redshift puts them on the rest-frame
+    grid) and cutouts (``raw/images/<object_id>.fits``, or JPEGs by object id); it is an error when
+    nothing can be attached.
+    """
     from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
 
     if Path(out).exists() and not overwrite:
@@ -405,8 +418,14 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
         if missing:
             raise AgnbenchError(f"--source table needs {', '.join(missing)} (e.g. --label-map 1:sf,3:agn)")
         sel = select_table(Path(table), cfg, id_col=id_col, label_col=label_col, label_map=label_map,
-                           ra_col=ra_col, dec_col=dec_col, z_col=z_col, features=features, allow_leaky=allow_leaky)
-        return build_store(sel, cfg, Path(out), raw=None, overwrite=overwrite, progress=progress)
+                           ra_col=ra_col, dec_col=dec_col, z_col=z_col, plate_col=plate_col, mjd_col=mjd_col,
+                           fiber_col=fiber_col, column_map=column_map, features=features, allow_leaky=allow_leaky)
+        n_spec, n_img = _check_table_raw(sel, Path(raw), cfg) if raw is not None else (0, 0)
+        for n, keys, what in ((n_spec, _SPECTRA_SETTINGS, "spectra"), (n_img, _IMAGE_SETTINGS, "cutouts")):
+            if not n:
+                sel.not_applied.update({k: f"not applied: the table store has no {what}" for k in keys})
+        return build_store(sel, cfg, Path(out), raw=None if raw is None else Path(raw), overwrite=overwrite,
+                           progress=progress)
     if source == "spectra":
         if raw is None:
             raise AgnbenchError("--source spectra needs --raw PATH: a folder of spectrum files, a text file "
@@ -415,5 +434,26 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
 
         sel = select_spectra(Path(raw), cfg, table=table, id_col=id_col, label_col=label_col, label_map=label_map,
                              progress=progress)
+        sel.not_applied.update({k: "not applied: a spectra store has no cutouts" for k in _IMAGE_SETTINGS})
         return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress)
     raise AgnbenchError(f"unknown --source {source!r}; use {alternatives(PREP_SOURCES)}")
+
+
+def _check_table_raw(sel: Selection, raw: Path, cfg: Config) -> tuple[int, int]:
+    """Spectra and cutouts that ``--raw`` can attach to a table's objects; an error when there are none."""
+    if not raw.is_dir():
+        raise AgnbenchError(f"--raw {raw}: not a directory (expected spectra/ and/or images/ inside)")
+    objects = sel.objects
+    n_spec = len(_spectra_items(objects, raw, [])) if "plate" in objects else 0
+    n_img = len(_image_items(objects, raw, cfg, []))
+    if n_spec + n_img == 0:
+        why = ("the table has plate, mjd and fiber columns" if "plate" in objects else
+               "spectra are found by plate, mjd and fiber columns, which the table lacks (name them with "
+               "--plate-col, --mjd-col, --fiber-col)")
+        raise AgnbenchError(
+            f"--raw {raw}: nothing to attach to the table's {len(objects)} objects: no "
+            f"{raw / 'spectra'}/**/spec-PLATE-MJD-FIBER.fits matches them ({why}) and no cutout in "
+            f"{raw / 'images'} is named <object_id>.fits (or .jpeg/.jpg with prep.image_source=jpeg). "
+            "Drop --raw for a catalog-only store")
+    log.info("--raw %s: %d spectra and %d cutouts can be attached to the table's objects", raw, n_spec, n_img)
+    return n_spec, n_img

@@ -29,7 +29,8 @@ def test_real_table_refuses_its_line_columns() -> None:
     feats = [c for c in objects if c.startswith("feat_")]
     assert set(sel.leakage.by_name) == {"feat_ew_halpha", "feat_f_halpha", "feat_f_hbeta", "feat_f_oiii", "feat_f_nii"}
     assert not any(f in feats for f in sel.leakage.by_name)
-    assert {"feat_dered_g", "feat_petror90_r", "feat_dn4000_obs", "feat_redshift"} <= set(feats)
+    assert {"feat_dered_g", "feat_petror90_r", "feat_dn4000_obs", "feat_z", "feat_u_g"} <= set(feats)
+    assert "feat_redshift" not in feats  # the redshift column enters as the canonical feat_z
     assert not {"feat_plate", "feat_mjd", "feat_fiberid", "feat_objid"} & set(feats)  # identifiers are not inputs
     counts = objects.groupby(["split", "label_name"]).size()
     assert counts["ood", "ood"] == 186  # the composites
@@ -79,6 +80,10 @@ def test_mpajhu_mock_selection(mock_survey: Path) -> None:
     assert {"feat_g_r", "feat_concentration", "feat_logmass", "feat_d4000_n", "feat_z", "feat_abs_r"} <= feats
     assert not any("flux" in f or "eqw" in f for f in feats)
     assert {"q_log_nii_ha", "q_log_oiii_hb", "q_sn_median"} <= set(objects.columns)
+    # the mock's photometric and physical features are legitimate: nothing flagged, alone or in pairs
+    record = sel.leakage.as_dict()
+    assert record["leaky"] == [] and record["flagged_pairs"] == [] and record["flagged_by_bpt"] == []
+    assert record["pair_check"]["n_pairs"] == len(feats) * (len(feats) - 1) // 2
 
 
 def test_mpajhu_dr7_spellings_give_the_same_objects(mock_survey: Path, tmp_path: Path) -> None:
@@ -116,6 +121,16 @@ def test_bptclass_recomputed_when_galspecextra_is_absent(mock_survey: Path, tmp_
     line = read_catalog(mock_survey, "galSpecLine").set_index("SPECOBJID").loc[objects["object_id"]]
     args = [line[f"{n}_FLUX{e}"] for n in ("NII_6584", "H_ALPHA", "OIII_5007", "H_BETA") for e in ("", "_ERR")]
     np.testing.assert_array_equal(objects["bpt_class"], bpt_class(*args))
+
+
+def test_cuts_that_could_not_be_applied_are_recorded(mock_survey: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(mock_survey / "catalog", raw / "catalog")
+    (raw / "catalog" / "photometry.fits").unlink()
+    sel = select_mpajhu(raw, load_config())
+    assert not any("r_dered" in name for name, _ in sel.cuts)
+    assert set(sel.not_applied) == {"r_min", "r_max"} and "no r-band photometry" in sel.not_applied["r_min"]
+    assert select_mpajhu(mock_survey, load_config()).not_applied == {}
 
 
 def test_empty_result_is_fatal_with_the_cut_counts(mock_survey: Path) -> None:
