@@ -32,7 +32,7 @@ SLOW_TESTS = (
     "tests/baselines/test_train_catalog.py::test_cli_multi_seed",
     "tests/test_pipeline.py",
 )
-SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs"})
+SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
