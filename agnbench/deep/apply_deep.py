@@ -71,7 +71,9 @@ def input_signature(store: Store, track: str) -> dict:
 
 
 def restretch(cutouts: torch.Tensor, *, ratio: np.ndarray) -> torch.Tensor:
-    """Convert ``asinh(x / s_new)`` cutouts to ``asinh(x / s_run)``: ``asinh(ratio * sinh(y))``, ``ratio = s_new / s_run``.
+    """Convert ``asinh(x / s_new)`` cutouts to ``asinh(x / s_run)``.
+
+    ``y_run = asinh(ratio * sinh(y_new))`` with ``ratio = s_new / s_run`` per band.
 
     Parameters
     ----------
@@ -88,11 +90,13 @@ def _prep_hint(run_store: str | None) -> str:
             "(the prep section: wavelength grid, normalisation, image size, bands, stretch)")
 
 
-def _check_inputs(run_sig: dict, new_sig: dict, *, track: str, store: Store, run_store: str | None) -> np.ndarray | None:
+def _check_inputs(run_sig: dict, new_sig: dict, *, track: str, store: Store,
+                  run_store: str | None) -> np.ndarray | None:
     """Refuse a store whose inputs differ from the run's; return the stretch ratio for images (None if equal)."""
     if not new_sig:
-        raise AgnbenchError(f"{store.path}: the store has no {track} (no {'spectra/wave.npy' if track == 'spectra' else 'images/meta.json'}); "
-                            f"a {track} run needs a store with {track}. {_prep_hint(run_store)}")
+        needed = "spectra/wave.npy" if track == "spectra" else "images/meta.json"
+        raise AgnbenchError(f"{store.path}: the store has no {track} (no {needed}); a {track} run needs a store with "
+                            f"{track}. {_prep_hint(run_store)}")
     if track == "spectra":
         same = (run_sig["n_pix"] == new_sig["n_pix"]
                 and np.allclose([new_sig["wave_first"], new_sig["wave_last"]],
@@ -166,7 +170,7 @@ def deep_predictor(run_dir: str | Path, store: Store, *, progress: bool = False)
     store : Store
         The store to predict (may be the run's own).
     progress : bool
-        Unused progress flag kept for symmetry with training.
+        Recorded in the runtime like training's (prediction itself shows no progress bar).
 
     Raises
     ------

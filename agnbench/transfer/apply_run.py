@@ -32,7 +32,7 @@ from agnbench.config.core import config_to_dict, load_config
 from agnbench.contracts import files
 from agnbench.contracts.predictions import prediction_frame, read_predictions, write_predictions
 from agnbench.contracts.run_dir import config_path, is_complete, read_data_record, read_model_meta, read_status
-from agnbench.contracts.schema import UNLABELLED_SPLIT
+from agnbench.contracts.schema import UNLABELLED_SPLIT, class_names
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, capture_env
 from agnbench.protocol.calibration import Calibrator
@@ -87,10 +87,15 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
         raise AgnbenchError(f"--rethreshold {rethreshold!r}: only 'val' (the new store's val split) may choose a "
                             "threshold; the test split is never used for any choice")
     meta, calibration, run_preds = _read_run(run)
-    classes = tuple(run_preds.columns[run_preds.columns.str.startswith("p_")].str[2:])
+    classes = tuple(class_names(run_preds))
+    trained_on = read_data_record(run)
     new = load_new_data(data, classes=classes, id_col=id_col)
-    pos, split, usable, no_input = _positions(new, meta, run, progress)
-    raw = np.concatenate([usable(pos[split == s]) for s in _ORDER]) if pos.size else np.zeros((0, len(classes)))
+    scheme, run_scheme = new.fingerprint.get("label_scheme"), trained_on.get("label_scheme")
+    if scheme and run_scheme and scheme != run_scheme:
+        log.warning("%s uses label scheme %s but the run was trained on %s: the classes have the same names, "
+                    "check that they mean the same", new.path, scheme, run_scheme)
+    pos, split, predict_at, no_input = _positions(new, meta, run, progress)
+    raw = np.concatenate([predict_at(pos[split == s]) for s in _ORDER]) if pos.size else np.zeros((0, len(classes)))
     order = np.concatenate([np.flatnonzero(split == s) for s in _ORDER])
     pos, split = pos[order], split[order]
     labels = new.labels[pos]
@@ -106,7 +111,6 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
     preds = prediction_frame(object_id=new.object_id[pos], split=split, y_true=labels, proba=proba,
                              y_pred=apply_threshold(proba, rule), classes=classes, track=str(first["track"]),
                              model=str(first["model"]), run_id=out.name, seed=int(first["seed"]))
-    trained_on = read_data_record(run)
     record = _record(run, new, meta, applied, preds, classes, trained_on, no_input,
                      adapt_prior=adapt_prior, rethreshold=rethreshold)
     with atomic_directory(out) as tmp:

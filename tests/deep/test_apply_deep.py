@@ -20,7 +20,8 @@ from agnbench.deep.train_deep import train_deep
 from agnbench.errors import AgnbenchError
 from agnbench.transfer.apply_run import predict
 
-TINY = ["spectra.width=4", "spectra.blocks=[1,1]", "spectra.epochs=2", "spectra.patience=2", "spectra.use_redshift=true"]
+TINY = ["spectra.width=4", "spectra.blocks=[1,1]", "spectra.epochs=2", "spectra.patience=2",
+        "spectra.use_redshift=true"]
 PROBS = ["p_sf", "p_agn"]
 
 

@@ -118,7 +118,8 @@ def test_another_store_in_transfer_mode(stores: dict[str, Path], runs: dict[str,
     objects = pd.read_parquet(stores["b"] / "objects.parquet")
     composites = int((objects["label"] < 0).sum())
     assert (new["split"] == "unlabelled").sum() == composites == 186
-    assert set(new.loc[new["split"] == "test", "object_id"]) == set(objects.loc[objects["split"] == "test", "object_id"])
+    test_ids = set(objects.loc[objects["split"] == "test", "object_id"])
+    assert set(new.loc[new["split"] == "test", "object_id"]) == test_ids
     cfg = load_config(overrides=["compare.n_boot=200", "compare.subgroup_boot=100"])
     with pytest.raises(AgnbenchError, match="trained on different stores.*--transfer"):
         compare(cfg, runs=[out, runs["b"]], out=tmp_path / "refused", progress=False)
