@@ -22,9 +22,10 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
             "labelled splits). --data is a dataset store (agnbench prep; spectra/images runs need the run store's "
             "grid, cutout size, bands and stretch: prep the new data with the run store's config.yaml), or for a "
             "catalog run a CSV/Parquet/FITS table holding the run's features (feat_* names, or the columns prep "
-            "turned into them). --adapt-prior re-estimates the class prior on the new val and unlabelled objects "
-            "(EM, Saerens et al. 2002) and adjusts the posteriors; --rethreshold val refits the run's decision rule "
-            "on the new store's labelled val split. The new test split is never used for any choice. Compare the "
+            "turned into them). --adapt-prior re-estimates the class prior on the new store's val objects, "
+            "labels unused (a table's rows when there is no val split; EM, Saerens et al. 2002) and adjusts "
+            "the posteriors; --rethreshold val refits the run's decision rule on the new store's labelled val "
+            "split. The new test split is never used for any choice. Compare the "
             "result with runs trained on the new store: agnbench compare DIR RUN... --transfer "
             "(docs/contracts.md, 'Applying a run to new data')."
         ),

@@ -29,7 +29,7 @@ import torch
 
 from agnbench.config.core import load_config
 from agnbench.contracts.run_dir import config_path, read_data_record, read_model_meta
-from agnbench.contracts.store import Store, open_store
+from agnbench.contracts.store import Store, check_store, open_store
 from agnbench.deep.data import TrackData
 from agnbench.deep.device import resolve_device, resolve_precision, set_threads
 from agnbench.deep.networks import load_run_model
@@ -97,6 +97,8 @@ def _check_inputs(run_sig: dict, new_sig: dict, *, track: str, store: Store,
         needed = "spectra/wave.npy" if track == "spectra" else "images/meta.json"
         raise AgnbenchError(f"{store.path}: the store has no {track} (no {needed}); a {track} run needs a store with "
                             f"{track}. {_prep_hint(run_store)}")
+    if "input_shape" in run_sig:  # an older run whose store is gone: the network's input shape only
+        return _check_shape(run_sig["input_shape"], new_sig, track=track, store=store, run_store=run_store)
     if track == "spectra":
         same = (run_sig["n_pix"] == new_sig["n_pix"]
                 and np.allclose([new_sig["wave_first"], new_sig["wave_last"]],
@@ -123,22 +125,52 @@ def _check_inputs(run_sig: dict, new_sig: dict, *, track: str, store: Store,
     return ratio
 
 
+def _legacy_preprocessing(inputs: dict) -> dict | None:
+    """The fitted values that runs written before ``inputs.preprocessing`` recorded beside their channels."""
+    if "weight_scale" not in inputs:
+        return None
+    z = inputs.get("redshift") or {}
+    return {"weight_scale": float(inputs["weight_scale"]), "z_mean": float(z.get("mean", 0.0)),
+            "z_std": float(z.get("std", 1.0))}
+
+
+def _check_shape(shape: list, new_sig: dict, *, track: str, store: Store, run_store: str | None) -> None:
+    """Compare a store's inputs with the network's recorded input shape (channels first)."""
+    have = [new_sig["n_pix"]] if track == "spectra" else [len(new_sig["bands"] or ""), new_sig["size"],
+                                                          new_sig["size"]]
+    want = shape[-1:] if track == "spectra" else shape
+    if list(want) != list(have):
+        raise AgnbenchError(f"{store.path}: inputs of shape {have} but the run's network takes {want}; "
+                            f"{_prep_hint(run_store)}")
+    return None
+
+
 def _run_inputs(run_dir: Path, meta: dict, track: str, tc, seed: int) -> tuple[dict, dict, str | None]:
-    """The run's fitted preprocessing and input signature; recomputed from its recorded store if not saved."""
+    """The run's fitted preprocessing and input signature.
+
+    Read from ``model_meta.json`` ``inputs``; older runs: the values recorded beside the channels, else
+    recomputed from the run's own recorded store (with a warning). Without a saved signature and without
+    that store, the signature is the network's input shape only (with a warning).
+    """
     inputs = meta.get("inputs") or {}
-    run_store = read_data_record(run_dir).get("store")
-    prep, sig = inputs.get("preprocessing"), inputs.get("store_inputs")
+    record = read_data_record(run_dir)
+    run_store = record.get("store")
+    prep = inputs.get("preprocessing") or (_legacy_preprocessing(inputs) if track == "spectra" else {})
+    sig = inputs.get("store_inputs")
     if prep is not None and sig is not None:
         return prep, sig, run_store
-    if not run_store or not Path(run_store).exists():
-        raise AgnbenchError(f"{run_dir}: model_meta.json predates the saved preprocessing and the run's store "
-                            f"({run_store}) is not there to recompute it; restore the store at that path")
-    log.warning("%s: the run's preprocessing was not saved with it (older run); recomputing it from its own store "
-                "%s", run_dir, run_store)
-    old = open_store(run_store)
+    if run_store and check_store(run_store, record.get("objects_sha256")):
+        log.warning("%s: the run predates saved preprocessing/input format; recomputing it from its own store %s",
+                    run_dir, run_store)
+        old = open_store(run_store)
+        prep = prep if prep is not None else TrackData(track, old, tc, seed).preprocessing()
+        return prep, sig if sig is not None else input_signature(old, track), run_store
     if prep is None:
-        prep = TrackData(track, old, tc, seed).preprocessing()
-    return prep, sig if sig is not None else input_signature(old, track), run_store
+        raise AgnbenchError(f"{run_dir}: model_meta.json predates the saved preprocessing and the run's store "
+                            f"({run_store}) is missing or changed, so it cannot be recomputed; restore the store")
+    log.warning("%s: the run's store (%s) is gone and its input format was not saved; only the input shape %s can "
+                "be checked", run_dir, run_store, meta.get("input_shape"))
+    return prep, {"input_shape": list(meta.get("input_shape") or [])}, run_store
 
 
 @dataclass

@@ -11,9 +11,11 @@ Steps (docs/contracts.md, "Applying a run to new data"):
    and skipped;
 3. the run's own calibrator and decision rule (``calibration.json``) are applied;
 4. optional, each recorded: ``adapt_prior`` re-estimates the class prior by EM
-   (:mod:`agnbench.protocol.prior_shift`) on the new ``val`` and ``unlabelled`` objects, without their
-   labels, and adjusts every posterior; ``rethreshold="val"`` refits the run's decision rule on the
-   new store's labelled val split. The new test split is never used for any choice;
+   (:mod:`agnbench.protocol.prior_shift`) on the new store's ``val`` objects, without their labels
+   (``unlabelled`` objects only when there is no val split: a store's unlabelled objects are those its
+   label scheme left out, another population), and adjusts every posterior; ``rethreshold="val"``
+   refits the run's decision rule on the new store's labelled val split. The new test split is
+   never used for any choice;
 5. ``DIR`` is written atomically (never overwritten): ``predictions.parquet`` (Contract 2,
    ``run_id`` = ``DIR``'s name), ``data.json`` (the new data's fingerprint, with ``trained_on``: the
    run's) and ``predict.json`` (what was applied, counts, metrics on the labelled splits).
@@ -47,7 +49,7 @@ __all__ = ["predict"]
 
 #: Prediction splits in the order rows are written (a training run's order, then unlabelled objects).
 _ORDER = ("val", "test", "ood", UNLABELLED_SPLIT)
-#: Splits whose posteriors (never their labels) the prior EM may use: never test, never ood.
+#: Splits whose posteriors (never their labels) the prior EM uses, the first present: never test, never ood.
 _PRIOR_SPLITS = ("val", UNLABELLED_SPLIT)
 
 
@@ -178,16 +180,17 @@ def _train_prior(run_preds, classes: tuple[str, ...]) -> np.ndarray:
 
 
 def _adapt_prior(proba, split, labels, run_preds, classes):
-    """EM prior on the new val + unlabelled posteriors (labels unused); adjust every posterior."""
-    use = np.isin(split, _PRIOR_SPLITS)
-    if not use.any():
+    """EM prior on the new val posteriors (labels unused), or the unlabelled ones without a val split."""
+    fitted_on = next((s for s in _PRIOR_SPLITS if np.any(split == s)), None)
+    use = split == fitted_on
+    if fitted_on is None:
         raise AgnbenchError("--adapt-prior needs new objects in a val split or unlabelled ones to estimate the prior "
                             "from; the test split is never used for any choice")
     train = _train_prior(run_preds, classes)
     est = em_prior_shift(proba[use], train)
     if not est.converged:
         log.warning("prior EM did not converge in %d iterations", est.n_iter)
-    record = {**est.as_dict(classes), "fitted_on": {s: int(np.sum(split[use] == s)) for s in _PRIOR_SPLITS},
+    record = {**est.as_dict(classes), "fitted_on": {fitted_on: int(use.sum())},
               "train_prior_from": "the run's val labels (its calibration set)"}
     val_labels = labels[(split == "val") & (labels >= 0)]
     if val_labels.size:

@@ -70,26 +70,43 @@ def test_own_store_reproduces_the_run(tiny_spectra_run: Path, mock_store: Path, 
 
 def test_the_runs_preprocessing_is_used_not_refitted(tiny_spectra_run: Path, mock_store: Path, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """The fitted values come from model_meta.json: changing them changes the predictions; an older run without
-    them recomputes them from its own store (with a warning) and predicts the same."""
+    """The fitted values come from model_meta.json: changing them changes the predictions. Older runs: the values
+    recorded beside the channels, else recomputed from the run's own store (with a warning), predict the same."""
     store = open_store(mock_store)
     some = np.flatnonzero(((store.objects["split"] == "test") & (store.objects["spec_row"] >= 0)).to_numpy())[:64]
     reference = deep_predictor(tiny_spectra_run, store).predict(some)
-    meta_path = tiny_spectra_run / "model_meta.json"
-    original = meta_path.read_text()
+    meta_path, data_path = tiny_spectra_run / "model_meta.json", tiny_spectra_run / "data.json"
+    original, data_record = meta_path.read_text(), data_path.read_text()
     try:
         meta = json.loads(original)
         meta["inputs"]["preprocessing"]["z_mean"] += 1.0
         meta_path.write_text(json.dumps(meta))
         assert np.abs(deep_predictor(tiny_spectra_run, store).predict(some) - reference).max() > 1e-6
-        del meta["inputs"]["preprocessing"], meta["inputs"]["store_inputs"]
+        del meta["inputs"]["preprocessing"], meta["inputs"]["store_inputs"]  # a run from before they were saved
         meta_path.write_text(json.dumps(meta))
         with caplog.at_level(logging.WARNING):
-            older = deep_predictor(tiny_spectra_run, store)
+            np.testing.assert_allclose(deep_predictor(tiny_spectra_run, store).predict(some), reference, atol=1e-12)
         assert "recomputing it from its own store" in caplog.text
-        np.testing.assert_allclose(older.predict(some), reference, rtol=0, atol=1e-12)
+        del meta["inputs"]["weight_scale"], meta["inputs"]["redshift"]  # even older: nothing recorded
+        meta_path.write_text(json.dumps(meta))
+        np.testing.assert_allclose(deep_predictor(tiny_spectra_run, store).predict(some), reference, atol=1e-12)
+        data_path.write_text(json.dumps({**json.loads(data_record), "store": str(tmp_path / "gone")}))
+        with pytest.raises(AgnbenchError, match="cannot be recomputed; restore the store"):
+            deep_predictor(tiny_spectra_run, store)
+        legacy = json.loads(original)
+        del legacy["inputs"]["preprocessing"], legacy["inputs"]["store_inputs"]
+        meta_path.write_text(json.dumps(legacy))  # recorded values, store gone: the input shape is still checked
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            np.testing.assert_allclose(deep_predictor(tiny_spectra_run, store).predict(some), reference, atol=1e-12)
+        assert "only the input shape" in caplog.text
+        legacy["input_shape"][-1] += 1
+        meta_path.write_text(json.dumps(legacy))
+        with pytest.raises(AgnbenchError, match="the run's network takes"):
+            deep_predictor(tiny_spectra_run, store)
     finally:
         meta_path.write_text(original)
+        data_path.write_text(data_record)
 
 
 def test_mismatched_inputs_are_refused(tiny_spectra_run: Path, mock_store: Path, tmp_path: Path) -> None:
