@@ -11,6 +11,14 @@ iteration of Saerens et al. (2002): E-step, the posteriors under the current pri
 the new prior is their mean over the objects. It starts at ``pi_train``; each step does not decrease
 the likelihood ``sum_i log sum_k (pi_k / pi_train_k) p_train(k | x_i)``.
 
+EM needs ``pi_train`` to be the prior the posteriors actually encode. A model trained with balanced
+class weights, or calibrated by temperature scaling (which cannot move the prior), encodes another
+prior than the class fractions of its data; used as ``pi_train``, those fractions send EM astray (a
+balanced-weight model on 4 % AGN looks like 100 % AGN data). :func:`implied_prior` estimates the
+encoded prior from labelled data the posteriors were calibrated on: the prior whose correction makes
+the mean posterior equal the true class fractions (the maximum-likelihood per-class bias; see
+Alexandari, Kundaje & Shrikumar 2020, ICML, on bias-corrected calibration for label shift).
+
 Reference: M. Saerens, P. Latinne and C. Decaestecker (2002), "Adjusting the outputs of a classifier
 to new a priori probabilities: a simple procedure", Neural Computation 14(1), 21-41.
 """
@@ -23,7 +31,7 @@ import numpy as np
 
 from agnbench.errors import AgnbenchError
 
-__all__ = ["PriorShift", "adjust_posteriors", "em_prior_shift"]
+__all__ = ["PriorShift", "adjust_posteriors", "em_prior_shift", "implied_prior"]
 
 #: Probabilities are clipped to this floor before the prior ratio is applied.
 _EPS = 1e-12
@@ -91,6 +99,55 @@ def adjust_posteriors(proba: np.ndarray, train_prior: np.ndarray, new_prior: np.
     _, new_prior = _check(proba, new_prior, "new_prior")
     weighted = np.clip(proba, _EPS, 1.0) * (new_prior / train_prior)
     return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def implied_prior(proba: np.ndarray, y: np.ndarray, *, tol: float = 1e-10, max_iter: int = 10_000) -> np.ndarray:
+    """The class prior that posteriors encode, estimated on labelled objects.
+
+    Finds ``pi`` such that correcting the posteriors from ``pi`` to the labels' class fractions ``f``
+    (:func:`adjust_posteriors`) makes their mean equal ``f``: the score equation of the maximum-likelihood
+    per-class bias ``b`` in ``softmax(log p + b)``, with ``pi ∝ f / exp(b)``. Solved by the multiplicative
+    fixed point ``w <- w * f / mean(normalise(w * p))`` (iterative proportional fitting). For posteriors
+    calibrated under ``f`` it returns ``f`` (up to sampling noise).
+
+    Parameters
+    ----------
+    proba : numpy.ndarray, shape (n, K)
+        Posteriors of labelled objects (for agnbench runs: the calibrated val predictions).
+    y : numpy.ndarray of int, shape (n,)
+        Their labels ``0..K-1``; every class must occur.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+        The encoded prior (sums to 1); use it as ``train_prior`` of :func:`em_prior_shift`.
+
+    Raises
+    ------
+    AgnbenchError
+        Malformed input, or a class absent from ``y``.
+    """
+    y = np.asarray(y)
+    proba, _ = _check(proba, np.ones(np.shape(proba)[-1] if np.ndim(proba) == 2 else 2), "prior")
+    k = proba.shape[1]
+    if y.shape != (proba.shape[0],) or not np.issubdtype(y.dtype, np.integer) or y.size == 0:
+        raise AgnbenchError(f"labels must be {proba.shape[0]} integers 0..{k - 1}, got shape {y.shape}")
+    fractions = np.bincount(y, minlength=k).astype(np.float64)[:k] / y.size
+    if (fractions == 0).any():
+        raise AgnbenchError(f"every class must occur among the labelled objects to estimate the encoded prior; "
+                            f"class fractions {np.round(fractions, 4).tolist()}")
+    p = np.clip(proba, _EPS, 1.0)
+    w = np.ones(k)
+    for _ in range(int(max_iter)):
+        q = p * w
+        mean = (q / q.sum(axis=1, keepdims=True)).mean(axis=0)
+        step = fractions / mean
+        w = w * step
+        w = w / w.sum()
+        if np.max(np.abs(step - 1.0)) <= tol:
+            break
+    prior = fractions / w
+    return prior / prior.sum()
 
 
 def em_prior_shift(proba: np.ndarray, train_prior: np.ndarray, *, tol: float = 1e-8,

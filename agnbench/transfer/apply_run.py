@@ -39,8 +39,9 @@ from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, capture_env
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.metrics import METRIC_SPLITS, split_metrics
-from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift
+from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift, implied_prior
 from agnbench.protocol.thresholds import apply_threshold, fit_threshold
+from agnbench.seeding import rng
 from agnbench.transfer.new_data import KIND_STORE, NewData, load_new_data
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ __all__ = ["predict"]
 _ORDER = ("val", "test", "ood", UNLABELLED_SPLIT)
 #: Splits whose posteriors (never their labels) the prior EM uses, the first present: never test, never ood.
 _PRIOR_SPLITS = ("val", UNLABELLED_SPLIT)
+#: Bootstrap resamples for the interval of the estimated prior, and the interval width that earns a warning.
+_N_PRIOR_BOOT, _WIDE_INTERVAL = 200, 0.2
 
 
 def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: bool = False,
@@ -105,7 +108,8 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
     proba = calibrator.transform(raw)
     applied: dict = {"calibrator": calibrator.method, "threshold": calibration["threshold"]}
     if adapt_prior:
-        proba, applied["prior_shift"] = _adapt_prior(proba, split, labels, run_preds, classes)
+        proba, applied["prior_shift"] = _adapt_prior(proba, split, labels, run_preds, classes,
+                                                     seed=int(run_preds["seed"].iloc[0]))
     rule = calibration["threshold"]
     if rethreshold is not None:
         rule, applied["rethreshold"] = _rethreshold(proba, split, labels, rule, classes)
@@ -170,34 +174,57 @@ def _positions(new: NewData, meta: dict, run: Path, progress: bool):
     return pos, new.split[pos], predictor.predict, no_input
 
 
-def _train_prior(run_preds, classes: tuple[str, ...]) -> np.ndarray:
-    """The class frequencies the run's calibrator was fitted on: its own val labels."""
-    val = run_preds.loc[run_preds["split"] == "val", "y_true"].to_numpy(np.int64)
-    counts = np.bincount(val[val >= 0], minlength=len(classes)).astype(np.float64)
+def _train_prior(run_preds, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The prior the run's calibrated posteriors encode, and the class fractions, on its own val split.
+
+    The run's val split is its calibration set (labels known); the encoded prior differs from the class
+    fractions when the model was trained with class weights or calibrated by temperature
+    (:func:`~agnbench.protocol.prior_shift.implied_prior`).
+    """
+    val = run_preds[(run_preds["split"] == "val") & (run_preds["y_true"] >= 0)]
+    y = val["y_true"].to_numpy(np.int64)
+    counts = np.bincount(y, minlength=len(classes)).astype(np.float64)
     if (counts == 0).any():
         raise AgnbenchError("--adapt-prior needs every class in the run's val split (its calibration set)")
-    return counts / counts.sum()
+    return implied_prior(val[[f"p_{c}" for c in classes]].to_numpy(np.float64), y), counts / counts.sum()
 
 
-def _adapt_prior(proba, split, labels, run_preds, classes):
+def _adapt_prior(proba, split, labels, run_preds, classes, *, seed: int):
     """EM prior on the new val posteriors (labels unused), or the unlabelled ones without a val split."""
     fitted_on = next((s for s in _PRIOR_SPLITS if np.any(split == s)), None)
     use = split == fitted_on
     if fitted_on is None:
         raise AgnbenchError("--adapt-prior needs new objects in a val split or unlabelled ones to estimate the prior "
                             "from; the test split is never used for any choice")
-    train = _train_prior(run_preds, classes)
+    train, fractions = _train_prior(run_preds, classes)
     est = em_prior_shift(proba[use], train)
     if not est.converged:
         log.warning("prior EM did not converge in %d iterations", est.n_iter)
+    lo, hi = _prior_interval(proba[use], train, seed=seed)
+    if np.max(hi - lo) > _WIDE_INTERVAL:
+        log.warning("the estimated prior is poorly determined (bootstrap 95%% intervals: %s): the posteriors carry "
+                    "little information about the class mix; treat the adjusted decisions with care",
+                    ", ".join(f"{c} {a:.3f}-{b:.3f}" for c, a, b in zip(classes, lo, hi)))
     record = {**est.as_dict(classes), "fitted_on": {fitted_on: int(use.sum())},
-              "train_prior_from": "the run's val labels (its calibration set)"}
+              "bootstrap_95": {c: [float(a), float(b)] for c, a, b in zip(classes, lo, hi)},
+              "n_bootstrap": _N_PRIOR_BOOT,
+              "train_prior_from": "implied by the run's calibrated val posteriors and labels (its calibration set)",
+              "run_val_label_fractions": dict(zip(classes, map(float, fractions)))}
     val_labels = labels[(split == "val") & (labels >= 0)]
     if val_labels.size:
         freq = np.bincount(val_labels, minlength=len(classes)) / val_labels.size
         record["new_val_label_fractions"] = dict(zip(classes, map(float, freq)))
     log.info("prior shift: %s -> %s", np.round(train, 3).tolist(), np.round(est.prior, 3).tolist())
     return adjust_posteriors(proba, train, est.prior), record
+
+
+def _prior_interval(proba: np.ndarray, train: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile 95 % interval of the EM prior over bootstrap resamples of the objects it was fitted on."""
+    gen = rng(seed, "predict", "prior-bootstrap")
+    n = proba.shape[0]
+    draws = np.array([em_prior_shift(proba[gen.integers(0, n, n)], train, tol=1e-6, max_iter=2_000).prior
+                      for _ in range(_N_PRIOR_BOOT)])
+    return np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
 
 
 def _rethreshold(proba, split, labels, rule: dict, classes):

@@ -8,7 +8,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
 from agnbench.errors import AgnbenchError
-from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift
+from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift, implied_prior
 
 #: Class means of the generative model: x | k ~ N(MEANS[k], 1).
 MEANS = np.array([0.0, 2.5, 5.0])
@@ -86,6 +86,41 @@ def test_adjusted_posteriors_are_the_bayes_posteriors_under_the_new_prior() -> N
     x = np.linspace(-2, 7, 50)
     old, new = np.array([0.5, 0.3, 0.2]), np.array([0.1, 0.3, 0.6])
     np.testing.assert_allclose(adjust_posteriors(_posteriors(x, old), old, new), _posteriors(x, new), atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_implied_prior_of_a_balanced_weight_model_then_em(seed: int) -> None:
+    """Posteriors that encode a uniform prior (balanced class weights) on 4 % AGN data: the encoded prior is
+    recovered from labelled val data, and EM started from it finds the new prior; started from the val class
+    fractions it would run away."""
+    val_prior, encoded, new = np.array([0.96, 0.04]), np.array([0.5, 0.5]), np.array([0.8, 0.2])
+    y_val, x_val = _sample(val_prior, 20_000, seed)
+    np.testing.assert_allclose(implied_prior(_posteriors(x_val, encoded), y_val), encoded, atol=0.03)
+    _, x_new = _sample(new, 20_000, seed + 100)
+    proba = _posteriors(x_new, encoded)
+    est = em_prior_shift(proba, implied_prior(_posteriors(x_val, encoded), y_val))
+    np.testing.assert_allclose(est.prior, new, atol=0.03)
+    assert em_prior_shift(proba, val_prior).prior[1] > 0.5  # the wrong starting prior: far off
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_implied_prior_of_calibrated_posteriors_is_the_class_fractions(seed: int) -> None:
+    prior = np.array([0.5, 0.3, 0.2])
+    y, x = _sample(prior, 20_000, seed)
+    fractions = np.bincount(y, minlength=3) / y.size
+    np.testing.assert_allclose(implied_prior(_posteriors(x, prior), y), fractions, atol=0.02)
+
+
+def test_implied_prior_makes_the_mean_posterior_the_class_fractions() -> None:
+    """The defining equation, to solver precision, on arbitrary posteriors."""
+    gen = np.random.default_rng(4)
+    proba = gen.dirichlet([1.0, 2.0, 0.5], size=500)
+    y = gen.choice(3, size=500, p=[0.2, 0.5, 0.3])
+    fractions = np.bincount(y, minlength=3) / y.size
+    encoded = implied_prior(proba, y)
+    np.testing.assert_allclose(adjust_posteriors(proba, encoded, fractions).mean(axis=0), fractions, atol=1e-8)
+    with pytest.raises(AgnbenchError, match="every class must occur"):
+        implied_prior(proba, np.zeros(500, dtype=int))
 
 
 def test_bad_inputs() -> None:
