@@ -3,7 +3,7 @@
 The public API (docs/api.md). Pipeline entry points, each the library function behind one
 command (they take a :class:`~agnbench.config.core.Config` from :func:`load_config`):
 :func:`simulate`, :func:`fetch`, :func:`prep`, :func:`train_catalog`, :func:`train_deep`,
-:func:`compare`, :func:`explain_run`, :func:`build_report`, :func:`run_all`. On a user's own
+:func:`predict` (a run on new objects), :func:`compare`, :func:`explain_run`, :func:`build_report`, :func:`run_all`. On a user's own
 arrays and models: :func:`compare_predictions` (paired bootstrap comparison), :func:`explain_trees`
 (TreeSHAP of an XGBoost / LightGBM classifier), :func:`integrated_gradients`, :func:`saliency` and
 :func:`grad_cam` (a torch classifier). Bringing a model's predictions to ``agnbench compare``:
@@ -24,6 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "agnbench.data_prep.ingest.store": ["prep"],
     "agnbench.baselines.train_catalog": ["train_catalog"],
     "agnbench.deep.train_deep": ["train_deep"],
+    "agnbench.transfer.apply_run": ["predict"],
     "agnbench.bootstrap.compare": ["compare"],
     "agnbench.interpretability.explain": ["explain_run"],
     "agnbench.reports.report": ["build_report"],

@@ -34,7 +34,7 @@ SLOW_TESTS = (
     "tests/data_prep/ingest/test_table_source.py::test_cli_column_map_and_raw_refusal",
     "tests/test_pipeline.py",
 )
-SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs"})
+SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -33,7 +33,7 @@ MAJORITY = "majority-baseline"
 
 
 def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = None, overwrite: bool = False,
-            progress: bool = True) -> Path:
+            transfer: bool = False, progress: bool = True) -> Path:
     """Compare runs by their predictions; write ``out`` (Contract 4) and return it.
 
     Parameters
@@ -42,9 +42,12 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
         Run directories holding ``predictions.parquet`` (any track, or a user's own model).
     data : Path, optional
         The dataset store, for subgroup variables; default: the store named in the runs' data.json.
+    transfer : bool
+        Allow runs on different stores, or whose models were trained on different stores (``agnbench
+        predict``); objects are matched by ``object_id`` and ``inputs.yaml`` records ``transfer``.
     """
     cc = cfg.compare
-    loaded = load_runs(runs)
+    loaded = load_runs(runs, transfer=transfer)
     classes = loaded[0].classes
     aligned = align(loaded, cc.split)
     names = [r.name for r in loaded]
@@ -67,7 +70,8 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
-                         tables={"seeds": seeds, **extras}, inputs=_inputs(cfg, loaded, aligned, majority, skipped))
+                         tables={"seeds": seeds, **extras},
+                         inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer))
     log.info("comparison written to %s", out)
     return out
 
@@ -173,8 +177,9 @@ def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majority, skipped: dict) -> dict:
-    return {
+def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majority, skipped: dict, *,
+            transfer: bool = False) -> dict:
+    out = {
         "runs": [{"path": str(r.path.resolve()), "name": r.name, "track": r.track, "model": r.model, "seed": r.seed}
                  for r in loaded],
         "classes": list(loaded[0].classes),
@@ -190,3 +195,9 @@ def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majorit
         "seed": cfg.seed,
         "env": {k: v for k, v in capture_env().items() if k in ("agnbench", "git", "packages", "timestamp_utc")},
     }
+    if transfer:
+        out["transfer"] = {
+            "note": "runs on different stores or trained on different stores, objects matched by object_id",
+            "stores": {r.name: r.data.get("objects_sha256") for r in loaded},
+            "trained_on": {r.name: r.trained_on for r in loaded}}
+    return out

@@ -3,6 +3,12 @@
 Only ``predictions.parquet`` is required, so a user's own model written in that schema plugs in;
 ``data.json`` (a training run's data fingerprint) is used when present to refuse runs on
 different stores or label schemes, and ``status.json`` to refuse unfinished runs.
+
+Transfer mode (``agnbench compare --transfer``, asked for explicitly): prediction sets on different
+stores, or made by models trained on different stores (``agnbench predict`` records the training
+store as ``data.json`` ``trained_on``), may be compared; objects are matched by ``object_id`` (the
+intersection, counts reported; an empty one is refused) and must carry the same labels. The label
+scheme and classes must still agree.
 """
 
 from __future__ import annotations
@@ -51,9 +57,17 @@ class RunPredictions:
     preds: pd.DataFrame
 
     @property
+    def trained_on(self) -> str | None:
+        """sha256 of the store the model was trained on (``data.json`` ``trained_on``, else its own store)."""
+        return (self.data.get("trained_on") or {}).get("objects_sha256") or self.data.get("objects_sha256")
+
+    @property
     def group(self) -> str:
-        """Runs differing only by seed share a group (``track-model``)."""
-        return f"{self.track}-{self.model}"
+        """Runs differing only by seed share a group (``track-model``; a model applied to another store by
+        ``agnbench predict`` gets ``-from-<training store sha256[:8]>``)."""
+        applied = self.data.get("trained_on")
+        suffix = f"-from-{self.trained_on[:8]}" if applied and self.trained_on else ""
+        return f"{self.track}-{self.model}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -77,8 +91,11 @@ class Aligned:
     counts: dict
 
 
-def load_runs(paths: list[Path]) -> list[RunPredictions]:
-    """Read and check the runs; raise :class:`AgnbenchError` naming the run and what to do."""
+def load_runs(paths: list[Path], *, transfer: bool = False) -> list[RunPredictions]:
+    """Read and check the runs; raise :class:`AgnbenchError` naming the run and what to do.
+
+    ``transfer`` allows runs on different stores or trained on different stores (see the module docstring).
+    """
     if len(paths) < 1:
         raise AgnbenchError("give at least one run directory to compare")
     runs, names = [], set()
@@ -97,21 +114,30 @@ def load_runs(paths: list[Path]) -> list[RunPredictions]:
         first = preds.iloc[0]
         runs.append(RunPredictions(path=path, name=name, track=str(first["track"]), model=str(first["model"]),
                                    seed=int(first["seed"]), classes=tuple(class_names(preds)), data=data, preds=preds))
-    _check_comparable(runs)
+    _check_comparable(runs, transfer=transfer)
     return runs
 
 
-def _check_comparable(runs: list[RunPredictions]) -> None:
+def _check_comparable(runs: list[RunPredictions], *, transfer: bool = False) -> None:
     ref = runs[0]
     for run in runs[1:]:
         if run.classes != ref.classes:
             raise AgnbenchError(f"{run.path} has classes {', '.join(run.classes)} but {ref.path} has "
                                 f"{', '.join(ref.classes)}: runs on different label schemes cannot be compared")
-        for key, what in (("objects_sha256", "store (objects.parquet sha256)"), ("label_scheme", "label scheme")):
-            a, b = ref.data.get(key), run.data.get(key)
-            if a is not None and b is not None and a != b:
-                raise AgnbenchError(f"{run.path} and {ref.path} were trained on a different {what} ({b[:12]} vs "
-                                    f"{a[:12]}); compare runs made on the same dataset store")
+        a, b = ref.data.get("label_scheme"), run.data.get("label_scheme")
+        if a is not None and b is not None and a != b:
+            raise AgnbenchError(f"{run.path} and {ref.path} were made on a different label scheme ({b} vs {a}); "
+                                "runs on different label schemes cannot be compared")
+        if transfer:
+            continue
+        for sha_a, sha_b, what in ((ref.data.get("objects_sha256"), run.data.get("objects_sha256"),
+                                    "were made on a different store (objects.parquet sha256"),
+                                   (ref.trained_on, run.trained_on, "come from models trained on different stores "
+                                    "(objects.parquet sha256")):
+            if sha_a is not None and sha_b is not None and sha_a != sha_b:
+                raise AgnbenchError(f"{run.path} and {ref.path} {what} {sha_b[:12]} vs {sha_a[:12]}); compare runs "
+                                    "made on the same dataset store, or pass --transfer to compare them on the "
+                                    "objects they share (matched by object_id)")
 
 
 def align(runs: list[RunPredictions], split: str) -> Aligned:

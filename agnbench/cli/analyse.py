@@ -31,6 +31,10 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="comparison directory (must not exist unless --overwrite)")
     p.add_argument("--n-boot", type=int, help="bootstrap replicates (config: compare.n_boot; default 2000)")
     p.add_argument("--data", type=Path, help="dataset store for subgroup columns (default: from the runs' data.json)")
+    p.add_argument("--transfer", action="store_true",
+                   help="allow runs on different stores, or from models trained on different stores (agnbench "
+                        "predict): objects are matched by object_id, counts in inputs.yaml (docs/contracts.md, "
+                        "Contract 4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing comparison once the new one is complete")
     add_common(p)
     p.set_defaults(func=run_compare)
@@ -42,7 +46,7 @@ def run_compare(args: argparse.Namespace) -> Path:
 
     cfg = resolve(args, {"--n-boot": ("compare.n_boot", args.n_boot)})
     return compare(cfg, runs=args.runs, out=args.out, data=args.data, overwrite=args.overwrite,
-                   progress=not args.quiet)
+                   transfer=args.transfer, progress=not args.quiet)
 
 
 def add_explain(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ output directory prints its path as the last line of stdout. User errors (bad op
 configs) print one line on stderr and exit 1 without a traceback; argparse usage errors exit 2.
 
 Subcommands live by group: :mod:`.prep` (simulate, prep), :mod:`.train` (train catalog|spectra|images),
-:mod:`.analyse` (compare, explain, report), :mod:`.run` (run), :mod:`.fetch` (fetch); what they share
+:mod:`.predict` (predict), :mod:`.analyse` (compare, explain, report), :mod:`.run` (run), :mod:`.fetch` (fetch); what they share
 is in :mod:`.common`. None of them imports this module, so the package has no import cycle.
 """
 
@@ -21,6 +21,7 @@ from agnbench import __version__
 from agnbench.cli.analyse import add_compare, add_explain, add_report
 from agnbench.cli.common import setup_logging
 from agnbench.cli.fetch import add_fetch
+from agnbench.cli.predict import add_predict
 from agnbench.cli.prep import add_prep, add_simulate
 from agnbench.cli.run import add_run
 from agnbench.cli.train import add_train
@@ -36,7 +37,7 @@ Start with a mock survey in the real SDSS / Legacy Survey file formats:
 
 #: Subcommand registrations, in the order ``agnbench --help`` lists them.
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    add_simulate, add_prep, add_train, add_compare, add_explain, add_report, add_run, add_fetch,
+    add_simulate, add_prep, add_train, add_predict, add_compare, add_explain, add_report, add_run, add_fetch,
 )
 
 

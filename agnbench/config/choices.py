@@ -90,6 +90,9 @@ IMAGE_STEM_STRIDES: tuple[int, ...] = (1, 2)
 
 #: ``compare.split``: the split every run is scored on.
 COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
+#: ``agnbench predict --rethreshold``: the new store's split a run's decision rule may be refitted on
+#: (never test).
+RETHRESHOLD_SPLITS: tuple[str, ...] = ("val",)
 #: ``compare.ci``: the interval written to summary.csv (both are always computed).
 INTERVAL_METHODS: tuple[str, ...] = ("percentile", "bca")
 #: ``compare.seeds``: runs that differ only by seed kept apart, or also pooled.

@@ -57,6 +57,8 @@ ATTRIBUTIONS_OCCLUSION_WINDOWS = "occlusion_windows.parquet"
 
 # --- Contract 2: predictions
 PREDICTIONS = "predictions.parquet"
+#: What ``agnbench predict`` applied (source run, new data, options, counts, metrics), beside its predictions.
+PREDICT_RECORD = "predict.json"
 
 # --- Contract 4: a comparison (``agnbench compare``), its cross-track attributions and its report
 COMPARISON_INPUTS = "inputs.yaml"

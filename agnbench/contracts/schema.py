@@ -17,8 +17,15 @@ from agnbench.errors import SchemaError
 
 #: Values of the ``split`` column of ``objects.parquet``.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "ood", "excluded")
-#: Splits that carry predictions.
+#: Store splits that a training run scores (its predictions file holds these objects).
 PREDICTION_SPLITS: tuple[str, ...] = ("val", "test", "ood")
+#: ``split`` of objects predicted by ``agnbench predict`` that carry no label (a table without labels,
+#: or store objects with label -1 outside ``ood``).
+UNLABELLED_SPLIT = "unlabelled"
+#: Every value the ``split`` column of a predictions file may take.
+PREDICTION_SPLIT_VALUES: tuple[str, ...] = (*PREDICTION_SPLITS, UNLABELLED_SPLIT)
+#: Prediction splits whose objects may have ``y_true = -1``.
+UNLABELLED_SPLITS: tuple[str, ...] = ("ood", UNLABELLED_SPLIT)
 #: MPA-JHU BPT codes (``bpt_class``).
 BPT_CODES: Mapping[int, str] = MappingProxyType({
     -1: "unclassifiable",
@@ -214,7 +221,7 @@ def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet
     ----------
     df : pandas.DataFrame
         Long-form predictions: :data:`PREDICTION_COLUMNS` plus one ``p_<class>`` column per
-        class, one row per object in val/test/ood.
+        class, one row per object in val/test/ood (or ``unlabelled``, written by ``agnbench predict``).
     source : str, optional
         File name used in error messages.
 
@@ -223,9 +230,9 @@ def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet
     SchemaError
         On the first violation: missing column, wrong dtype kind, missing values, no
         ``p_`` column, probabilities not finite in [0, 1] or not summing to 1 within
-        :data:`PROB_SUM_TOL`, split outside val/test/ood, ``y_pred`` outside
-        0..n_classes-1, ``y_true`` outside 0..n_classes-1 (or -1, allowed for ood rows
-        only), duplicated ``object_id``, or more than one run_id/track/model/seed value.
+        :data:`PROB_SUM_TOL`, split outside val/test/ood/unlabelled, ``y_pred`` outside
+        0..n_classes-1, ``y_true`` outside 0..n_classes-1 (or -1, allowed for ood and
+        unlabelled rows only), duplicated ``object_id``, or more than one run_id/track/model/seed value.
     """
     fix = "fix the writer of this file (see docs/contracts.md, Contract 2)"
     _check_columns(df, PREDICTION_COLUMNS, source=source, fix=fix)
@@ -258,7 +265,7 @@ def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet
             f"{source}: columns {', '.join(probs)} do not sum to 1 (within {PROB_SUM_TOL:g}) in "
             f"{int(off.sum())} row(s), e.g. object_id {_examples(df['object_id'][off])}; {fix}"
         )
-    _check_allowed(df, "split", PREDICTION_SPLITS, source=source, fix=fix)
+    _check_allowed(df, "split", PREDICTION_SPLIT_VALUES, source=source, fix=fix)
     n_classes = len(probs)
     bad = df["y_pred"][(df["y_pred"] < 0) | (df["y_pred"] >= n_classes)]
     if len(bad):
@@ -271,12 +278,12 @@ def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet
     if len(bad):
         raise SchemaError(
             f"{source}: column 'y_true' has value(s) {_examples(bad)} outside 0..{n_classes - 1} "
-            f"(or -1 for unlabelled ood objects); {fix}"
+            f"(or -1 for ood and unlabelled objects); {fix}"
         )
-    unlabelled = df["object_id"][(y_true == -1) & (df["split"] != "ood")]
+    unlabelled = df["object_id"][(y_true == -1) & ~df["split"].isin(list(UNLABELLED_SPLITS))]
     if len(unlabelled):
         raise SchemaError(
-            f"{source}: column 'y_true' is -1 outside split 'ood', e.g. object_id "
+            f"{source}: column 'y_true' is -1 outside splits 'ood'/'unlabelled', e.g. object_id "
             f"{_examples(unlabelled)}; val/test objects need a label; {fix}"
         )
     _check_duplicates(df, source=source, fix="keep one row per object_id")

@@ -51,12 +51,17 @@ class TrackData:
         Spectra: sqrt(ivar) is divided by this (median over training pixels) to make the weight channel.
     z_mean, z_std : float
         Spectra with ``use_redshift``: redshift standardisation fitted on the train split.
+    fitted : dict, optional
+        Preprocessing fitted elsewhere (``agnbench predict``: the run's own values, never re-fitted on
+        new data): ``weight_scale`` and, with ``use_redshift``, ``z_mean`` and ``z_std``. When given,
+        nothing is fitted on this store.
     """
 
     track: str
     store: Store
     cfg: DeepTrainConfig
     seed: int
+    fitted: dict | None = None
     rows: np.ndarray = field(init=False)
     weight_scale: float = field(init=False, default=1.0)
     z_mean: float = field(init=False, default=0.0)
@@ -76,6 +81,11 @@ class TrackData:
         if not (self.rows >= 0).any():
             raise AgnbenchError(f"{self.store.path}: no object has {self.track} ({_ROW[self.track]} is -1 for all); "
                                 "see quarantine.csv for why they were rejected")
+        if self.fitted is not None:
+            self.weight_scale = float(self.fitted.get("weight_scale", 1.0))
+            self.z_mean = float(self.fitted.get("z_mean", 0.0))
+            self.z_std = float(self.fitted.get("z_std", 1.0))
+            return
         train = self.indices("train")
         if self.track == "spectra":
             ivar = self.arrays[1][np.sort(self.rows[train[:500]])]
@@ -86,6 +96,10 @@ class TrackData:
                 if not np.isfinite(z).all():
                     raise AgnbenchError(f"{self.store.path}: spectra.use_redshift needs z for every training object")
                 self.z_mean, self.z_std = float(z.mean()), float(z.std() or 1.0)
+
+    def preprocessing(self) -> dict[str, float]:
+        """The preprocessing fitted on the training store, as :attr:`fitted` takes it back."""
+        return {"weight_scale": self.weight_scale, "z_mean": self.z_mean, "z_std": self.z_std}
 
     # -- arrays are opened lazily so the object pickles cheaply into DataLoader workers ------------------
     @property

@@ -27,6 +27,7 @@ from agnbench.contracts.run_dir import (
 )
 from agnbench.contracts.schema import PREDICTION_SPLITS
 from agnbench.contracts.store import check_store, open_store
+from agnbench.deep.apply_deep import input_signature
 from agnbench.deep.data import TRACKS, TrackData
 from agnbench.deep.deep_card import deep_model_card
 from agnbench.deep.device import resolve_device, resolve_precision, set_threads
@@ -187,15 +188,18 @@ def _model_meta(track: str, tc, tdata: TrackData, n_classes: int, init: dict | N
 
 
 def _input_description(tdata: TrackData) -> dict:
+    """``model_meta.json`` ``inputs``: what the channels are, and what ``agnbench predict`` needs to feed new
+    stores the same way (``preprocessing`` fitted on this store, ``store_inputs``: its grid or cutout format)."""
+    saved = {"preprocessing": tdata.preprocessing(), "store_inputs": input_signature(tdata.store, tdata.track)}
     if tdata.track == "images":
-        return {"channels": "store cutouts (images/meta.json stretch)", "bands": tdata.n_channels}
+        return {"channels": "store cutouts (images/meta.json stretch)", "bands": tdata.n_channels, **saved}
     channels = ["flux (store-normalised)"] + (["weight = clip(sqrt(ivar) / weight_scale, 0, 5)"]
                                               if tdata.cfg.use_ivar else [])
     out = {"channels": channels, "weight_scale": tdata.weight_scale}
     if tdata.n_scalars:
         out["redshift"] = {"used": True, "mean": tdata.z_mean, "std": tdata.z_std,
                            "note": "redshift is a catalog quantity: this run is not spectra-only"}
-    return out
+    return {**out, **saved}
 
 
 def _read_resume_meta(run_dir: Path) -> dict:

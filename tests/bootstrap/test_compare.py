@@ -218,3 +218,39 @@ def test_multiclass_runs(tmp_path: Path) -> None:
     assert "DeLong" not in set(tests["test"])  # binary only
     assert set(pd.read_csv(out / "thresholds.csv")["rule"]) == {"argmax"}
     assert "majority-baseline" not in set(summary.index.get_level_values("run"))  # no data.json: no training counts
+
+
+def test_transfer_mode_matches_objects_by_id_across_stores(tmp_path: Path) -> None:
+    """Runs on different stores are refused unless --transfer; then the shared object ids are compared."""
+    y, good, weak = _problem(n=300)
+    ids = np.array([f"o{i}" for i in range(300)])
+    a = _fake_run(tmp_path, "a", y=y, score=good, ids=ids, sha="store-a")
+    b = _fake_run(tmp_path, "b", y=y[100:], score=weak[100:], ids=ids[100:], sha="store-b")
+    with pytest.raises(AgnbenchError, match="different store.*--transfer"):
+        compare(CFG, runs=[a, b], out=tmp_path / "refused", progress=False)
+    out = compare(CFG, runs=[a, b], out=tmp_path / "cmp", transfer=True, progress=False)
+    inputs = yaml.safe_load((out / "inputs.yaml").read_text())
+    assert inputs["objects"]["shared"] == 200 and inputs["objects"]["dropped"] == {"a": 100, "b": 0}
+    assert inputs["transfer"]["stores"] == {"a": "store-a", "b": "store-b"}
+    est = pd.read_csv(out / "summary.csv").set_index(["run", "metric"])["estimate"]
+    assert est[("a", "roc_auc")] == pytest.approx(roc_auc_score(y[100:], good[100:]))
+    c = _fake_run(tmp_path, "c", y=y, score=weak, ids=np.array([f"x{i}" for i in range(300)]), sha="store-c")
+    with pytest.raises(AgnbenchError, match="share no object"):
+        compare(CFG, runs=[a, c], out=tmp_path / "empty", transfer=True, progress=False)
+    with pytest.raises(AgnbenchError, match="different label scheme"):
+        compare(CFG, runs=[a, _fake_run(tmp_path, "d", y=y, score=weak, scheme="bpt4")], out=tmp_path / "scheme",
+                transfer=True, progress=False)
+
+
+def test_a_model_applied_from_another_store_needs_transfer(tmp_path: Path) -> None:
+    """Predictions on the same store from a model trained elsewhere (agnbench predict's data.json trained_on)."""
+    y, good, weak = _problem(n=300)
+    own = _fake_run(tmp_path, "own", y=y, score=good, sha="store-b")
+    applied = _fake_run(tmp_path, "applied", y=y, score=weak, sha="store-b")
+    record = json.loads((applied / "data.json").read_text())
+    atomic_write_json(applied / "data.json", {**record, "trained_on": {"objects_sha256": "store-a" * 4}})
+    with pytest.raises(AgnbenchError, match="trained on different stores.*--transfer"):
+        compare(CFG, runs=[own, applied], out=tmp_path / "refused", progress=False)
+    out = compare(CFG, runs=[own, applied], out=tmp_path / "cmp", transfer=True, progress=False)
+    inputs = yaml.safe_load((out / "inputs.yaml").read_text())
+    assert inputs["transfer"]["trained_on"] == {"own": "store-b", "applied": "store-a" * 4}

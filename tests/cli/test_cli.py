@@ -78,6 +78,7 @@ def test_argparse_choices_are_the_registry() -> None:
         "prep frame": choices.SPECTRA_FRAMES,
         "train catalog model": choices.CATALOG_MODELS,
         **{f"train {track} device": choices.DEVICES for track in choices.DEEP_TRACKS},
+        "predict rethreshold": choices.RETHRESHOLD_SPLITS,
         "explain split": choices.EXPLAIN_SPLITS,
         "fetch what": choices.FETCH_TARGETS,
     }
@@ -86,12 +87,12 @@ def test_argparse_choices_are_the_registry() -> None:
 
 
 def test_commands_in_order() -> None:
-    assert list(_subparsers(build_parser())) == ["simulate", "prep", "train", "compare", "explain", "report", "run",
+    assert list(_subparsers(build_parser())) == ["simulate", "prep", "train", "predict", "compare", "explain", "report", "run",
                                                  "fetch"]
 
 
 @pytest.mark.parametrize("argv", [["prep"], ["train", "catalog"], ["train", "spectra"], ["train", "images"],
-                                  ["compare"]])
+                                  ["compare"], ["predict"]])
 def test_help_cites_the_contracts_document(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([*argv, "--help"])

@@ -119,6 +119,9 @@ def test_code_reads_the_registry() -> None:
     assert download.WHAT is choices.FETCH_TARGETS
     assert images.STRETCH_METHODS is choices.STRETCH_METHODS
     assert lines.LINE_SETS is choices.MASKED_LINE_SETS
+    from agnbench.transfer import apply_run
+
+    assert apply_run.RETHRESHOLD_SPLITS is choices.RETHRESHOLD_SPLITS
     # spelled as mapping keys there: they must agree with the registry
     assert tuple(labels.SCHEME_CLASSES) == choices.LABEL_SCHEMES
     assert (*features.FEATURE_SETS, "all") == choices.CATALOG_FEATURE_SETS

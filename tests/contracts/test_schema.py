@@ -11,6 +11,7 @@ from agnbench.contracts.schema import (
     BPT_CODES,
     OBJECT_COLUMNS,
     PREDICTION_COLUMNS,
+    PREDICTION_SPLIT_VALUES,
     SPLITS,
     class_names,
     prob_columns,
@@ -260,6 +261,16 @@ def test_y_true_minus_one_only_for_ood(predictions):
     predictions.loc[0, "y_true"] = -1
     msg = schema_error(validate_predictions, predictions)
     assert "column 'y_true'" in msg and "'a'" in msg
+
+
+def test_unlabelled_split_allows_minus_one(predictions):
+    """``agnbench predict`` writes objects without a label to split ``unlabelled`` (docs/contracts.md, Contract 2)."""
+    assert PREDICTION_SPLIT_VALUES == ("val", "test", "ood", "unlabelled")
+    predictions.loc[0, "split"] = "unlabelled"
+    predictions.loc[0, "y_true"] = -1
+    validate_predictions(predictions)
+    predictions.loc[0, "split"] = "excluded"
+    assert "column 'split'" in schema_error(validate_predictions, predictions)
 
 
 def test_y_true_float_dtype_refused(predictions):
