@@ -23,8 +23,8 @@ import pandas as pd
 
 from agnbench.contracts.schema import FEATURE_PREFIX, PREDICTION_SPLITS, UNLABELLED_SPLIT
 from agnbench.contracts.store import Store, open_store, store_paths
-from agnbench.data_prep.formats.catalog import read_table
-from agnbench.data_prep.ingest.objects import _feature_name as prep_feature_name
+from agnbench.data_prep.formats.catalog import find_position_columns, read_table
+from agnbench.data_prep.ingest.objects import table_features
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import sha256_file
 
@@ -135,12 +135,16 @@ def _from_table(path: Path, id_col: str | None) -> NewData:
     if len(dup):
         raise AgnbenchError(f"{path}: column {id_col!r} repeats {dup.nunique()} id(s), e.g. {dup.iloc[0]!r}; "
                             "object ids must be unique")
-    feats = {}
-    for c in frame.columns:
-        name = str(c) if str(c).startswith(FEATURE_PREFIX) else prep_feature_name(c)
-        if name not in feats or str(c) == name:  # an exact feat_* column wins over a renamed one
-            feats[name] = frame[c]
-    resolved = pd.DataFrame(feats, index=frame.index)
+    # the features prep would make of this table (canonical colours, sizes ... and renamed raw columns);
+    # columns already named feat_* are taken as they are and win
+    found = find_position_columns(columns, {}, source=str(path))
+    z = frame[found["z"]] if found.get("z") is not None else None
+    skip = {id_col} | {c for c in found.values() if c is not None} | {c for c in columns if c.startswith(FEATURE_PREFIX)}
+    derived = table_features(frame, column_map=None, z=None if z is None else pd.to_numeric(z, errors="coerce").to_numpy(
+        np.float64), skip=skip, source=str(path))
+    given = {c: frame[c] for c in columns if c.startswith(FEATURE_PREFIX)}
+    resolved = pd.concat([derived.drop(columns=[c for c in given if c in derived.columns]),
+                          pd.DataFrame(given, index=frame.index)], axis=1)
     n = len(frame)
     return NewData(kind=KIND_TABLE, path=path, frame=resolved, object_id=ids.to_numpy(str),
                    split=np.full(n, UNLABELLED_SPLIT), labels=np.full(n, -1, dtype=np.int64), store=None,

@@ -104,8 +104,9 @@ def test_a_table_gives_the_same_probabilities(runs: dict[str, Path], tmp_path: P
 def test_a_table_missing_features_names_them(runs: dict[str, Path], tmp_path: Path) -> None:
     path = tmp_path / "few.csv"
     pd.read_csv(UV)[["Objid", "dered_u", "dered_g"]].to_csv(path, index=False)
-    with pytest.raises(AgnbenchError, match=r"lacks 4 of the catalog run's 6 features: feat_dered_r, feat_dered_i, "
-                                            r"feat_dered_z, feat_petror90_r"):
+    # u-g is computed from dered_u and dered_g, as prep does; the other colours cannot be
+    with pytest.raises(AgnbenchError, match=r"lacks 7 of the catalog run's 10 features: feat_g_r, feat_r_i, feat_i_z, "
+                                            r"feat_dered_r, feat_dered_i, feat_dered_z, feat_petror90_r"):
         predict(run=runs["a"], data=path, out=tmp_path / "out", progress=False)
     with pytest.raises(AgnbenchError, match="--id-col"):
         predict(run=runs["a"], data=path, out=tmp_path / "out", id_col="nope", progress=False)

@@ -201,21 +201,12 @@ def select_table(
             raise AgnbenchError(f"{path}: --features names {', '.join(positional)}, the id, label, position or "
                                 "spectrum-id column(s); these are never features (the redshift enters as feat_z "
                                 "when --features is not given)")
-        chosen, feats = features, pd.DataFrame(index=frame.index)
+        feats = pd.DataFrame({feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+                              for c in features}, index=frame.index)
+        feats.attrs["source_names"] = {feature_name(c): str(c) for c in features}
     else:
-        z = pos["z"] if found["z"] is not None else None
-        inputs, used = canonical_inputs(frame, column_map or {}, z=z, source=str(path))
-        feats = catalog_features(inputs)
-        numeric = [c for c in frame.columns
-                   if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
-        chosen = [c for c in numeric if not _IDENTIFIER.search(str(c)) and _feature_name(c) not in feats.columns]
-        if len(chosen) < len(numeric):
-            log.info("not used as raw features (identifiers, or given as canonical feat_*): %s",
-                     ", ".join(map(str, sorted(set(numeric) - set(chosen), key=str))))
-    raw = pd.DataFrame({_feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-                        for c in chosen}, index=frame.index)
-    feats = pd.concat([feats, raw], axis=1)
-    feats.attrs["source_names"] = {_feature_name(c): str(c) for c in chosen}
+        feats = table_features(frame, column_map=column_map, z=pos["z"] if found["z"] is not None else None,
+                               skip=skip, source=str(path))
     sel = _finish(objects, role, feats, quality_columns(frame), cfg, allow_leaky=allow_leaky,
                   explicit=features is not None, source=str(path))
     sel.cuts, sel.quarantine, sel.inputs, sel.classes = cuts, quarantine, {"table": str(path)}, classes
@@ -223,8 +214,37 @@ def select_table(
     return sel
 
 
-def _feature_name(col: object) -> str:
+def feature_name(col: object) -> str:
+    """The ``feat_*`` name prep gives a user's table column (``"Dn4000(obs)"`` -> ``feat_dn4000_obs``)."""
     return "feat_" + re.sub(r"[^0-9a-zA-Z]+", "_", str(col)).strip("_").lower()
+
+
+def table_features(frame: pd.DataFrame, *, column_map: dict[str, str] | None, z: np.ndarray | None,
+                   skip: set, source: str) -> pd.DataFrame:
+    """The ``feat_*`` columns of a user's table, as ``prep --source table`` makes them.
+
+    The canonical features of the MPA-JHU path (:func:`catalog_features`, from columns under their
+    MPA-JHU/CasJobs names or mapped by ``column_map``), then every other numeric, non-identifier
+    column not in ``skip`` under :func:`feature_name`. ``agnbench predict`` calls this too, so a new
+    table's features are computed exactly as the run's store's were.
+
+    Returns
+    -------
+    DataFrame
+        Row-aligned with ``frame``; ``attrs["source_names"]`` maps raw ``feat_*`` names to columns.
+    """
+    inputs, used = canonical_inputs(frame, column_map or {}, z=z, source=source)
+    feats = catalog_features(inputs)
+    numeric = [c for c in frame.columns if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
+    chosen = [c for c in numeric if not _IDENTIFIER.search(str(c)) and feature_name(c) not in feats.columns]
+    if len(chosen) < len(numeric):
+        log.info("not used as raw features (identifiers, or given as canonical feat_*): %s",
+                 ", ".join(map(str, sorted(set(numeric) - set(chosen), key=str))))
+    raw = pd.DataFrame({feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+                        for c in chosen}, index=frame.index)
+    out = pd.concat([feats, raw], axis=1)
+    out.attrs["source_names"] = {feature_name(c): str(c) for c in chosen}
+    return out
 
 
 def _finish(objects: pd.DataFrame, role: np.ndarray, feats: pd.DataFrame, q: pd.DataFrame, cfg: Config, *,
