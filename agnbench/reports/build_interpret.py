@@ -374,7 +374,7 @@ def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
         drivers = pd.read_csv(ct / files.CROSSTRACK_DRIVERS)
         colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
         fig, ax = new_figure("column", aspect=0.25 + 0.1 * drivers["property"].nunique())
-        plot_score_drivers(drivers, ax=ax, colors=colors)
+        plot_score_drivers(drivers, ax=ax, colors=colors, positive=inputs.positive)
         props = ", ".join(_PLAIN.get(p, p) for p in pd.unique(drivers["property"]))
         out.append(save_figure(fig, fig_dir, "score_drivers", section=_SECTION_I,
                                tables=[_table(tab_dir, "score_drivers", drivers)],

@@ -208,7 +208,8 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
             f"paired bootstrap, DeLong (ROC-AUC) and McNemar (accuracy) tests, Holm-corrected over all pairs and "
             f"metrics; * marks Holm p < {rc.alpha:g}."), label="tab:pairwise"))
         results.append(Table("Pairwise tests (delta = A - B; * = significant after Holm correction)",
-                             tb.pairwise_display(pair, digits=rc.digits), ("tables/pairwise.csv", "tables/pairwise.tex")))
+                             tb.pairwise_display(pair, digits=rc.digits),
+                             ("tables/pairwise.csv", "tables/pairwise.tex")))
     else:
         skips.skip("Pairwise tests table", "tests.csv has no rows (a single run, or nothing to compare it with)",
                    logger=log)

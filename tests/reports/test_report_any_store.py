@@ -188,8 +188,8 @@ def test_report_on_a_spectra_only_store_with_three_classes(tmp_path: Path, caplo
                                           "classes": list(classes),
                                           "counts": {f"train/{c}": int(train.get(c, 0)) for c in classes}})
     epochs = np.arange(1, 6)
-    pd.DataFrame({"epoch": epochs, "train_loss": 1 / epochs, "val_loss": 1 / epochs + 0.1, "val_score": 1 - 0.3 / epochs,
-                  "best": epochs == 5}).to_csv(run / "history.csv", index=False)
+    pd.DataFrame({"epoch": epochs, "train_loss": 1 / epochs, "val_loss": 1 / epochs + 0.1,
+                  "val_score": 1 - 0.3 / epochs, "best": epochs == 5}).to_csv(run / "history.csv", index=False)
     dump_config(load_config(), config_path(run))
     cmp_ = compare(CFG, runs=[run], out=tmp_path / "cmp", progress=False)
     caplog.set_level(logging.INFO, logger="agnbench.reports")
