@@ -36,7 +36,8 @@ from agnbench.fileio import atomic_write_text
 log = logging.getLogger(__name__)
 
 _BASELINES = {"continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines)",
-              "class_mean": "the mean star-forming training spectrum", "zeros": "zero input (empty sky for cutouts)",
+              "class_mean": "the mean training spectrum of the first class ({first})",
+              "zeros": "zero input (empty sky for cutouts)",
               "blurred": "the cutout blurred by a Gaussian (sigma 2 pixels)"}
 _MARKS = ("dotted lines: [OII] 3727, Hβ, [OIII] 4959/5007, [OI] 6300, Hα, [NII] 6548/6584, [SII] 6717/6731; "
           "dash-dotted: Ca K and H; grey bands: the D4000 continuum windows (3850-3950, 4000-4100 Å)")
@@ -54,6 +55,13 @@ def _table(tables_dir: Path, name: str, frame: pd.DataFrame) -> str:
     Path(tables_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(tables_dir) / f"{name}.csv", frame.to_csv(index=False))
     return name
+
+
+def _baseline(summary: dict, classes: list[str]) -> str:
+    """The IG baseline of ``summary.json`` in words (the class-mean baseline is the mean of class 0)."""
+    kind = summary.get("baseline")
+    text = _BASELINES.get(kind, str(kind if kind is not None else "?"))
+    return text.format(first=classes[0] if classes else "class 0")
 
 
 def _who(run: RunInfo) -> str:
@@ -196,7 +204,7 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     top = "Top: class-mean normalised spectra of the same objects. " if mean is not None else ""
     cap = (f"{_who(run)}: Integrated Gradients of the {summary.get('target', 'predicted')}-class logit on "
            f"{summary.get('n', '?')} {summary.get('split', 'test')} spectra, baseline: "
-           f"{_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}. {top}Bottom: mean |IG| of the "
+           f"{_baseline(summary, inputs.classes)}. {top}Bottom: mean |IG| of the "
            f"flux channel per pixel, stacked by true class (n per class in the legend).{frac}{check} {_MARKS}.")
     return [save_figure(fig, fig_dir, f"spectral_attribution_{_slug(run.name)}", section=_SECTION_I,
                         title=f"Spectral attribution: {run.name}", caption=cap, tables=names)]
@@ -258,7 +266,7 @@ def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureReco
                           np.where(pos, f"{inputs.positive}, no point source", groups))
     base = (f"{_who(run)}: Integrated Gradients ({summary.get('ig', {}).get('steps', '?')} steps) of the "
             f"{summary.get('target', 'predicted')}-class logit on {len(objs)} {summary.get('split', 'test')} cutouts, "
-            f"baseline: {_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}.")
+            f"baseline: {_baseline(summary, inputs.classes)}.")
     out = _radial_figure(run, summary, inputs, objs, ig, groups, truth is not None, base, fig_dir, tab_dir, skips)
     return out + _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, skips)
 
