@@ -8,7 +8,7 @@
 * :func:`plot_radial_profile` -- mean |IG| surface density against radius in PSF FWHM or galaxy
   half-light radii, per class (and per planted point source when the mock's truth is known), from
   :func:`radial_profile_table`.
-* :func:`plot_cross_track` and :func:`plot_score_drivers` -- the tracks' AGN scores on the same
+* :func:`plot_cross_track` and :func:`plot_score_drivers` -- the tracks' scores (p of the positive class) on the same
   objects, and what each score correlates with (``agnbench explain --compare`` tables).
 
 Every function draws on the axes it is given (``ax=`` / ``axes=``) or on a new journal-sized
@@ -312,9 +312,9 @@ def plot_radial_profile(profile_table: pd.DataFrame, *, ax: Axes | None = None, 
 
 
 def plot_cross_track(scores_table: pd.DataFrame, correlations: pd.DataFrame, *, axes: Sequence[Axes] | None = None,
-                     label_col: str = "true_class", positive: str = "agn", scale: str = "logit",
+                     label_col: str = "true_class", positive: str = "positive class", scale: str = "logit",
                      colors: Mapping[str, str] | None = None, clip: float = 1e-4) -> np.ndarray:
-    """Pairwise scatter of the runs' AGN scores on the same objects, coloured by true class.
+    """Pairwise scatter of the runs' scores (probability of ``positive``) on the same objects, coloured by true class.
 
     Parameters
     ----------
@@ -377,8 +377,9 @@ def plot_cross_track(scores_table: pd.DataFrame, correlations: pd.DataFrame, *, 
 
 
 def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
-                       colors: Mapping[str, str] | None = None) -> Axes:
-    """Spearman correlation of each run's AGN score with each physical property, as a dot plot.
+                       colors: Mapping[str, str] | None = None, positive: str | None = None) -> Axes:
+    """Spearman correlation of each run's score (probability of ``positive``) with each physical property, as a dot
+    plot.
 
     Parameters
     ----------
@@ -387,6 +388,8 @@ def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
     ax : Axes, optional
     colors : mapping, optional
         Colour per run (default: an Okabe-Ito palette in run order).
+    positive : str, optional
+        The scored class, for the axis label.
 
     Returns
     -------
@@ -410,6 +413,7 @@ def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_yticks(np.arange(len(props))[::-1], [feature_label(p) for p in props])
     ax.tick_params(axis="y", which="both", left=False, right=False)
     ax.set_xlim(-1, 1)
-    ax.set_xlabel(r"Spearman $\rho$ (AGN score vs property)")
+    score = f"p({positive})" if positive else "score"
+    ax.set_xlabel(rf"Spearman $\rho$ ({score} vs property)")
     ax.legend(loc="lower left", fontsize=6)
     return ax
