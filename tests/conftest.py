@@ -36,6 +36,8 @@ SLOW_TESTS = (
     "tests/baselines/test_train_catalog.py::test_renamed_bpt_ratios_are_refused_at_training_and_listed_when_kept",
     "tests/data_prep/ingest/test_table_source.py::test_cli_column_map_and_raw_refusal",
     "tests/test_pipeline.py",
+    "tests/reports/test_report_spectra_store.py",
+    "tests/deep/test_pathological_spectrum.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_attributions_summary
-from agnbench.contracts.store import read_manifest, store_paths, survey_paths
+from agnbench.contracts.store import read_manifest, spectra_frame, store_paths, survey_paths
 from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_track, plot_image_attribution_examples,
                                               plot_radial_profile, plot_score_drivers, plot_spectral_attribution,
                                               radial_profile_table)
@@ -194,7 +194,8 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
         log.info("run %s: store spectra not available; the class-mean spectra panel is left out", run.name)
     fig, axs = new_figure("page", aspect=0.55 if mean is not None else 0.3, nrows=2 if mean is not None else 1,
                           sharex=True)
-    plot_spectral_attribution(stacked, ax=axs, mean_spectra=mean)
+    frame = spectra_frame(read_manifest(inputs.store)) if inputs.store is not None else "rest"
+    plot_spectral_attribution(stacked, ax=axs, mean_spectra=mean, frame=frame)
     ig, win = summary.get("ig", {}), summary.get("bpt_windows", {})
     check = (f" Completeness: {ig.get('fraction_complete', float('nan')):.0%} of objects within tolerance "
              f"({ig.get('steps', '?')} steps)." if ig else "")
@@ -205,7 +206,8 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     cap = (f"{_who(run)}: Integrated Gradients of the {summary.get('target', 'predicted')}-class logit on "
            f"{summary.get('n', '?')} {summary.get('split', 'test')} spectra, baseline: "
            f"{_baseline(summary, inputs.classes)}. {top}Bottom: mean |IG| of the "
-           f"flux channel per pixel, stacked by true class (n per class in the legend).{frac}{check} {_MARKS}.")
+           f"flux channel per pixel, stacked by true class (n per class in the legend), against {frame} "
+           f"wavelength.{frac}{check}" + (f" {_MARKS}." if frame == "rest" else ""))
     return [save_figure(fig, fig_dir, f"spectral_attribution_{_slug(run.name)}", section=_SECTION_I,
                         title=f"Spectral attribution: {run.name}", caption=cap, tables=names)]
 
@@ -472,11 +474,15 @@ def _spectrum_gallery(run, table, titles, what, store, figures_dir, name) -> lis
     flux = np.stack([np.asarray(flux_mm[r], np.float64) if r >= 0 else np.full(wave.size, np.nan) for r in rows])
     ivar = None if ivar_mm is None else np.stack([np.asarray(ivar_mm[r]) if r >= 0 else np.ones(wave.size)
                                                   for r in rows])
-    axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar)
-    prep = read_manifest(store).get("prep", {})
-    norm = (f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
+    manifest = read_manifest(store)
+    frame = spectra_frame(manifest)
+    axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar, frame=frame)
+    prep, grid = manifest.get("prep", {}), manifest.get("spectra") or {}
+    norm = (" (f_λ divided by its median |f_λ| over the grid)" if grid.get("norm") == "median_abs" else
+            f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
             if "norm_wave_min" in prep and "norm_wave_max" in prep else "")
     return [save_figure(axs[0].figure, figures_dir, f"mistakes_spectra_{_slug(run.name)}", section=_SECTION_E,
                         title=f"Confident mistakes (spectra): {run.name}", tables=[name],
-                        caption=f"{what} Normalised flux{norm} against rest wavelength; pixels with zero inverse "
-                                f"variance are not drawn; {_MARKS.split('; grey')[0]}.")]
+                        caption=f"{what} Normalised flux{norm} against {frame} wavelength; pixels with zero "
+                                f"inverse variance are not drawn"
+                                + (f"; {_MARKS.split('; grey')[0]}." if frame == "rest" else "."))]

@@ -78,7 +78,7 @@ def class_mean_spectra(flux: np.ndarray, wave: np.ndarray, labels: Sequence[str]
 
 def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequence[Axes] | None = None,
                               mean_spectra: pd.DataFrame | None = None, value: str = "mean_abs_attr",
-                              colors: Mapping[str, str] | None = None):
+                              colors: Mapping[str, str] | None = None, frame: str = "rest"):
     """Attribution against rest wavelength, stacked by class, with the diagnostic lines marked.
 
     Parameters
@@ -95,6 +95,8 @@ def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequenc
         Which stacked column to draw.
     colors : mapping, optional
         Colour per class (default :func:`~agnbench.reports.fig_common.class_colors`).
+    frame : {"rest", "observed"}
+        The store's spectra frame: the axis label, and rest-frame lines are marked only in the rest frame.
 
     Returns
     -------
@@ -123,18 +125,21 @@ def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequenc
     if value == "mean_attr":
         ax_a.axhline(0.0, color="0.5", lw=0.5, zorder=0)
     ax_a.set_ylabel(_ATTR_LABELS.get(value, value))
-    ax_a.set_xlabel("rest wavelength (Å)")
+    ax_a.set_xlabel(f"{frame} wavelength (Å)")
     ax_a.legend(loc="center left", title="true class")
+    rest = frame == "rest"
     if ax_s is None:
-        mark_lines(ax_a)
+        if rest:
+            mark_lines(ax_a)
         return ax_a
     for c in [str(c) for c in pd.unique(mean_spectra["class"])]:
         part = mean_spectra[mean_spectra["class"].astype(str) == c]
         ax_s.plot(part["wave"], part["mean_flux"], color=colors.get(c, "k"), lw=0.6, label=c)
     ax_s.set_ylabel("mean normalised flux")
     ax_s.set_xlim(ax_a.get_xlim())
-    mark_lines(ax_s)
-    mark_lines(ax_a, labels=False)
+    if rest:
+        mark_lines(ax_s)
+        mark_lines(ax_a, labels=False)
     return np.array([ax_s, ax_a], dtype=object)
 
 
