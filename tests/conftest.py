@@ -22,6 +22,9 @@ SLOW_TESTS = (
     "tests/deep/test_deep_train.py",
     "tests/interpretability/test_explain.py",
     "tests/reports/test_report.py",
+    "tests/reports/test_report_any_store.py::test_report_on_a_real_table_store_skips_the_bpt_sections",
+    "tests/reports/test_report_any_store.py::test_three_class_label_map_reports_majority_one_third",
+    "tests/reports/test_report_any_store.py::test_report_on_a_spectra_only_store_with_three_classes",
     "tests/reports/test_report_interpret.py",
     "tests/reports/test_report_performance.py",
     "tests/data_prep/mock/test_simulate_cli.py",
@@ -33,6 +36,8 @@ SLOW_TESTS = (
     "tests/baselines/test_train_catalog.py::test_renamed_bpt_ratios_are_refused_at_training_and_listed_when_kept",
     "tests/data_prep/ingest/test_table_source.py::test_cli_column_map_and_raw_refusal",
     "tests/test_pipeline.py",
+    "tests/reports/test_report_spectra_store.py",
+    "tests/deep/test_pathological_spectrum.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

@@ -78,7 +78,8 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
 
 def _seed_tables(loaded: list[RunPredictions], summary: pd.DataFrame, reps: dict, metrics: list[str],
                  cc) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Seed spread (mean, std of point estimates across seeds) per track-model group with > 1 seed; with
+    """Seed spread (mean, std of point estimates across seeds) per seed group with > 1 run (runs whose config.yaml
+    is the same apart from the seed: :attr:`RunPredictions.group`); with
     ``compare.seeds: combined`` also summary rows for the seed-averaged metric (its bootstrap interval)."""
     groups: dict[str, list[str]] = {}
     for run in loaded:

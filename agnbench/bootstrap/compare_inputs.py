@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from agnbench.contracts.predictions import predictions_path, read_predictions
-from agnbench.contracts.run_dir import COMPLETE, read_data_record, read_status
+from agnbench.contracts.run_dir import COMPLETE, read_data_record, read_status, seed_free_config_hash
 from agnbench.contracts.schema import class_names, prob_columns
 from agnbench.errors import AgnbenchError
 
@@ -63,11 +63,20 @@ class RunPredictions:
 
     @property
     def group(self) -> str:
-        """Runs differing only by seed share a group (``track-model``; a model applied to another store by
-        ``agnbench predict`` gets ``-from-<training store sha256[:8]>``)."""
+        """Runs differing only by seed share a group: ``track-model-<config hash>`` (the first 8 hex digits of
+        :func:`~agnbench.contracts.run_dir.seed_free_config_hash`); a run without a readable config.yaml is a
+        group of its own (``track-model-<run name>``); a model applied to another store by ``agnbench predict``
+        gets ``-from-<training store sha256[:8]>`` as well."""
         applied = self.data.get("trained_on")
         suffix = f"-from-{self.trained_on[:8]}" if applied and self.trained_on else ""
-        return f"{self.track}-{self.model}{suffix}"
+        return seed_group(self.path, track=self.track, model=self.model, name=self.name) + suffix
+
+
+def seed_group(path: Path, *, track: str, model: str, name: str) -> str:
+    """The seed group of the run at ``path``: runs with the same group differ by seed alone (see
+    :attr:`RunPredictions.group`)."""
+    digest = seed_free_config_hash(path)
+    return f"{track}-{model}-{digest[:8]}" if digest is not None else f"{track}-{model}-{name}"
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def add_report(sub: argparse._SubParsersAction) -> None:
             "paste and edit), tables/*.csv (full precision) and tables/*.tex (booktabs; intervals as "
             "value_{-lo}^{+hi}), figures/*.pdf and *.png sized for a journal column (3.3 in) or page (7 in). "
             "It reads the comparison, the compared runs (predictions, history, attributions from `agnbench "
-            "explain`) and the dataset store; sections whose inputs are absent are left out and logged. "
+            "explain`) and the dataset store; a section whose inputs are absent (e.g. the BPT plane in a store "
+            "without line ratios) is left out with one log line and listed in the summary and skipped.csv. "
             "Settings: config section 'report' (digits, alpha, mistakes, curve_boot)."
         ),
     )

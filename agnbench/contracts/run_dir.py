@@ -17,6 +17,7 @@ catalog model, the architecture for a network).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from agnbench.contracts import files
 from agnbench.errors import AgnbenchError, RunExistsError
@@ -190,6 +192,38 @@ def read_data_record(run_dir: str | Path) -> dict[str, Any]:
 def config_path(run_dir: str | Path) -> Path:
     """The run's fully resolved ``config.yaml``."""
     return Path(run_dir) / files.CONFIG
+
+
+#: Config sections that cannot change a trained model: where files go and the settings of later commands.
+#: :func:`seed_free_config_hash` leaves them out with ``seed``.
+POST_TRAINING_SECTIONS = ("paths", "compare", "explain", "report")
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's ``config.yaml`` as a dict; None when it is absent or not a readable YAML mapping."""
+    path = config_path(run_dir)
+    if not path.is_file():
+        return None
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        logger.warning("%s: unreadable (%s)", path, exc)
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
+def seed_free_config_hash(run_dir: str | Path) -> str | None:
+    """sha256 (hex) of the run's resolved config without ``seed`` and :data:`POST_TRAINING_SECTIONS`.
+
+    Two runs with the same hash differ by seed alone (on the same store, which ``data.json`` checks), so
+    their spread is a seed spread. None when the run has no readable ``config.yaml`` (a user's own model):
+    such a run is never grouped with another.
+    """
+    cfg = read_run_config(run_dir)
+    if cfg is None:
+        return None
+    kept = {k: v for k, v in cfg.items() if k != "seed" and k not in POST_TRAINING_SECTIONS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def is_run_dir(run_dir: str | Path) -> bool:

@@ -203,6 +203,11 @@ class Store:
         """The store's files."""
         return store_paths(self.path)
 
+    @property
+    def spectra_frame(self) -> str:
+        """``"rest"`` or ``"observed"``: the frame of ``spectra/wave.npy`` (:func:`spectra_frame`)."""
+        return spectra_frame(self.manifest)
+
     def fingerprint(self) -> dict:
         """What a run records about its data: path, sha256 of objects.parquet, counts per split x label."""
         counts = self.objects.groupby(["split", "label_name"]).size()
@@ -243,6 +248,12 @@ def open_store(path: str | Path) -> Store:
 def read_objects(path: str | Path) -> pd.DataFrame:
     """The store's ``objects.parquet`` as written (not validated; the manifest is not needed)."""
     return pd.read_parquet(store_paths(path).objects)
+
+
+def spectra_frame(manifest: dict[str, Any]) -> str:
+    """The frame of a store's spectra grid from its manifest: ``manifest["spectra"]["frame"]``, or ``"rest"``
+    for stores made before observed-frame stores existed (they were all rest-frame)."""
+    return str((manifest.get("spectra") or {}).get("frame", "rest"))
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

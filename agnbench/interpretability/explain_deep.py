@@ -11,6 +11,7 @@ attributions that survive re-initialisation would describe the input, not the mo
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from agnbench.deep.data import TrackData
 from agnbench.deep.networks import build_model, load_run_model
 from agnbench.interpretability import probes
 from agnbench.fileio import atomic_write_parquet, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 _IMAGE_EDGES = (0.0, 0.5, 1.0, 2.0, 4.0)  # radial profile annuli, in PSF FWHM
 
@@ -50,6 +53,10 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
     kind = ec.spectra_baseline if track == "spectra" else ec.image_baseline
     if kind == "continuum" and store.manifest.get("prep", {}).get("mask_lines"):
         kind = "class_mean"  # the lines are already blanked: the continuum baseline would equal the input
+    if track == "spectra" and kind == "continuum" and store.spectra_frame == "observed":
+        log.info("%s: observed-frame spectra have no fixed line positions; IG baseline class_mean instead of "
+                 "continuum", store.path)
+        kind = "class_mean"
     baseline = _baseline(track, kind, x, data, store)
     summary: dict = {"baseline": kind}
     table = pd.DataFrame({"object_id": store.objects["object_id"].to_numpy()[positions].astype(str), "label": y,
@@ -68,7 +75,7 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
     if "saliency" in methods:
         sal = G.saliency(model, x, target, scalars=scalars)
         np.save(out / files.ATTRIBUTIONS_SALIENCY, sal.attr.astype(np.float32))
-        if track == "spectra":
+        if track == "spectra" and store.spectra_frame == "rest":
             table["saliency_fraction_in_bpt_windows"] = probes.window_fraction(
                 sal.attr, np.load(store.paths.wave))["fraction_in_windows"].to_numpy()
         bar.update(1)
@@ -139,6 +146,11 @@ def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, t
            ec) -> dict:
     if track == "spectra":
         wave = np.load(store.paths.wave)
+        if store.spectra_frame == "observed":  # rest-frame line windows mean nothing on an observed grid
+            atomic_write_text(out / files.ATTRIBUTIONS_STACKED,
+                              probes.stack_by_class(attr[:, 0], wave, y, classes).to_csv(index=False))
+            log.info("%s: observed-frame spectra; the BPT-window probe is skipped", store.path)
+            return {"bpt_windows": None, "frame": "observed"}
         frac = probes.window_fraction(attr[:, :1], wave)  # the flux channel
         table["ig_fraction_in_bpt_windows"] = frac["fraction_in_windows"].to_numpy()
         atomic_write_text(out / files.ATTRIBUTIONS_STACKED,

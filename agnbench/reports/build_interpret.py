@@ -5,7 +5,8 @@ and the comparison's ``crosstrack/`` (``agnbench explain --compare``); :func:`bu
 reads the runs' predictions and the dataset store. Each figure is saved with
 :func:`~agnbench.reports.style.save_figure` and a factual caption, each table it is drawn from as
 ``tables_dir/<name>.csv``. Whatever is missing (a run never explained, the store moved, a
-modality absent) is skipped with an INFO log line and fewer records; nothing is invented.
+modality absent) is skipped through :class:`~agnbench.reports.skips.Skips` (one INFO log line saying
+which figure and why, listed in the report) and fewer records; nothing is invented.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_attributions_summary
-from agnbench.contracts.store import read_manifest, store_paths, survey_paths
+from agnbench.contracts.store import read_manifest, spectra_frame, store_paths, survey_paths
 from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_track, plot_image_attribution_examples,
                                               plot_radial_profile, plot_score_drivers, plot_spectral_attribution,
                                               radial_profile_table)
@@ -28,13 +29,15 @@ from agnbench.reports.fig_common import gallery_stretch
 from agnbench.reports.fig_errors import confident_mistakes, plot_image_gallery, plot_spectrum_gallery
 from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_shap_dependence
 from agnbench.reports.report_inputs import ReportInputs, RunInfo
+from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
 from agnbench.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 _BASELINES = {"continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines)",
-              "class_mean": "the mean star-forming training spectrum", "zeros": "zero input (empty sky for cutouts)",
+              "class_mean": "the mean training spectrum of the first class ({first})",
+              "zeros": "zero input (empty sky for cutouts)",
               "blurred": "the cutout blurred by a Gaussian (sigma 2 pixels)"}
 _MARKS = ("dotted lines: [OII] 3727, Hβ, [OIII] 4959/5007, [OI] 6300, Hα, [NII] 6548/6584, [SII] 6717/6731; "
           "dash-dotted: Ca K and H; grey bands: the D4000 continuum windows (3850-3950, 4000-4100 Å)")
@@ -54,6 +57,13 @@ def _table(tables_dir: Path, name: str, frame: pd.DataFrame) -> str:
     return name
 
 
+def _baseline(summary: dict, classes: list[str]) -> str:
+    """The IG baseline of ``summary.json`` in words (the class-mean baseline is the mean of class 0)."""
+    kind = summary.get("baseline")
+    text = _BASELINES.get(kind, str(kind if kind is not None else "?"))
+    return text.format(first=classes[0] if classes else "class 0")
+
+
 def _who(run: RunInfo) -> str:
     return f"{run.name} ({run.track} track, {run.model}, seed {run.seed})"
 
@@ -64,7 +74,7 @@ def _class_names(codes, classes: list[str]) -> np.ndarray:
 
 
 def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path,
-                                   k: int = 8) -> list[FigureRecord]:
+                                   k: int = 8, skips: Skips | None = None) -> list[FigureRecord]:
     """SHAP, spectral and image attribution, radial profile and cross-track figures (section ``interpretability``).
 
     Parameters
@@ -75,44 +85,52 @@ def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, t
         Where figures (PDF + PNG) and their tables (CSV) go.
     k : int
         Example cutouts shown in the image-attribution figure (at most).
+    skips : Skips, optional
+        Collects the figures skipped for want of input (and logs each once).
 
     Returns
     -------
     list of FigureRecord
     """
+    skips = Skips() if skips is None else skips
     records: list[FigureRecord] = []
     for run in inputs.runs:
         if run.attributions is None:
-            log.info("run %s has no completed attributions (run `agnbench explain %s`); its interpretability "
-                     "figures are skipped", run.name, run.path)
+            skips.skip(f"Interpretability figures of {run.name}",
+                       f"the run has no completed attributions (run `agnbench explain {run.path}`)", logger=log)
             continue
         summary = read_attributions_summary(run.path)
         build = {"catalog": _catalog, "spectra": _spectra, "images": _images}.get(run.track)
         if build is None:
-            log.info("run %s: no interpretability figures for track %r", run.name, run.track)
+            skips.skip(f"Interpretability figures of {run.name}", f"no figures are defined for track {run.track!r}",
+                       logger=log)
             continue
         with journal_style():
-            records += build(run, summary, inputs, Path(figures_dir), Path(tables_dir), k)
+            records += build(run, summary, inputs, Path(figures_dir), Path(tables_dir), k, skips)
     if inputs.cross_track is not None:
         with journal_style():
-            records += _cross_track(inputs, Path(figures_dir), Path(tables_dir))
-    else:
-        log.info("no cross-track comparison in %s (run `agnbench explain --compare RUN... --out %s/crosstrack`); "
-                 "the cross-track figures are skipped", inputs.comparison, inputs.comparison)
+            records += _cross_track(inputs, Path(figures_dir), Path(tables_dir), skips)
+    elif len(inputs.runs) > 1:
+        skips.skip("Cross-track figures", f"the comparison has no crosstrack/ (run `agnbench explain --compare "
+                   f"RUN... --out {inputs.comparison}/crosstrack`)", logger=log)
     return records
 
 
-def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
+    what = f"SHAP figures of {run.name}"
     if not (att / files.ATTRIBUTIONS_SHAP).exists():
-        log.info("run %s: no shap.parquet in %s; SHAP figures skipped", run.name, att)
+        skips.skip(what, f"no shap.parquet in {att}", logger=log)
         return []
     shap = pd.read_parquet(att / files.ATTRIBUTIONS_SHAP)
     info = summary.get("shap", {})
     output = info.get("output", "log-odds")
+    feats = [c for c in shap.columns if c not in ("object_id", "class_out", "base")]  # the model's own columns
+    if shap.empty or "class_out" not in shap.columns or not feats:
+        skips.skip(what, "shap.parquet holds no feature columns or no rows", logger=log)
+        return []
     class_out = int(shap["class_out"].max())
     positive = inputs.classes[class_out] if class_out < len(inputs.classes) else None
-    feats = [c for c in shap.columns if c.startswith("feat_")]
     values = inputs.objects[["object_id", *[f for f in feats if f in inputs.objects.columns]]] \
         if inputs.objects is not None else None
     top = min(10, len(feats))
@@ -149,10 +167,11 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
     return out
 
 
-def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
     if not (att / files.ATTRIBUTIONS_STACKED).exists():
-        log.info("run %s: no stacked_by_class.csv (IG was not computed); spectral attribution figure skipped", run.name)
+        skips.skip(f"Spectral attribution figure of {run.name}", "no stacked_by_class.csv (IG was not computed)",
+                   logger=log)
         return []
     stacked = pd.read_csv(att / files.ATTRIBUTIONS_STACKED)
     names = [_table(tab_dir, f"spectral_attribution_{_slug(run.name)}", stacked)]
@@ -175,7 +194,8 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
         log.info("run %s: store spectra not available; the class-mean spectra panel is left out", run.name)
     fig, axs = new_figure("page", aspect=0.55 if mean is not None else 0.3, nrows=2 if mean is not None else 1,
                           sharex=True)
-    plot_spectral_attribution(stacked, ax=axs, mean_spectra=mean)
+    frame = spectra_frame(read_manifest(inputs.store)) if inputs.store is not None else "rest"
+    plot_spectral_attribution(stacked, ax=axs, mean_spectra=mean, frame=frame)
     ig, win = summary.get("ig", {}), summary.get("bpt_windows", {})
     check = (f" Completeness: {ig.get('fraction_complete', float('nan')):.0%} of objects within tolerance "
              f"({ig.get('steps', '?')} steps)." if ig else "")
@@ -185,8 +205,9 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
     top = "Top: class-mean normalised spectra of the same objects. " if mean is not None else ""
     cap = (f"{_who(run)}: Integrated Gradients of the {summary.get('target', 'predicted')}-class logit on "
            f"{summary.get('n', '?')} {summary.get('split', 'test')} spectra, baseline: "
-           f"{_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}. {top}Bottom: mean |IG| of the "
-           f"flux channel per pixel, stacked by true class (n per class in the legend).{frac}{check} {_MARKS}.")
+           f"{_baseline(summary, inputs.classes)}. {top}Bottom: mean |IG| of the "
+           f"flux channel per pixel, stacked by true class (n per class in the legend), against {frame} "
+           f"wavelength.{frac}{check}" + (f" {_MARKS}." if frame == "rest" else ""))
     return [save_figure(fig, fig_dir, f"spectral_attribution_{_slug(run.name)}", section=_SECTION_I,
                         title=f"Spectral attribution: {run.name}", caption=cap, tables=names)]
 
@@ -220,16 +241,17 @@ def _pixel_scale(store: Path | None) -> float | None:
     return float(json.loads(meta.read_text()).get("pixel_scale_arcsec", 0.262))
 
 
-def _images(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
+def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
+    what = f"Image attribution figures of {run.name}"
     if not (att / files.ATTRIBUTIONS_IG).exists() or not (att / files.ATTRIBUTIONS_OBJECTS).exists():
-        log.info("run %s: no ig.npy / objects.parquet in %s; image attribution figures skipped", run.name, att)
+        skips.skip(what, f"no ig.npy / objects.parquet in {att}", logger=log)
         return []
     objs = pd.read_parquet(att / files.ATTRIBUTIONS_OBJECTS).astype({"object_id": str})
     ig = np.load(att / files.ATTRIBUTIONS_IG, mmap_mode="r")
     if len(objs) != ig.shape[0]:
-        log.warning("run %s: ig.npy has %d rows but objects.parquet %d; image attribution figures skipped",
-                    run.name, ig.shape[0], len(objs))
+        log.warning("run %s: ig.npy has %d rows but objects.parquet %d", run.name, ig.shape[0], len(objs))
+        skips.skip(what, "ig.npy and objects.parquet disagree in length", logger=log)
         return []
     ig = np.asarray(ig, dtype=np.float32)
     labels = _class_names(objs["label"].to_numpy(), inputs.classes)
@@ -246,13 +268,13 @@ def _images(run, summary, inputs, fig_dir, tab_dir, k) -> list[FigureRecord]:
                           np.where(pos, f"{inputs.positive}, no point source", groups))
     base = (f"{_who(run)}: Integrated Gradients ({summary.get('ig', {}).get('steps', '?')} steps) of the "
             f"{summary.get('target', 'predicted')}-class logit on {len(objs)} {summary.get('split', 'test')} cutouts, "
-            f"baseline: {_BASELINES.get(summary.get('baseline'), summary.get('baseline', '?'))}.")
-    out = _radial_figure(run, summary, inputs, objs, ig, groups, truth is not None, base, fig_dir, tab_dir)
-    return out + _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k)
+            f"baseline: {_baseline(summary, inputs.classes)}.")
+    out = _radial_figure(run, summary, inputs, objs, ig, groups, truth is not None, base, fig_dir, tab_dir, skips)
+    return out + _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, skips)
 
 
-def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base, fig_dir,
-                   tab_dir) -> list[FigureRecord]:
+def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base, fig_dir, tab_dir,
+                   skips) -> list[FigureRecord]:
     psf, scale = summary.get("psf_fwhm_pix"), _pixel_scale(inputs.store)
     half = min(ig.shape[-2:]) / 2
     parts, units, widths = [], [], []
@@ -273,7 +295,8 @@ def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base,
             units.append("r50")
             widths.append(f"{step:g} R50")
     if not parts:
-        log.info("run %s: neither the PSF FWHM nor galaxy sizes known; radial profile skipped", run.name)
+        skips.skip(f"Radial attribution profile of {run.name}", "neither the PSF FWHM nor galaxy sizes are known",
+                   logger=log)
         return []
     prof = pd.concat(parts, ignore_index=True)
     names = [_table(tab_dir, f"radial_profile_{_slug(run.name)}", prof)]
@@ -294,12 +317,13 @@ def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base,
                 f"standard error over objects; horizontal line: no radial preference{psf_txt}{r50_txt}.")]
 
 
-def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) -> list[FigureRecord]:
+def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, skips) -> list[FigureRecord]:
     cams = run.attributions / files.ATTRIBUTIONS_GRADCAM
     psf = summary.get("psf_fwhm_pix")
     if inputs.store is None or inputs.objects is None or not store_paths(inputs.store).cutouts.exists() \
             or not cams.exists():
-        log.info("run %s: store cutouts or gradcam.npy not available; image attribution examples skipped", run.name)
+        skips.skip(f"Image attribution examples of {run.name}", "the store's cutouts or gradcam.npy are not available",
+                   logger=log)
         return []
     rows = objs[["object_id"]].merge(inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[
         ["object_id", "image_row"]], on="object_id", how="left", validate="one_to_one")["image_row"]
@@ -312,7 +336,8 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) ->
     per = max(1, shown // max(len(uniq), 1))
     pick = [i for g in uniq for i in sorted(np.flatnonzero(good & (groups == g)), key=lambda i: -gap[i])[:per]][:shown]
     if not pick:
-        log.info("run %s: no correctly classified object with an image among the explained; examples skipped", run.name)
+        skips.skip(f"Image attribution examples of {run.name}", "no correctly classified object with an image among "
+                   "the explained", logger=log)
         return []
     cut = np.load(store_paths(inputs.store).cutouts, mmap_mode="r")
     image_rows = rows.to_numpy(np.int64)[pick]
@@ -332,10 +357,10 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k) ->
                 f"the mean of the three bands.")]
 
 
-def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
+def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
     ct = inputs.cross_track
     if not (ct / files.CROSSTRACK_SCORES).exists() or not (ct / files.CROSSTRACK_CORRELATIONS).exists():
-        log.info("%s lacks scores.parquet / correlations.csv; cross-track figures skipped", ct)
+        skips.skip("Cross-track figures", f"{ct} lacks scores.parquet / correlations.csv", logger=log)
         return []
     scores = pd.read_parquet(ct / files.CROSSTRACK_SCORES).astype({"object_id": str})
     corr = pd.read_csv(ct / files.CROSSTRACK_CORRELATIONS)
@@ -350,7 +375,7 @@ def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
         names.append(_table(tab_dir, "cross_track_disagreements", pd.read_csv(ct / files.CROSSTRACK_DISAGREEMENTS)))
     axs = plot_cross_track(scores, corr, positive=inputs.positive)
     out = [save_figure(axs[0].figure, fig_dir, "cross_track_scores", section=_SECTION_I, tables=names,
-                       title="Cross-track agreement of the AGN scores",
+                       title=f"Cross-track agreement of the {inputs.positive} scores",
                        caption=f"p({inputs.positive}) of each pair of runs on the {n} {inputs.split} objects every run "
                                f"scored, coloured by true class; logit axes (probabilities clipped to "
                                f"[1e-4, 1 - 1e-4]); "
@@ -359,11 +384,11 @@ def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
         drivers = pd.read_csv(ct / files.CROSSTRACK_DRIVERS)
         colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
         fig, ax = new_figure("column", aspect=0.25 + 0.1 * drivers["property"].nunique())
-        plot_score_drivers(drivers, ax=ax, colors=colors)
+        plot_score_drivers(drivers, ax=ax, colors=colors, positive=inputs.positive)
         props = ", ".join(_PLAIN.get(p, p) for p in pd.unique(drivers["property"]))
         out.append(save_figure(fig, fig_dir, "score_drivers", section=_SECTION_I,
                                tables=[_table(tab_dir, "score_drivers", drivers)],
-                               title="What drives each track's AGN score",
+                               title=f"What drives each track's {inputs.positive} score",
                                caption=f"Spearman rank correlation of each run's p({inputs.positive}) with {props} "
                                        f"over "
                                        f"the {int(drivers['n'].max())} shared {inputs.split} objects (store catalog "
@@ -371,23 +396,32 @@ def _cross_track(inputs, fig_dir, tab_dir) -> list[FigureRecord]:
     return out
 
 
-def build_error_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path, k: int = 8) -> list[FigureRecord]:
+def build_error_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path, k: int = 8,
+                        skips: Skips | None = None) -> list[FigureRecord]:
     """Each run's ``k`` most confident mistakes on the comparison split: table, image and spectrum galleries.
 
     Writes ``tables_dir/mistakes_<run>.csv`` for every run (ids and store properties for follow-up)
     and, when the store is available, the galleries ``mistakes_images_<run>`` and
     ``mistakes_spectra_<run>`` (section ``errors``).
 
+    skips : Skips, optional
+        Collects the galleries skipped for want of input (and logs each once).
+
     Returns
     -------
     list of FigureRecord
     """
+    skips = Skips() if skips is None else skips
     records: list[FigureRecord] = []
     store, objects = inputs.store, inputs.objects
     have_img = store is not None and store_paths(store).cutouts.exists()
     have_spec = store is not None and store_paths(store).flux.exists()
     if store is None:
-        log.info("dataset store not available: mistakes tables only, no galleries")
+        skips.skip("Mistake galleries", "the dataset store was not found (pass --data); mistakes tables only",
+                   logger=log)
+    elif not (have_img or have_spec):
+        skips.skip("Mistake galleries", "the store has no spectra or images (a catalog-only store); mistakes tables "
+                   "only", logger=log)
     for run in inputs.runs:
         table = confident_mistakes(run.predictions, split=inputs.split, k=k, classes=inputs.classes, objects=objects)
         name = _table(tables_dir, f"mistakes_{_slug(run.name)}", table)
@@ -440,11 +474,15 @@ def _spectrum_gallery(run, table, titles, what, store, figures_dir, name) -> lis
     flux = np.stack([np.asarray(flux_mm[r], np.float64) if r >= 0 else np.full(wave.size, np.nan) for r in rows])
     ivar = None if ivar_mm is None else np.stack([np.asarray(ivar_mm[r]) if r >= 0 else np.ones(wave.size)
                                                   for r in rows])
-    axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar)
-    prep = read_manifest(store).get("prep", {})
-    norm = (f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
+    manifest = read_manifest(store)
+    frame = spectra_frame(manifest)
+    axs = plot_spectrum_gallery(wave, flux, titles, ivar=ivar, frame=frame)
+    prep, grid = manifest.get("prep", {}), manifest.get("spectra") or {}
+    norm = (" (f_λ divided by its median |f_λ| over the grid)" if grid.get("norm") == "median_abs" else
+            f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
             if "norm_wave_min" in prep and "norm_wave_max" in prep else "")
     return [save_figure(axs[0].figure, figures_dir, f"mistakes_spectra_{_slug(run.name)}", section=_SECTION_E,
                         title=f"Confident mistakes (spectra): {run.name}", tables=[name],
-                        caption=f"{what} Normalised flux{norm} against rest wavelength; pixels with zero inverse "
-                                f"variance are not drawn; {_MARKS.split('; grey')[0]}.")]
+                        caption=f"{what} Normalised flux{norm} against {frame} wavelength; pixels with zero "
+                                f"inverse variance are not drawn"
+                                + (f"; {_MARKS.split('; grey')[0]}." if frame == "rest" else "."))]

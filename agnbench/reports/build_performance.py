@@ -3,8 +3,10 @@
 :func:`build_performance_figures` and :func:`build_dataset_figures` compute each table from the
 :class:`~agnbench.reports.report_inputs.ReportInputs`, write it as ``tables_dir/<name>.csv`` (atomically), draw it with the
 ``plot_*`` functions and save the figure with :func:`~agnbench.reports.style.save_figure`. A figure whose input is
-absent (no subgroups table, no history, no store, no ood objects) is skipped with an info message, so the
-returned list is shorter; nothing is invented.
+absent (no subgroups table, no history, no store, no ood objects, no line ratios for the BPT plane) is skipped
+through :class:`~agnbench.reports.skips.Skips` (one INFO line saying which figure and why, kept for the report's
+list of what it left out), so the returned list is shorter; nothing is invented. Nothing here assumes ``feat_`` or
+``q_`` columns, an ``ood`` split or the sf/agn class names.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from agnbench.reports.fig_diagnostics import (bpt_scatter, plot_bpt, plot_deltas
                                               plot_training)
 from agnbench.reports.fig_performance import (plot_confidence_counts, plot_confusion, plot_pr, plot_reliability,
                                               plot_roc, plot_subgroup)
-from agnbench.reports.report_inputs import ReportInputs
+from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, ood_description, store_kind
 from agnbench.reports.labels import metric_label
-from agnbench.reports.perf_tables import bpt_table, delta_table, training_table
+from agnbench.reports.perf_tables import BPT_COLUMNS, bpt_table, delta_table, training_table
+from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
 from agnbench.fileio import atomic_write_text
 
@@ -124,7 +127,8 @@ def _aligned(inputs: ReportInputs) -> Aligned:
 
 
 def build_performance_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path,
-                              seed: int = 0, n_boot: int | None = None) -> list[FigureRecord]:
+                              seed: int = 0, n_boot: int | None = None,
+                              skips: Skips | None = None) -> list[FigureRecord]:
     """Performance, calibration, subgroup, training, test and composite figures of a comparison.
 
     Parameters
@@ -138,6 +142,8 @@ def build_performance_figures(inputs: ReportInputs, *, figures_dir: Path, tables
     n_boot : int, optional
         Replicates of the ROC/PR bands (``report.curve_boot``; 0: no bands). Default: the comparison's
         ``compare.n_boot``, at most :data:`MAX_CURVE_BOOT`.
+    skips : Skips, optional
+        Collects the figures skipped for want of input (and logs each once).
 
     Returns
     -------
@@ -148,6 +154,7 @@ def build_performance_figures(inputs: ReportInputs, *, figures_dir: Path, tables
         (composites_bpt), ``composites_fractions`` (ood).
     """
     figures_dir, tables_dir = Path(figures_dir), Path(tables_dir)
+    skips = Skips() if skips is None else skips
     ctx = _Context(inputs, seed, n_boot)
     data = _aligned(inputs)
     proba, y = data.proba, data.y_true
@@ -156,10 +163,10 @@ def build_performance_figures(inputs: ReportInputs, *, figures_dir: Path, tables
     steps: list[Callable[[], list[FigureRecord]]] = [
         lambda: _curves(inputs, ctx, y, proba, where, figures_dir, tables_dir),
         lambda: _calibration(inputs, ctx, y, proba, data.y_pred, where, figures_dir, tables_dir),
-        lambda: _subgroups(inputs, ctx, figures_dir, tables_dir),
-        lambda: _training(inputs, ctx, figures_dir, tables_dir),
-        lambda: _differences(inputs, ctx, where, figures_dir, tables_dir),
-        lambda: _composites(inputs, ctx, figures_dir, tables_dir),
+        lambda: _subgroups(inputs, ctx, figures_dir, tables_dir, skips),
+        lambda: _training(inputs, ctx, figures_dir, tables_dir, skips),
+        lambda: _differences(inputs, ctx, where, figures_dir, tables_dir, skips),
+        lambda: _composites(inputs, ctx, figures_dir, tables_dir, skips),
     ]
     for step in steps:
         with journal_style():  # drawing, not only saving, must see the journal rcParams (legend, fonts)
@@ -235,11 +242,15 @@ def _calibration(inputs: ReportInputs, ctx: _Context, y: np.ndarray, proba: Prob
     return records
 
 
-def _subgroups(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path) -> list[FigureRecord]:
+def _subgroups(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path,
+               skips: Skips) -> list[FigureRecord]:
     table = inputs.tables.get("subgroups")
     if table is None or table.empty:
-        log.info("no subgroups.csv in %s (no store at compare time?); metric-vs-variable figures skipped",
-                 inputs.comparison)
+        why = (inputs.inputs.get("skipped") or {}).get("subgroups") or (
+            "the comparison has no subgroups.csv (none of compare.subgroups is a column of the store"
+            + (f": {(inputs.inputs.get('skipped') or {}).get('subgroups_missing_columns')} missing)"
+               if (inputs.inputs.get("skipped") or {}).get("subgroups_missing_columns") else ", or no store)"))
+        skips.skip("Subgroup figures (metric vs variable)", why, logger=log)
         return []
     _write(tables_dir, "subgroups", table)
     binned = table[table["bin"] >= 0]
@@ -263,11 +274,13 @@ def _subgroups(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_di
     return records
 
 
-def _training(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path) -> list[FigureRecord]:
+def _training(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path,
+              skips: Skips) -> list[FigureRecord]:
     parts = [training_table(r.history, run=r.name, metrics=r.metrics) for r in inputs.runs if r.history is not None]
     parts = [p for p in parts if len(p)]
     if not parts:
-        log.info("no run has a training history with two or more steps; training figures skipped")
+        skips.skip("Training curves", "no run has a history.csv with two or more steps (e.g. logistic regression, "
+                   "or runs of your own model)", logger=log)
         return []
     table = pd.concat(parts, ignore_index=True)
     _write(tables_dir, "training", table)
@@ -291,13 +304,17 @@ def _training(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir
 
 
 def _differences(inputs: ReportInputs, ctx: _Context, where: str, figures_dir: Path,
-                 tables_dir: Path) -> list[FigureRecord]:
-    if inputs.replicates is None or len(ctx.runs) < 2:
-        log.info("no replicates.parquet or fewer than two runs; paired-difference figure skipped")
+                 tables_dir: Path, skips: Skips) -> list[FigureRecord]:
+    what = "Paired-difference figure"
+    if len(ctx.runs) < 2:
+        skips.skip(what, "the comparison has a single run (nothing to compare it with)", logger=log)
+        return []
+    if inputs.replicates is None:
+        skips.skip(what, "the comparison has no replicates.parquet", logger=log)
         return []
     table = delta_table(inputs.replicates, inputs.tables["tests"], runs=ctx.runs, metrics=FIGURE_METRICS)
     if table.empty:
-        log.info("tests.csv has no paired bootstrap rows for %s; paired-difference figure skipped", FIGURE_METRICS)
+        skips.skip(what, f"tests.csv has no paired bootstrap rows for {', '.join(FIGURE_METRICS)}", logger=log)
         return []
     _write(tables_dir, "paired_differences", table)
     metrics = [m for m in FIGURE_METRICS if m in set(table["metric"])]
@@ -318,49 +335,74 @@ def _differences(inputs: ReportInputs, ctx: _Context, where: str, figures_dir: P
     return records
 
 
-def _composites(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path) -> list[FigureRecord]:
+def _composites(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path,
+                skips: Skips) -> list[FigureRecord]:
     records = []
     ood = inputs.tables.get("ood")
-    if inputs.objects is None:
-        log.info("no dataset store; BPT-plane composite figure skipped")
-    else:
-        table = bpt_table(inputs.objects, {r.name: r.predictions for r in inputs.runs}, positive=inputs.positive)
-        if table.empty:
-            log.info("no run has ood objects with line ratios; BPT-plane composite figure skipped")
-        else:
-            _write(tables_dir, "composites_bpt", table)
-            runs = list(dict.fromkeys(table["run"]))
-            fig, flat = _grid(len(runs), panel_aspect=1.0, sharex=True, sharey=True)
-            for ax, run in zip(flat, runs):
-                plot_bpt(table, run=run, positive=inputs.positive, ax=ax, colorbar=False,
-                         legend="lower left" if ax is flat[0] else None)
-            _label_outer(flat, ncols=min(len(runs), MAX_COLS))
-            fig.colorbar(bpt_scatter(flat[0]), ax=flat, label=f"$p$({inputs.positive})", shrink=0.9)
-            n = table.groupby("run").size()
-            records.append(save_figure(
-                fig, figures_dir, "composites_bpt", section="composites", title="Composites on the BPT plane",
-                caption=(f"The ood objects (BPT composites, not used in training; {int(n.max())} with both line "
-                         "ratios) on the [N II] 6584/H\N{GREEK SMALL LETTER ALPHA} vs [O III] 5007/"
-                         f"H\N{GREEK SMALL LETTER BETA} plane, coloured by each run's "
-                         f"probability of {inputs.positive} (one panel per run: {_names(runs)}). Dashed: Kauffmann et "
-                         "al. (2003) star-forming limit; solid: Kewley et al. (2001) maximum starburst."),
-                tables=["composites_bpt"]))
+    has_ood = any((r.predictions["split"] == "ood").any() for r in inputs.runs)
+    what_ood = ood_description(inputs)
+    records += _bpt_plane(inputs, ctx, figures_dir, tables_dir, skips, has_ood=has_ood, what_ood=what_ood)
     if ood is None or ood.empty:
-        log.info("no ood.csv in %s; composite class-fraction figure skipped", inputs.comparison)
+        why = ("no run has objects in split ood (the label scheme sends none there)" if not has_ood else
+               (inputs.inputs.get("skipped") or {}).get("ood") or "the comparison has no ood.csv")
+        skips.skip("Ood class-fraction figure", why, logger=log)
         return records
     _write(tables_dir, "ood", ood)
     fig, ax = new_figure("column", aspect=0.7)
     plot_ood_fractions(ood, ax=ax, colors=ctx.colors)
     records.append(save_figure(
-        fig, figures_dir, "composites_fractions", section="composites", title="Where each run puts the composites",
-        caption=(f"Fraction of the {int(ood['n'].iloc[0])} ood objects (composites) shared by all runs that each of "
+        fig, figures_dir, "composites_fractions", section="composites", title="Where each run puts the ood objects",
+        caption=(f"Fraction of the {int(ood['n'].iloc[0])} ood objects ({what_ood}) shared by all runs that each of "
                  f"{_names(list(dict.fromkeys(ood['run'])))} assigns to each class. Error bars: {ctx.pct} bootstrap "
                  "percentile intervals from ood.csv."),
         tables=["ood"]))
     return records
 
 
-def build_dataset_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path) -> list[FigureRecord]:
+def _bpt_plane(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir: Path, skips: Skips, *,
+               has_ood: bool, what_ood: str) -> list[FigureRecord]:
+    """The ood objects on the BPT plane, when the store has both line ratios and the scheme has two classes."""
+    what = "BPT-plane figure"
+    if inputs.objects is None:
+        skips.skip(what, "the dataset store was not found (pass --data)", logger=log)
+        return []
+    if not has_ood:
+        skips.skip(what, "no run has objects in split ood", logger=log)
+        return []
+    missing = [c for c in BPT_COLUMNS if c not in inputs.objects.columns]
+    if missing:
+        kind = store_kind(inputs)
+        skips.skip(what, f"the store has no {'/'.join(missing)}{f' ({kind})' if kind else ''}", logger=log)
+        return []
+    if len(inputs.classes) != 2:
+        skips.skip(what, f"it colours objects by one class's probability; drawn for two-class schemes only (this "
+                         f"one has {len(inputs.classes)}: {', '.join(inputs.classes)})", logger=log)
+        return []
+    table = bpt_table(inputs.objects, {r.name: r.predictions for r in inputs.runs}, positive=inputs.positive)
+    if table.empty:
+        skips.skip(what, "no ood object has both line ratios", logger=log)
+        return []
+    _write(tables_dir, "composites_bpt", table)
+    runs = list(dict.fromkeys(table["run"]))
+    fig, flat = _grid(len(runs), panel_aspect=1.0, sharex=True, sharey=True)
+    for ax, run in zip(flat, runs):
+        plot_bpt(table, run=run, positive=inputs.positive, ax=ax, colorbar=False,
+                 legend="lower left" if ax is flat[0] else None)
+    _label_outer(flat, ncols=min(len(runs), MAX_COLS))
+    fig.colorbar(bpt_scatter(flat[0]), ax=flat, label=f"$p$({inputs.positive})", shrink=0.9)
+    n = table.groupby("run").size()
+    return [save_figure(
+        fig, figures_dir, "composites_bpt", section="composites", title="Ood objects on the BPT plane",
+        caption=(f"The ood objects ({what_ood}; not used in training; {int(n.max())} with both line "
+                 "ratios) on the [N II] 6584/H\N{GREEK SMALL LETTER ALPHA} vs [O III] 5007/"
+                 f"H\N{GREEK SMALL LETTER BETA} plane, coloured by each run's "
+                 f"probability of {inputs.positive} (one panel per run: {_names(runs)}). Dashed: Kauffmann et "
+                 "al. (2003) star-forming limit; solid: Kewley et al. (2001) maximum starburst."),
+        tables=["composites_bpt"])]
+
+
+def build_dataset_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path,
+                          skips: Skips | None = None) -> list[FigureRecord]:
     """Dataset tables and figures from the store the runs were trained on.
 
     Parameters
@@ -369,6 +411,8 @@ def build_dataset_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir
         Its ``objects`` (the store's objects.parquet) and ``store`` (for ``manifest.json``) are used.
     figures_dir, tables_dir : Path
         Where ``<name>.pdf|png`` and ``<name>.csv`` go (created if needed).
+    skips : Skips, optional
+        Collects the figures skipped for want of input (and logs each once).
 
     Returns
     -------
@@ -378,12 +422,13 @@ def build_dataset_figures(inputs: ReportInputs, *, figures_dir: Path, tables_dir
         are written for the report's tables. Empty (logged) when the store is unavailable.
     """
     with journal_style():
-        return _dataset(inputs, figures_dir=Path(figures_dir), tables_dir=Path(tables_dir))
+        return _dataset(inputs, figures_dir=Path(figures_dir), tables_dir=Path(tables_dir),
+                        skips=Skips() if skips is None else skips)
 
 
-def _dataset(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path) -> list[FigureRecord]:
+def _dataset(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path, skips: Skips) -> list[FigureRecord]:
     if inputs.objects is None:
-        log.info("dataset store unavailable; dataset tables and figures skipped")
+        skips.skip("Dataset tables and figures", "the dataset store was not found (pass --data)", logger=log)
         return []
     objects, classes = inputs.objects, list(inputs.classes) or None
     _write(tables_dir, "dataset_counts", fd.split_class_counts(objects, classes=classes))
@@ -405,10 +450,17 @@ def _dataset(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path) -> li
                      f"bars; label scheme {inputs.inputs.get('label_scheme') or 'as recorded'}). Splits are stratified "
                      "by class in prep."),
             tables=["class_balance", "dataset_counts"]))
-    dist = fd.distribution_table(objects, classes=classes)
+    else:
+        skips.skip("Class-balance figure", "the store has no labelled train/val/test objects", logger=log)
+    ood_group = "ood (composites)" if ood_description(inputs) == COMPOSITES else "ood"
+    dist = fd.distribution_table(objects, classes=classes, ood_group=ood_group)
     variables = list(dict.fromkeys(dist["variable"]))
-    if variables:
+    if not variables:
+        skips.skip("Distributions figure", "the store has none of the columns z, q_logmass, q_g_r with finite "
+                   "values", logger=log)
+    else:
         _write(tables_dir, "distributions", dist)
+        ood_text = " and of the ood objects (dashed)" if ood_group in set(dist["group"]) else ""
         fig, flat = _grid(len(variables), panel_aspect=0.85, extra_rows=0.05)
         for ax, var in zip(flat, variables):
             fd.plot_distribution(dist, variable=var, ax=ax, legend=None)
@@ -417,7 +469,7 @@ def _dataset(inputs: ReportInputs, *, figures_dir: Path, tables_dir: Path) -> li
         records.append(save_figure(
             fig, figures_dir, "distributions", section="dataset", title="Distributions per class",
             caption=(f"Normalised distributions of {', '.join(variables)} per class (train, validation and test "
-                     "pooled; objects in brackets) and of the ood objects (dashed), in 30 equal-width bins over "
-                     "the 0.5-99.5 percentile range."),
+                     f"pooled; objects in brackets){ood_text}, in 30 equal-width bins over the 0.5-99.5 percentile "
+                     "range."),
             tables=["distributions"]))
     return records

@@ -8,7 +8,7 @@
 * :func:`plot_radial_profile` -- mean |IG| surface density against radius in PSF FWHM or galaxy
   half-light radii, per class (and per planted point source when the mock's truth is known), from
   :func:`radial_profile_table`.
-* :func:`plot_cross_track` and :func:`plot_score_drivers` -- the tracks' AGN scores on the same
+* :func:`plot_cross_track` and :func:`plot_score_drivers` -- the tracks' scores (p of the positive class) on the same
   objects, and what each score correlates with (``agnbench explain --compare`` tables).
 
 Every function draws on the axes it is given (``ax=`` / ``axes=``) or on a new journal-sized
@@ -78,7 +78,7 @@ def class_mean_spectra(flux: np.ndarray, wave: np.ndarray, labels: Sequence[str]
 
 def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequence[Axes] | None = None,
                               mean_spectra: pd.DataFrame | None = None, value: str = "mean_abs_attr",
-                              colors: Mapping[str, str] | None = None):
+                              colors: Mapping[str, str] | None = None, frame: str = "rest"):
     """Attribution against rest wavelength, stacked by class, with the diagnostic lines marked.
 
     Parameters
@@ -95,6 +95,8 @@ def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequenc
         Which stacked column to draw.
     colors : mapping, optional
         Colour per class (default :func:`~agnbench.reports.fig_common.class_colors`).
+    frame : {"rest", "observed"}
+        The store's spectra frame: the axis label, and rest-frame lines are marked only in the rest frame.
 
     Returns
     -------
@@ -123,18 +125,21 @@ def plot_spectral_attribution(stacked_table: pd.DataFrame, *, ax: Axes | Sequenc
     if value == "mean_attr":
         ax_a.axhline(0.0, color="0.5", lw=0.5, zorder=0)
     ax_a.set_ylabel(_ATTR_LABELS.get(value, value))
-    ax_a.set_xlabel("rest wavelength (Å)")
+    ax_a.set_xlabel(f"{frame} wavelength (Å)")
     ax_a.legend(loc="center left", title="true class")
+    rest = frame == "rest"
     if ax_s is None:
-        mark_lines(ax_a)
+        if rest:
+            mark_lines(ax_a)
         return ax_a
     for c in [str(c) for c in pd.unique(mean_spectra["class"])]:
         part = mean_spectra[mean_spectra["class"].astype(str) == c]
         ax_s.plot(part["wave"], part["mean_flux"], color=colors.get(c, "k"), lw=0.6, label=c)
     ax_s.set_ylabel("mean normalised flux")
     ax_s.set_xlim(ax_a.get_xlim())
-    mark_lines(ax_s)
-    mark_lines(ax_a, labels=False)
+    if rest:
+        mark_lines(ax_s)
+        mark_lines(ax_a, labels=False)
     return np.array([ax_s, ax_a], dtype=object)
 
 
@@ -312,9 +317,9 @@ def plot_radial_profile(profile_table: pd.DataFrame, *, ax: Axes | None = None, 
 
 
 def plot_cross_track(scores_table: pd.DataFrame, correlations: pd.DataFrame, *, axes: Sequence[Axes] | None = None,
-                     label_col: str = "true_class", positive: str = "agn", scale: str = "logit",
+                     label_col: str = "true_class", positive: str = "positive class", scale: str = "logit",
                      colors: Mapping[str, str] | None = None, clip: float = 1e-4) -> np.ndarray:
-    """Pairwise scatter of the runs' AGN scores on the same objects, coloured by true class.
+    """Pairwise scatter of the runs' scores (probability of ``positive``) on the same objects, coloured by true class.
 
     Parameters
     ----------
@@ -377,8 +382,9 @@ def plot_cross_track(scores_table: pd.DataFrame, correlations: pd.DataFrame, *, 
 
 
 def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
-                       colors: Mapping[str, str] | None = None) -> Axes:
-    """Spearman correlation of each run's AGN score with each physical property, as a dot plot.
+                       colors: Mapping[str, str] | None = None, positive: str | None = None) -> Axes:
+    """Spearman correlation of each run's score (probability of ``positive``) with each physical property, as a dot
+    plot.
 
     Parameters
     ----------
@@ -387,6 +393,8 @@ def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
     ax : Axes, optional
     colors : mapping, optional
         Colour per run (default: an Okabe-Ito palette in run order).
+    positive : str, optional
+        The scored class, for the axis label.
 
     Returns
     -------
@@ -410,6 +418,7 @@ def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_yticks(np.arange(len(props))[::-1], [feature_label(p) for p in props])
     ax.tick_params(axis="y", which="both", left=False, right=False)
     ax.set_xlim(-1, 1)
-    ax.set_xlabel(r"Spearman $\rho$ (AGN score vs property)")
+    score = f"p({positive})" if positive else "score"
+    ax.set_xlabel(rf"Spearman $\rho$ ({score} vs property)")
     ax.legend(loc="lower left", fontsize=6)
     return ax

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 #: Split order in tables, and the labelled splits (the ones with a class).
 SPLIT_ORDER = ("train", "val", "test", "ood", "excluded")
 LABELLED = ("train", "val", "test")
-#: Group name of the ``ood`` objects (BPT composites in the default label scheme) in distribution tables.
+#: Default group name of the ``ood`` objects (BPT composites in the agn_vs_sf schemes) in distribution tables;
+#: any group named ``ood`` or ``ood (...)`` is drawn as the ood group.
 OOD_GROUP = "ood (composites)"
 
 
@@ -97,7 +98,7 @@ def class_balance_table(objects: pd.DataFrame, *, classes: Sequence[str] | None 
 
 def distribution_table(objects: pd.DataFrame, *, columns: Sequence[str] = ("z", "q_logmass", "q_g_r"),
                        classes: Sequence[str] | None = None, bins: int = 30, include_ood: bool = True,
-                       percentiles: tuple[float, float] = (0.5, 99.5)) -> pd.DataFrame:
+                       percentiles: tuple[float, float] = (0.5, 99.5), ood_group: str = OOD_GROUP) -> pd.DataFrame:
     """Histograms of physical quantities per class (labelled splits pooled) and for the ood objects.
 
     Parameters
@@ -109,9 +110,11 @@ def distribution_table(objects: pd.DataFrame, *, columns: Sequence[str] = ("z", 
     bins : int, default 30
         Equal-width bins over the ``percentiles`` range of each column (all groups share the edges).
     include_ood : bool, default True
-        Add the ``ood`` split as group :data:`OOD_GROUP`.
+        Add the ``ood`` split as group ``ood_group``.
     percentiles : (float, float), default (0.5, 99.5)
         Range of the bins, as percentiles of all the histogrammed values ((0, 100): the full range).
+    ood_group : str, default :data:`OOD_GROUP`
+        Name of the ood group (``"ood"`` when the ood objects are not BPT composites).
 
     Returns
     -------
@@ -123,7 +126,7 @@ def distribution_table(objects: pd.DataFrame, *, columns: Sequence[str] = ("z", 
     classes = _classes(objects, classes)
     groups = {c: objects[objects["split"].isin(LABELLED) & (objects["label_name"] == c)] for c in classes}
     if include_ood and (objects["split"] == "ood").any():
-        groups[OOD_GROUP] = objects[objects["split"] == "ood"]
+        groups[ood_group] = objects[objects["split"] == "ood"]
     rows = []
     for col in columns:
         if col not in objects.columns:
@@ -241,11 +244,12 @@ def plot_distribution(table: pd.DataFrame, *, variable: str, ax: Axes | None = N
     if d.empty:
         raise AgnbenchError(f"no distribution rows for {variable!r} (variables: {sorted(set(table['variable']))})")
     groups = list(dict.fromkeys(d["group"]))
-    colors = {**class_colors([g for g in groups if g != OOD_GROUP]), OOD_GROUP: "0.45", **(colors or {})}
+    oods = [g for g in groups if _is_ood_group(g)]
+    colors = {**class_colors([g for g in groups if g not in oods]), **{g: "0.45" for g in oods}, **(colors or {})}
     for group in groups:
         g = d[d["group"] == group]
         edges = np.r_[g["bin_lo"].to_numpy(), g["bin_hi"].iloc[-1]]
-        ood = group == OOD_GROUP
+        ood = group in oods
         c = colors[group]
         ax.stairs(g["density"].to_numpy(), edges, color=c, ls="--" if ood else "-", lw=1.0,
                   label=f"{group} ({int(g['n_group'].iloc[0])})")
@@ -253,3 +257,8 @@ def plot_distribution(table: pd.DataFrame, *, variable: str, ax: Axes | None = N
     ax.set_xlim(float(d["bin_lo"].min()), float(d["bin_hi"].max()))
     place_legend(ax, legend)
     return ax
+
+
+def _is_ood_group(group: str) -> bool:
+    """``ood`` or ``ood (...)``: the ood group of :func:`distribution_table` (``ood`` is never a class name)."""
+    return group == "ood" or group.startswith("ood (")

@@ -142,7 +142,7 @@ def plot_image_gallery(cutouts: np.ndarray, titles: Sequence[str], *, axes: Sequ
 
 def plot_spectrum_gallery(wave: np.ndarray, flux: np.ndarray, titles: Sequence[str], *,
                           axes: Sequence[Axes] | None = None, ivar: np.ndarray | None = None, ncols: int = 2,
-                          color: str = "k") -> np.ndarray:
+                          color: str = "k", frame: str = "rest") -> np.ndarray:
     """Spectra against rest wavelength, one panel each, with the diagnostic lines marked.
 
     Parameters
@@ -158,6 +158,8 @@ def plot_spectrum_gallery(wave: np.ndarray, flux: np.ndarray, titles: Sequence[s
         Pixels with ``ivar <= 0`` are not drawn.
     ncols : int
     color : str
+    frame : {"rest", "observed"}
+        The store's spectra frame: the axis label; the rest-frame lines are marked only in the rest frame.
 
     Returns
     -------
@@ -181,10 +183,11 @@ def plot_spectrum_gallery(wave: np.ndarray, flux: np.ndarray, titles: Sequence[s
         else:
             ax.text(0.5, 0.5, "no spectrum", ha="center", va="center", transform=ax.transAxes, color="0.4")
         ax.set_xlim(wave.min(), wave.max())
-        mark_lines(ax, labels=i < ncols, bands=False)
+        if frame == "rest":
+            mark_lines(ax, labels=i < ncols, bands=False)
         ax.set_title(str(title), fontsize=6)
         if i >= len(flux) - ncols:
-            ax.set_xlabel("rest wavelength (Å)")
+            ax.set_xlabel(f"{frame} wavelength (Å)")
         if i % ncols == 0:
             ax.set_ylabel("normalised flux")
     return flat

@@ -13,10 +13,12 @@ import pandas as pd
 
 from agnbench.errors import AgnbenchError
 
-__all__ = ["bpt_table", "delta_table", "training_table"]
+__all__ = ["BPT_COLUMNS", "bpt_table", "delta_table", "training_table"]
 
 log = logging.getLogger(__name__)
 
+#: Store columns of the BPT plane: log10([NII]6584/Halpha), log10([OIII]5007/Hbeta) (MPA-JHU stores only).
+BPT_COLUMNS = ("q_log_nii_ha", "q_log_oiii_hb")
 #: history.csv columns -> series names of :func:`training_table` (deep trainer; tree boosters).
 _SERIES = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": "val_score",
            "train_logloss": "train_loss", "val_logloss": "val_loss"}
@@ -135,7 +137,7 @@ def delta_table(replicates: pd.DataFrame, tests: pd.DataFrame, *, runs: Sequence
 
 
 def bpt_table(objects: pd.DataFrame, predictions: Mapping[str, pd.DataFrame], *, positive: str,
-              split: str = "ood", x: str = "q_log_nii_ha", y: str = "q_log_oiii_hb") -> pd.DataFrame:
+              split: str = "ood", x: str = BPT_COLUMNS[0], y: str = BPT_COLUMNS[1]) -> pd.DataFrame:
     """Each run's score for the objects of ``split`` (the BPT composites), placed on the BPT plane.
 
     Parameters

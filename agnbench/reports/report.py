@@ -5,6 +5,11 @@ Steps: read the comparison and what it points to (:mod:`agnbench.reports.report_
 the summary paragraph -> ``report.html`` (one self-contained file) and ``report.md``. Everything
 is written into a temporary directory renamed into place at the end, so an interrupted report is
 never mistaken for a finished one and an existing report is replaced only with ``overwrite``.
+
+Every section checks its inputs: one whose inputs are absent (no line ratios for the BPT plane in a table
+store, no ood split, a single run, no attributions, ...) is skipped with one INFO line saying which and why,
+and the summary lists what was left out (also ``report/skipped.csv``). Nothing assumes ``feat_``/``q_``
+columns or the sf/agn class names; baselines come from the comparison's classes and counts.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from tqdm.auto import tqdm
 from agnbench.config.core import Config
 from agnbench.contracts import files
 from agnbench.contracts.comparison import comparison_paths
-from agnbench.contracts.run_dir import config_path, is_run_dir, read_attributions_summary
+from agnbench.contracts.run_dir import (config_path, is_run_dir, read_attributions_summary, read_run_config,
+                                       seed_free_config_hash)
 from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_survey_manifest, store_paths,
                                      survey_paths)
 from agnbench.reports import tables as tb
-from agnbench.reports.report_inputs import ReportInputs, load_report_inputs
+from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
+from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord
 from agnbench.reports.summary_text import summary_paragraph
 from agnbench.fileio import atomic_directory, atomic_write_text
@@ -85,12 +92,14 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
         figures_dir.mkdir()
         tables_dir.mkdir()
         steps = _figure_steps(cfg)
+        skips = Skips()
         records: list[FigureRecord] = []
         bar = tqdm(steps, desc="report", unit="step", disable=not progress, leave=False)
         for name, builder in bar:
             bar.set_postfix_str(name)
-            records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir)
-        sections = _document(inputs, records, tables_dir=tables_dir, rc=rc)
+            records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir, skips=skips)
+        sections = _document(inputs, records, tables_dir=tables_dir, rc=rc, skips=skips)
+        atomic_write_text(tmp / "skipped.csv", skips.table().to_csv(index=False))
         _latex_for_every_csv(tables_dir, digits=rc.digits)
         mock = _is_mock(inputs)
         note = MOCK_NOTE if mock else None
@@ -98,7 +107,8 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
         atomic_write_text(tmp / files.REPORT_HTML, render_html(title, sections, root=tmp, note=note))
         atomic_write_text(tmp / files.REPORT_MD, render_markdown(title, sections, root=tmp, note=note))
         n_tables = len(list(tables_dir.glob("*.csv")))
-    log.info("report: %d figures, %d tables in %s", len(records), n_tables, report_dir)
+    log.info("report: %d figures, %d tables in %s; %d parts skipped (listed in the summary and skipped.csv)",
+             len(records), n_tables, report_dir, len(skips))
     return report_dir
 
 
@@ -112,24 +122,70 @@ def _figure_steps(cfg: Config) -> list[tuple[str, FigureBuilder]]:
         ("dataset", build_dataset_figures),
         ("performance", lambda i, **kw: build_performance_figures(i, seed=cfg.seed, n_boot=cfg.report.curve_boot, **kw)),
         ("interpretability", lambda i, **kw: build_interpretability_figures(i, k=k, **kw)),
-        ("errors", lambda i, **kw: build_error_figures(i, k=k, **kw) if k > 0 else []),
+        ("errors", lambda i, **kw: build_error_figures(i, k=k, **kw) if k > 0 else _no_mistakes(**kw)),
     ]
 
 
+def _no_mistakes(*, skips: Skips, **_) -> list[FigureRecord]:
+    skips.skip("Error analysis", "report.mistakes = 0", logger=log)
+    return []
+
+
 def describe_runs(inputs: ReportInputs) -> dict[str, str]:
-    """Run name -> ``"the spectra track (resnet1d, seed 0)"`` (the seed only when several runs share a model)."""
-    groups = pd.Series([f"{r.track}-{r.model}" for r in inputs.runs]).value_counts()
-    out = {}
+    """Run name -> a distinct description, e.g. ``"the catalog track (logreg, features photometry, seed 1)"``.
+
+    Runs of the same track and model are told apart by what differs between them, in this order: the catalog
+    feature set, a short hash of the config apart from the seed (:func:`seed_free_config_hash`), the seed;
+    any labels still equal (identical configs, or runs without config.yaml) get the run name.
+    """
+    out = {r.name: (f"the {r.track} track ({r.model}" if r.track else r.name) for r in inputs.runs}
+    by_base: dict[str, list] = {}
     for r in inputs.runs:
-        seed = f", seed {r.seed}" if groups.get(f"{r.track}-{r.model}", 0) > 1 else ""
-        out[r.name] = f"the {r.track} track ({r.model}{seed})" if r.track else r.name
+        by_base.setdefault(out[r.name], []).append(r)
+    for base, runs in by_base.items():
+        extra: dict[str, list[str]] = {r.name: [] for r in runs}
+        if len(runs) > 1:
+            feats = {r.name: _feature_text(r) for r in runs}
+            hashes = {r.name: seed_free_config_hash(r.path) for r in runs}
+            if len(set(feats.values())) > 1:
+                for r in runs:
+                    extra[r.name].append(feats[r.name] or "no feature set")
+            for text in set(feats.values()):
+                same = [r for r in runs if feats[r.name] == text]
+                if len({hashes[r.name] for r in same}) > 1:
+                    for r in same:
+                        extra[r.name].append(f"config {hashes[r.name][:6]}" if hashes[r.name] else "no config")
+            if len({r.seed for r in runs}) > 1:
+                for r in runs:
+                    extra[r.name].append(f"seed {r.seed}")
+        for r in runs:
+            if base != r.name:
+                out[r.name] = base + "".join(f", {e}" for e in extra[r.name]) + ")"
+    counts = pd.Series(list(out.values())).value_counts()
+    for r in inputs.runs:
+        if counts[out[r.name]] > 1:
+            out[r.name] = (out[r.name][:-1] + f", run {r.name})") if out[r.name].endswith(")") else r.name
     return out
 
 
-def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: Path, rc) -> list[Section]:
-    """The report's sections, tables written to ``tables_dir`` on the way."""
+def _feature_text(run) -> str:
+    """``"features photometry"`` for a catalog run (its ``catalog.features``), else ``""``."""
+    cfg = read_run_config(run.path) or {}
+    feats = (cfg.get("catalog") or {}).get("features") if run.track == "catalog" else None
+    if feats is None:
+        return ""
+    if isinstance(feats, (list, tuple)):
+        return f"features {', '.join(map(str, feats))}" if len(feats) <= 4 else f"{len(feats)} named features"
+    return f"features {feats}"
+
+
+def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: Path, rc,
+              skips: Skips) -> list[Section]:
+    """The report's sections, tables written to ``tables_dir`` on the way; what is skipped goes to ``skips``."""
     summary, tests = inputs.tables["summary"], inputs.tables["tests"]
     by_key = {key: Section(key, title) for key, title, _ in SECTIONS}
+    if ood_description(inputs) != COMPOSITES:
+        by_key["composites"] = Section("composites", "Out-of-distribution objects (split ood)")
     for key, _, fig_sections in SECTIONS:
         by_key[key].items.extend(Figure(r) for r in records if r.section in fig_sections)
     describe = describe_runs(inputs)
@@ -142,34 +198,46 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
     head = tb.headline_table(summary)
     _save(tables_dir, "headline", head, tb.headline_latex(
         head, caption=_headline_caption(inputs) + " Bold: the best model per column.", label="tab:headline"))
-    pair = tb.pairwise_table(tests, alpha=rc.alpha)
-    _save(tables_dir, "pairwise", pair, tb.pairwise_latex(pair, caption=(
-        f"Pairwise differences on the {inputs.split} split: delta = A - B with its interval; p-values of the paired "
-        f"bootstrap, DeLong (ROC-AUC) and McNemar (accuracy) tests, Holm-corrected over all pairs and metrics; "
-        f"* marks Holm p < {rc.alpha:g}."), label="tab:pairwise"))
     _save(tables_dir, "metrics_all", summary, None)
     results = [Table(_headline_caption(inputs), tb.headline_display(head, digits=rc.digits),
-                     ("tables/headline.csv", "tables/headline.tex")),
-               Table("Pairwise tests (delta = A - B; * = significant after Holm correction)",
-                     tb.pairwise_display(pair, digits=rc.digits), ("tables/pairwise.csv", "tables/pairwise.tex"))]
-    if "seeds" in inputs.tables:
-        seeds = tb.seeds_table(inputs.tables["seeds"])
+                     ("tables/headline.csv", "tables/headline.tex"))]
+    pair = tb.pairwise_table(tests, alpha=rc.alpha)
+    if len(pair):
+        _save(tables_dir, "pairwise", pair, tb.pairwise_latex(pair, caption=(
+            f"Pairwise differences on the {inputs.split} split: delta = A - B with its interval; p-values of the "
+            f"paired bootstrap, DeLong (ROC-AUC) and McNemar (accuracy) tests, Holm-corrected over all pairs and "
+            f"metrics; * marks Holm p < {rc.alpha:g}."), label="tab:pairwise"))
+        results.append(Table("Pairwise tests (delta = A - B; * = significant after Holm correction)",
+                             tb.pairwise_display(pair, digits=rc.digits),
+                             ("tables/pairwise.csv", "tables/pairwise.tex")))
+    else:
+        skips.skip("Pairwise tests table", "tests.csv has no rows (a single run, or nothing to compare it with)",
+                   logger=log)
+    seeds = seed_groups_checked(inputs, skips)
+    if len(seeds):
+        seeds = tb.seeds_table(seeds)
         _save(tables_dir, "seeds", seeds, None)
-        results.append(Table("Spread over training seeds (mean, sample standard deviation)", seeds,
-                             ("tables/seeds.csv",)))
+        results.append(Table("Spread over training seeds (runs whose config is the same apart from the seed; mean, "
+                             "sample standard deviation)", seeds, ("tables/seeds.csv",)))
+    else:
+        skips.skip("Seed-spread table", "no two runs differ by seed alone (same config.yaml apart from the seed)",
+                   logger=log)
     by_key["results"].items[:0] = results
     by_key["dataset"].items[:0] = _dataset_items(inputs)
-    if "ood" in inputs.tables:
+    if "ood" in inputs.tables and len(inputs.tables["ood"]):
         by_key["composites"].items.insert(0, Table(
-            "Where each run puts the composites (fraction of ood objects per predicted class, with intervals)",
-            inputs.tables["ood"], ("tables/ood.csv",)))
+            f"Where each run puts the ood objects ({ood_description(inputs)}; fraction per predicted class, with "
+            f"intervals)", inputs.tables["ood"], ("tables/ood.csv",)))
         _save(tables_dir, "ood", inputs.tables["ood"], None)
     for name, caption in (("thresholds", "Decision thresholds chosen on val, applied to test"),
                           ("abstention", "Abstention: accuracy when answering only the most confident objects "
                                          "(threshold chosen on val)")):
-        if name in inputs.tables:
+        if name in inputs.tables and len(inputs.tables[name]):
             _save(tables_dir, name, inputs.tables[name], None)
             by_key["decisions"].items.append(Table(caption, inputs.tables[name], (f"tables/{name}.csv",)))
+        else:
+            why = (inputs.inputs.get("skipped") or {}).get(name) or f"the comparison has no {name}.csv"
+            skips.skip(f"Operating points: {name} table", why, logger=log)
     facts = attribution_facts(inputs)
     if len(facts):
         _save(tables_dir, "attribution_facts", facts, None)
@@ -177,11 +245,37 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
             "Attribution summaries per run (from each run's attributions/summary.json)", facts,
             ("tables/attribution_facts.csv",)))
     by_key["provenance"].items.extend(_provenance_items(inputs))
-    sections = [s for s in by_key.values() if s.items]
     for s in by_key.values():
         if not s.items and s.key not in ("summary",):
-            log.info("report: section %r is empty (its inputs are absent) and is left out", s.title)
-    return sections
+            skips.skip(f"Section {s.title!r}", "it has nothing to show: its inputs are absent (see the lines above)",
+                       logger=log)
+    if len(skips):
+        by_key["summary"].items.append(Table("Left out of this report (their inputs are absent)", skips.table(),
+                                             ("skipped.csv",)))
+    return [s for s in by_key.values() if s.items]
+
+
+def seed_groups_checked(inputs: ReportInputs, skips: Skips) -> pd.DataFrame:
+    """``seeds.csv`` without the groups whose runs differ by more than the seed.
+
+    ``agnbench compare`` groups runs by their config apart from the seed; a comparison made before it did (by
+    track and model only) may hold groups of runs with different feature sets or settings. Those rows are
+    dropped (skipped, with the reason) rather than reported as seed spread.
+    """
+    seeds = inputs.tables.get("seeds")
+    if seeds is None or seeds.empty or "runs" not in seeds.columns:
+        return pd.DataFrame(columns=["group", "metric", "mean", "std", "n", "runs"])
+    paths = {r.name: r.path for r in inputs.runs}
+    keep = []
+    for group, members in seeds.groupby("group", sort=False)["runs"].first().items():
+        names = str(members).split(" ")
+        hashes = {seed_free_config_hash(paths[n]) if n in paths else None for n in names}
+        if len(hashes) == 1 and None not in hashes:
+            keep.append(group)
+        else:
+            skips.skip(f"Seed spread of {group}", f"its runs ({', '.join(names)}) differ by more than the seed (or "
+                       "lack config.yaml); re-run `agnbench compare` to regroup them", logger=log)
+    return seeds[seeds["group"].isin(keep)].reset_index(drop=True)
 
 
 def _headline_caption(inputs: ReportInputs) -> str:
@@ -189,18 +283,24 @@ def _headline_caption(inputs: ReportInputs) -> str:
     counts = ", ".join(f"{v} {k}" for k, v in inputs.inputs.get("class_counts", {}).items())
     return (f"Metrics on the {inputs.split} split ({counts}) with {100 * float(c.get('confidence', 0.95)):g}% "
             f"{c.get('ci', 'percentile')} bootstrap intervals ({c.get('n_boot', '?')} paired replicates"
-            f"{', stratified by class' if c.get('stratify', True) else ''}); the majority baseline predicts the training "
-            f"majority class.")
+            f"{', stratified by class' if c.get('stratify', True) else ''})"
+            f"{'; the majority baseline predicts the training majority class' if _has_majority(inputs) else ''}.")
+
+
+def _has_majority(inputs: ReportInputs) -> bool:
+    return tb.MAJORITY in set(inputs.tables["summary"]["run"])
 
 
 def _dataset_items(inputs: ReportInputs) -> list:
     if inputs.objects is None:
         return [Paragraph("The dataset store was not found, so this section is empty; pass --data to point at it.")]
     labels = read_manifest(inputs.store).get("labels", {})
+    n_ood = int((inputs.objects["split"] == "ood").sum()) if "split" in inputs.objects.columns else 0
+    ood = (f"; the {n_ood} objects of the ood split ({ood_description(inputs)}) are scored, never trained on"
+           if n_ood else "; the store has no ood split")
     text = (f"Store {inputs.store} ({len(inputs.objects)} objects; label scheme "
             f"{labels.get('scheme', inputs.inputs.get('label_scheme', '?'))}; classes {', '.join(inputs.classes)}). "
-            f"Splits were made once in prep, stratified by label, and are shared by every track; BPT composites go "
-            f"to the ood split and are scored, never trained on.")
+            f"Splits were made once in prep, stratified by label, and are shared by every track{ood}.")
     return [Paragraph(text)]
 
 

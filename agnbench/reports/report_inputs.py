@@ -20,8 +20,8 @@ from agnbench.contracts.comparison import (REQUIRED_TABLES, comparison_complete,
                                            read_table)
 from agnbench.contracts.predictions import find_predictions, read_predictions
 from agnbench.contracts.run_dir import attributions_complete, attributions_dir, read_history, read_metrics
-from agnbench.contracts.store import (STORE_CHANGED, STORE_MISSING, read_objects, recorded_sha256, store_candidates,
-                                     store_state)
+from agnbench.contracts.store import (STORE_CHANGED, STORE_MISSING, read_manifest, read_objects, recorded_sha256,
+                                     store_candidates, store_paths, store_state)
 from agnbench.errors import AgnbenchError
 
 log = logging.getLogger(__name__)
@@ -188,3 +188,29 @@ def _find_store(runs: list[RunInfo], data: Path | None, sha: str | None) -> tupl
     log.warning("dataset store not found (tried %s); the report omits the dataset and gallery sections; "
                 "pass --data to point at it", ", ".join(map(str, candidates)) or "nothing recorded")
     return None, None
+
+
+#: :func:`ood_description` of ood objects that are all BPT composites (MPA-JHU ``bpt_class`` 3).
+COMPOSITES = "BPT composites"
+
+
+def ood_description(inputs: ReportInputs) -> str:
+    """What the ood objects are: :data:`COMPOSITES` when the store codes every one as a BPT composite
+    (``bpt_class`` 3), else ``"objects the label scheme sends to split ood"``."""
+    objects = inputs.objects
+    if objects is not None and {"split", "bpt_class"} <= set(objects.columns):
+        ood = objects.loc[objects["split"] == "ood", "bpt_class"]
+        if len(ood) and (pd.to_numeric(ood, errors="coerce") == 3).all():
+            return COMPOSITES
+    return "objects the label scheme sends to split ood"
+
+
+def store_kind(inputs: ReportInputs) -> str:
+    """A few words on where the store came from (``"table store"``), or ``""`` when unknown."""
+    if inputs.store is None or not store_paths(inputs.store).manifest.exists():
+        return ""
+    try:
+        recorded = read_manifest(inputs.store).get("inputs") or {}
+    except (AgnbenchError, ValueError):
+        return ""
+    return "table store" if isinstance(recorded, dict) and "table" in recorded else ""

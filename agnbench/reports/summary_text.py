@@ -2,12 +2,13 @@
 
 Every number in it comes from the comparison's tables (``summary.csv``, ``tests.csv``,
 ``inputs.yaml``); nothing is rounded before comparison, and significance is stated only from the
-Holm-corrected p-values. On a mock survey the paragraph says so first.
+Holm-corrected p-values. The majority-class floor is computed from the classes and their counts on the
+split (:func:`majority_baseline`), never assumed binary. On a mock survey the paragraph says so first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,36 @@ from agnbench.reports.tables import LOWER_IS_BETTER, MAJORITY, format_p, metric_
 #: Metrics the paragraph reports, with the preferred test for each.
 _PARAGRAPH_METRICS = (("roc_auc", ("DeLong", "paired bootstrap")), ("balanced_accuracy", ("paired bootstrap",)))
 _NAMES = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}
+
+
+def majority_baseline(classes: Sequence[str], counts: Mapping[str, int], *,
+                      majority: str | None = None) -> dict[str, float | str | int]:
+    """Scores of predicting one class (the training majority) for every object of a split, from its class counts.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The K class names, in label order.
+    counts : mapping of str to int
+        Objects of each class on the split (``inputs.yaml`` ``class_counts``).
+    majority : str, optional
+        The class predicted (the training split's majority, ``inputs.yaml`` ``majority_baseline.class``); default
+        the split's most common class.
+
+    Returns
+    -------
+    dict
+        ``class``; ``accuracy`` (that class's fraction of the split); ``balanced_accuracy`` = 1/K' for the K' classes
+        present on the split (recall 1 on one class, 0 on the others); ``k`` = K'; ``roc_auc`` = 0.5 (constant
+        scores rank nothing) when every class is present, else NaN (undefined for an absent class).
+    """
+    n = {c: int(counts.get(c, 0)) for c in classes}
+    total = sum(n.values())
+    cls = majority if majority in n else max(classes, key=lambda c: n[c])
+    present = sum(v > 0 for v in n.values())
+    return {"class": cls, "accuracy": n[cls] / total if total else float("nan"),
+            "balanced_accuracy": 1.0 / present if present else float("nan"), "k": present,
+            "roc_auc": 0.5 if present == len(classes) and present >= 2 else float("nan")}
 
 
 def oriented_test(tests: pd.DataFrame, a: str, b: str, metric: str, test: str) -> dict | None:
@@ -64,8 +95,9 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
         parts.append("These numbers come from the simulated (mock) survey and are not science results; they "
                      "show what the pipeline reports.")
     class_text = ", ".join(f"{v} {k}" for k, v in counts.items())
+    strat = " stratified by class" if settings.get("stratify", True) else ""
     parts.append(f"On the {split} split ({n} objects: {class_text}), with {conf:g}% {ci} intervals from "
-                 f"{settings.get('n_boot', '?')} paired bootstrap replicates stratified by class,")
+                 f"{settings.get('n_boot', '?')} paired bootstrap replicates{strat},")
     models = [r for r in dict.fromkeys(summary["run"]) if r != MAJORITY]
     first = True
     for metric, preferred in _PARAGRAPH_METRICS:
@@ -99,16 +131,29 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
             parts[-1] += "; compared with " + "; ".join(others)
         parts[-1] += "."
         first = False
-    majority = _row(summary, MAJORITY, "accuracy")
-    if majority is not None:
-        parts.append(f"Predicting the training majority class for every object gives accuracy "
-                     f"{majority['estimate']:.{digits}f} and balanced accuracy 0.5, the floor every model must beat.")
+    if inputs.get("classes") or inputs.get("class_counts"):
+        parts.append(_majority_sentence(summary, inputs, digits))
     calib = _estimates(summary, "ece", models)
     if calib:
         best = _best(calib, "ece")
         parts.append(f"The best calibrated is {describe.get(best, best)} (expected calibration error "
                      f"{_iv(_row(summary, best, 'ece'), digits)}).")
     return " ".join(parts)
+
+
+def _majority_sentence(summary: pd.DataFrame, inputs: dict, digits: int) -> str:
+    """The floor every model must beat, from the classes and their counts on the split."""
+    classes = list(inputs.get("classes") or inputs.get("class_counts", {}).keys())
+    recorded = (inputs.get("majority_baseline") or {}).get("class")
+    base = majority_baseline(classes, inputs.get("class_counts", {}), majority=recorded)
+    row = _row(summary, MAJORITY, "accuracy")
+    accuracy = float(row["estimate"]) if row is not None else base["accuracy"]
+    who = "the training majority class" if recorded else "the split's most common class"
+    auc = (f" and ROC-AUC {base['roc_auc']:.1f} (constant scores)"
+           if np.isfinite(base["roc_auc"]) and "roc_auc" in set(summary["metric"]) else "")
+    return (f"Predicting {who} ({base['class']}) for every object gives accuracy {accuracy:.{digits}f} (its "
+            f"fraction of the split), balanced accuracy {base['balanced_accuracy']:.{digits}f} (1/{base['k']} for "
+            f"{base['k']} classes){auc}: the floor every model must beat.")
 
 
 def _estimates(summary: pd.DataFrame, metric: str, runs: Sequence[str]) -> dict[str, float]:

@@ -16,10 +16,10 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from agnbench.baselines.train_catalog import train_catalog
 from agnbench.bootstrap.compare import MAJORITY, compare
 from agnbench.bootstrap.paired_tests import holm
-from agnbench.config.core import load_config
+from agnbench.config.core import dump_config, load_config
 from agnbench.errors import AgnbenchError
 from agnbench.contracts.predictions import prediction_frame
-from agnbench.contracts.run_dir import write_status
+from agnbench.contracts.run_dir import config_path, seed_free_config_hash, write_status
 from agnbench.fileio import atomic_write_json, atomic_write_parquet
 
 CFG = load_config(overrides=["compare.n_boot=400", "compare.subgroup_boot=200"])
@@ -159,18 +159,27 @@ def test_single_class_subgroup_and_ood_composites(tmp_path: Path, mock_store: Pa
 
 
 def test_seed_spread_and_combined(tmp_path: Path) -> None:
+    """Seed spread pools only runs whose config.yaml is the same apart from the seed: not a run with another
+    feature set, nor a run without config.yaml (a user's own model), though all share track and model."""
     y, good, weak = _problem(n=400)
     rng = np.random.default_rng(5)
     runs = [_fake_run(tmp_path, f"m-s{s}", y=y, seed=s, model="m",
                       score=np.clip(good + rng.normal(0, 0.05, y.size), 0.001, 0.999)) for s in range(3)]
+    for s, run in enumerate(runs):
+        dump_config(load_config(overrides=[f"seed={s}"]), config_path(run))
+    other = _fake_run(tmp_path, "m-other", y=y, seed=0, model="m", score=weak)  # same track, model and seed ...
+    dump_config(load_config(overrides=["catalog.features=all"]), config_path(other))  # ... another feature set
+    bare = _fake_run(tmp_path, "m-bare", y=y, seed=1, model="m", score=weak)  # no config.yaml
     cfg = load_config(overrides=["compare.n_boot=200", "compare.seeds=combined"])
-    out = compare(cfg, runs=runs, out=tmp_path / "cmp", progress=False)
+    out = compare(cfg, runs=[*runs, other, bare], out=tmp_path / "cmp", progress=False)
     seeds = pd.read_csv(out / "seeds.csv")
+    group = f"user-m-{seed_free_config_hash(runs[0])[:8]}"
+    assert set(seeds["group"]) == {group} and set(seeds["runs"]) == {"m-s0 m-s1 m-s2"}
     row = seeds[seeds["metric"] == "roc_auc"].iloc[0]
     aucs = [roc_auc_score(y, pd.read_parquet(r / "predictions.parquet")["p_agn"]) for r in runs]
     assert row["mean"] == pytest.approx(np.mean(aucs)) and row["std"] == pytest.approx(np.std(aucs, ddof=1))
     summary = pd.read_csv(out / "summary.csv")
-    assert (summary["run"] == "user-m (mean of 3 seeds)").any()
+    assert (summary["run"] == f"{group} (mean of 3 seeds)").any()
 
 
 def test_same_seed_same_bytes_and_cli(tmp_path: Path) -> None:

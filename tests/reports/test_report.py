@@ -116,7 +116,9 @@ def test_report_without_store_or_attributions(comparison: Path, tmp_path: Path) 
     (bare / "inputs.yaml").write_text(yaml.safe_dump(inputs))
     out = build_report(CFG, comparison=bare, progress=False)
     html = (out / "report.html").read_text()
-    assert ">Results" in html and "What the models look at" not in html
+    assert ">Results" in html and "<h2>What the models look at</h2>" not in html
+    skipped = pd.read_csv(out / "skipped.csv")  # the left-out sections are listed, with the reason
+    assert "Section 'What the models look at'" in set(skipped["what"]) and "Left out of this report" in html
     assert np.isfinite(pd.read_csv(out / "tables" / "headline.csv")["roc_auc"]).all()
 
 
