@@ -27,7 +27,7 @@ class ReaderConfig:
     # loglam, flux, ivar, sigma, variance, mask); unnamed roles are found by their usual names
     medium: str = "auto"  # auto (CTYPE1 AWAV / AIRORVAC / VACUUM keywords, else vacuum) | vacuum | air
     and_mask_ignore: str = "BRIGHTSKY"  # and_mask bits that do NOT reject a pixel (SPPIXMASK names or numbers)
-    pattern: str = "**/*.fits,**/*.fit"  # --source spectra: files of a folder (comma-separated globs)
+    pattern: str = "**/*.fits,**/*.fit,**/*.fits.gz,**/*.fit.gz"  # --source spectra: files of a folder (globs)
 
     def validate(self) -> None:
         """Check the choices; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""

@@ -5,15 +5,19 @@ columns): a few tens of files/s. This module walks the headers only up to the wa
 big-endian structured dtype for the requested columns (cached per layout) and reads their bytes.
 Binary tables: TFORM L, B, I, J, K, E, D, C, M, A (rA), repeat counts and TDIM, TSCAL/TZERO (as
 astropy: unsigned offsets -> unsigned dtypes, other scalings -> float64); not P/Q heap or X bit
-columns. Images: BITPIX 8/16/32/64/-32/-64 with BSCALE/BZERO/BLANK. Malformed input raises
+columns. Images: BITPIX 8/16/32/64/-32/-64 with BSCALE/BZERO/BLANK. Gzipped files (``.fits.gz``, found by
+their magic bytes) are decompressed into memory. Malformed input raises
 :class:`~agnbench.data_prep.formats.sdss_files.SurveyFileError` naming the file.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import io
 import math
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
@@ -137,6 +141,16 @@ class FitsFile:
             self._size = self.path.stat().st_size
         except OSError as exc:
             raise SurveyFileError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
+        if self._fh.read(2) == b"\x1f\x8b":  # gzip (``.fits.gz``): decompressed into memory
+            self._fh.seek(0)
+            try:
+                data = gzip.decompress(self._fh.read())
+            except (OSError, EOFError, zlib.error) as exc:
+                raise SurveyFileError(f"{self.path}: corrupt or truncated gzip file ({exc}); re-download it") from None
+            finally:
+                self._fh.close()
+            self._fh, self._size = io.BytesIO(data), len(data)
+        self._fh.seek(0)
         self._hdus: list[HDUInfo] = []
 
     def __enter__(self) -> FitsFile:

@@ -157,3 +157,20 @@ def test_real_sdss_and_boss_files_agree_with_the_astropy_reader(path: Path) -> N
     assert spec.good[bright_only & (ref.ivar > 0)].all()  # BRIGHTSKY alone does not reject a pixel
     assert not spec.good[other].any()
     assert read_spectrum_1d(path, arrays=False).meta == spec.meta
+
+
+def test_gzipped_lamost_like_file_is_read_and_a_corrupt_one_is_named(tmp_path: Path) -> None:
+    wave = np.linspace(3700.0, 9100.0, 2000)
+    cols = [fits.Column(name="WAVELENGTH", format="2000D", array=wave[None]),
+            fits.Column(name="FLUX", format="2000E", array=(1 + wave / 1e4)[None]),
+            fits.Column(name="IVAR", format="2000E", array=np.full((1, 2000), 9.0)),
+            fits.Column(name="ANDMASK", format="2000J", array=np.zeros((1, 2000), dtype=np.int32))]
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(tmp_path / "l.fits.gz")
+    assert (tmp_path / "l.fits.gz").read_bytes()[:2] == b"\x1f\x8b"  # really gzipped
+    spec = read_spectrum_1d(tmp_path / "l.fits.gz")
+    np.testing.assert_allclose(10**spec.loglam, wave, rtol=1e-9)
+    assert spec.good.all() and spec.meta["layout"] == "table"
+    data = (tmp_path / "l.fits.gz").read_bytes()
+    (tmp_path / "cut.fits.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SurveyFileError, match="cut.fits.gz: corrupt or truncated gzip"):
+        read_spectrum_1d(tmp_path / "cut.fits.gz")
