@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from agnbench.errors import ConfigError, RunExistsError
+from agnbench.errors import AgnbenchError, ConfigError, RunExistsError
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,28 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 def atomic_write_parquet(path: str | Path, df: Any, *, index: bool = False) -> Path:
     """Write pandas DataFrame ``df`` to Parquet at ``path`` atomically (index kept if ``index``)."""
     return _write_atomic(path, lambda tmp: df.to_parquet(tmp, index=index))
+
+
+def read_parquet(path: str | Path, *, columns: list[str] | None = None, fix: str = "re-create it") -> Any:
+    """Read a Parquet file into a pandas DataFrame; an unreadable file is one clear :class:`AgnbenchError`.
+
+    A truncated file, or something else saved under a ``.parquet`` name (an HTML error page from a
+    download), names the file, the reader's reason and ``fix`` (what the user should do). A missing file
+    raises :class:`FileNotFoundError` (callers that expect it say what to do).
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        head = path.read_bytes()[:64].lstrip().lower() if path.is_file() else b""
+        what = "an HTML page, not Parquet" if head.startswith((b"<!doctype", b"<html")) else \
+            f"not a readable Parquet file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        raise AgnbenchError(f"{path}: {what}; it may be truncated or corrupt: {fix}") from None
 
 
 def _exists_message(final: Path) -> str:

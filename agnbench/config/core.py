@@ -141,14 +141,34 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
     except OSError as exc:
         why = "not found" if isinstance(exc, FileNotFoundError) else f"unreadable ({exc.strerror})"
         raise ConfigError(f"{path}: config file {why}; check the --config path") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: config file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at line {line}); "
+                          "save it as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}; fix the file") from None
+        raise ConfigError(f"{path}: YAML error{at}: {problem}; fix the file") from None
     return {} if data is None else data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML's default: the last wins)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable) and key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1}); "
+                    "keep one", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
 
 
 def _unknown_key(source: str, key: str, name: str, valid: Sequence[str]) -> ConfigError:
@@ -179,7 +199,7 @@ def _build(cls: type, data: Mapping[str, Any], *, source: str, prefix: str, base
 
 def _describe(tp: Any) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+    names = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              type(None): "null"}
     if tp in names:
         return names[tp]
@@ -222,7 +242,7 @@ def _coerce(value: Any, tp: Any, *, source: str, key: str, current: Any = None) 
         if isinstance(value, str) and _FLOAT_TEXT.match(value.strip()):
             value = float(value)
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if is_number and not math.isnan(value):
+        if is_number and math.isfinite(value):
             return float(value)
     elif origin is Literal:
         for allowed in args:
@@ -256,7 +276,9 @@ def _apply(cfg: T, overrides: Sequence[str], *, source: str) -> T:
             raise ConfigError(f"{source}: override {item!r} has an empty key or key part; "
                               "write key=value (e.g. seed=1)")
         try:
-            value = yaml.safe_load(raw) if raw else None
+            value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw else None  # noqa: S506
+        except yaml.constructor.ConstructorError as exc:
+            raise ConfigError(f"{source}: override {item!r}: {exc.problem}") from None
         except yaml.YAMLError:
             value = raw
         cfg = _set_path(cfg, key.split("."), value, raw=raw, source=source)

@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from agnbench.contracts import files
-from agnbench.fileio import atomic_write_parquet, atomic_write_text
+from agnbench.fileio import atomic_write_parquet, atomic_write_text, read_parquet
 
 #: Tables every comparison has (file stems).
 REQUIRED_TABLES: tuple[str, ...] = ("summary", "tests")
@@ -180,4 +180,4 @@ def read_optional_tables(comparison: str | Path) -> dict[str, pd.DataFrame]:
 def read_replicates(comparison: str | Path) -> pd.DataFrame | None:
     """The comparison's ``replicates.parquet``; None if absent."""
     path = comparison_paths(comparison).replicates
-    return pd.read_parquet(path) if path.exists() else None
+    return read_parquet(path, fix="re-run agnbench compare with --overwrite") if path.exists() else None

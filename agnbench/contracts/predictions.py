@@ -15,7 +15,7 @@ import pandas as pd
 
 from agnbench.contracts import files
 from agnbench.contracts.schema import validate_predictions
-from agnbench.fileio import atomic_write_parquet
+from agnbench.fileio import atomic_write_parquet, read_parquet
 
 
 def prediction_frame(
@@ -79,7 +79,7 @@ def read_predictions(path: str | Path, *, validate: bool = True) -> pd.DataFrame
         If ``validate`` and the table breaks the contract.
     """
     file = find_predictions(path)
-    frame = pd.read_parquet(file)
+    frame = read_parquet(file, fix="re-run the command that wrote it (train or predict)")
     if validate:
         validate_predictions(frame, source=str(file))
     return frame

@@ -35,7 +35,7 @@ from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_data_record
 from agnbench.contracts.schema import validate_objects
 from agnbench.errors import AgnbenchError
-from agnbench.fileio import sha256_file
+from agnbench.fileio import sha256_file, read_parquet
 
 #: Values of :func:`store_state`.
 STORE_OK, STORE_UNKNOWN, STORE_MISSING, STORE_CHANGED = "ok", "unknown", "missing", "changed"
@@ -236,7 +236,7 @@ def open_store(path: str | Path) -> Store:
     if not paths.manifest.exists():
         raise AgnbenchError(f"{path}: no manifest.json; the store is incomplete, re-run agnbench prep")
     manifest = json.loads(paths.manifest.read_text())
-    objects = pd.read_parquet(paths.objects)
+    objects = read_parquet(paths.objects, fix="re-run agnbench prep")
     validate_objects(objects, source=str(paths.objects))
     classes = tuple(manifest.get("labels", {}).get("classes") or ())
     if not classes:
@@ -247,7 +247,7 @@ def open_store(path: str | Path) -> Store:
 
 def read_objects(path: str | Path) -> pd.DataFrame:
     """The store's ``objects.parquet`` as written (not validated; the manifest is not needed)."""
-    return pd.read_parquet(store_paths(path).objects)
+    return read_parquet(store_paths(path).objects, fix="re-run agnbench prep")
 
 
 def spectra_frame(manifest: dict[str, Any]) -> str:

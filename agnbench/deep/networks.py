@@ -14,6 +14,7 @@ from agnbench.config.deep import DeepTrainConfig, ImagesConfig, SpectraConfig
 from agnbench.contracts.run_dir import has_model_meta, model_weights_path, read_model_meta
 from agnbench.deep.resnet1d import ResNet1d
 from agnbench.deep.resnet2d import ResNet18
+from agnbench.deep.trainer import load_torch
 from agnbench.errors import AgnbenchError
 from agnbench.seeding import derive_seed
 
@@ -90,5 +91,5 @@ def load_run_model(run_dir: Path, track_cfg: DeepTrainConfig) -> tuple[nn.Module
         track_cfg = dataclasses.replace(track_cfg, pool=arch.get("pool", "avg"))
     model = build_model(meta["track"], track_cfg, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
                         n_scalars=arch.get("n_scalars", 0), seed=0)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_torch(weights, fix="the run's weights are damaged: re-train the run"))
     return model.eval(), meta

@@ -111,7 +111,7 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     else:
         meta = _read_resume_meta(run_dir)
         if (run_dir / LAST).exists():
-            checkpoint = load_torch(run_dir / LAST)
+            checkpoint = load_torch(run_dir / LAST, fix="delete it to restart this run from epoch 0")
             model.load_state_dict(checkpoint["model"])
             log.info("resuming %s after epoch %d", run_dir.name, checkpoint["loop"]["epoch"])
         elif meta.get("init"):

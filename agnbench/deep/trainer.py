@@ -29,6 +29,7 @@ from agnbench.contracts.run_dir import history_path
 from agnbench.deep.augment import N_DIHEDRAL, dihedral
 from agnbench.deep.data import EpochBatches, TrackData, batch_loader
 from agnbench.deep.device import autocast
+from agnbench.errors import AgnbenchError
 from agnbench.deep.optim import classification_loss, lr_at, make_optimizer, set_lr
 from agnbench.fileio import atomic_write_bytes, atomic_write_text
 from agnbench.seeding import derive_seed
@@ -75,9 +76,19 @@ def save_torch(obj: object, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_torch(path: Path, device: torch.device | str = "cpu") -> dict:
-    """Read a checkpoint written by :func:`save_torch` with ``weights_only=True`` (no pickle code runs)."""
-    return torch.load(path, map_location=device, weights_only=True)
+def load_torch(path: Path, device: torch.device | str = "cpu", *, fix: str = "re-create it") -> dict:
+    """Read a checkpoint written by :func:`save_torch` with ``weights_only=True`` (no pickle code runs).
+
+    A truncated or foreign file is one :class:`AgnbenchError` naming the file and ``fix``.
+    """
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise AgnbenchError(f"{path}: file not found; {fix}") from None
+    except Exception as exc:  # noqa: BLE001 -- torch raises RuntimeError, UnpicklingError, EOFError... for bad files
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise AgnbenchError(f"{path}: not a readable torch checkpoint ({reason}); it may be truncated or "
+                            f"corrupt: {fix}") from None
 
 
 def _to_device(x: torch.Tensor, rt: Runtime) -> torch.Tensor:

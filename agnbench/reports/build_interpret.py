@@ -31,9 +31,10 @@ from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_sh
 from agnbench.reports.report_inputs import ReportInputs, RunInfo
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
-from agnbench.fileio import atomic_write_text
+from agnbench.fileio import atomic_write_text, read_parquet
 
 log = logging.getLogger(__name__)
+_REDO_EXPLAIN = "re-run agnbench explain with --overwrite"
 
 _BASELINES = {"continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines)",
               "class_mean": "the mean training spectrum of the first class ({first})",
@@ -122,7 +123,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     if not (att / files.ATTRIBUTIONS_SHAP).exists():
         skips.skip(what, f"no shap.parquet in {att}", logger=log)
         return []
-    shap = pd.read_parquet(att / files.ATTRIBUTIONS_SHAP)
+    shap = read_parquet(att / files.ATTRIBUTIONS_SHAP, fix=_REDO_EXPLAIN)
     info = summary.get("shap", {})
     output = info.get("output", "log-odds")
     feats = [c for c in shap.columns if c not in ("object_id", "class_out", "base")]  # the model's own columns
@@ -153,7 +154,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
                        caption=f"{base} Rows: the {top} features with the largest mean |SHAP|, largest at the top; "
                                f"each point is one object, jittered vertically by local density; {colour}.")]
     if (att / files.ATTRIBUTIONS_DEPENDENCE).exists():
-        dep = pd.read_parquet(att / files.ATTRIBUTIONS_DEPENDENCE)
+        dep = read_parquet(att / files.ATTRIBUTIONS_DEPENDENCE, fix=_REDO_EXPLAIN)
         ranked = shap[shap["class_out"] == class_out][feats].abs().mean().sort_values(ascending=False).index
         show = [f for f in ranked if f in set(dep["feature"])][:4]
         if show:
@@ -177,7 +178,8 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     names = [_table(tab_dir, f"spectral_attribution_{_slug(run.name)}", stacked)]
     mean = None
     if inputs.store is not None and inputs.objects is not None and store_paths(inputs.store).flux.exists():
-        expl = pd.read_parquet(att / files.ATTRIBUTIONS_OBJECTS)[["object_id", "label"]].astype({"object_id": str})
+        expl = read_parquet(att / files.ATTRIBUTIONS_OBJECTS, columns=["object_id", "label"], fix=_REDO_EXPLAIN)
+        expl = expl.astype({"object_id": str})
         rows = inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[["object_id", "spec_row"]]
         expl = expl.merge(rows, on="object_id", how="left", validate="one_to_one")
         expl = expl[expl["spec_row"].fillna(-1).to_numpy() >= 0]
@@ -223,7 +225,7 @@ def _find_truth(store: Path | None) -> pd.DataFrame | None:
         raw = Path(value).parent.parent  # raw/<name>/catalog/<table>.fits -> raw/<name>
         for cand in ([raw] if raw.is_absolute() else [store.parent.parent / raw, raw]):  # next to the store first
             if survey_paths(cand).truth.exists():
-                truth = pd.read_parquet(survey_paths(cand).truth)
+                truth = read_parquet(survey_paths(cand).truth, fix="re-run agnbench simulate")
                 if "ps_frac" in truth.columns:
                     return truth[["object_id", "ps_frac"]].astype({"object_id": str})
     return None
@@ -247,7 +249,7 @@ def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureReco
     if not (att / files.ATTRIBUTIONS_IG).exists() or not (att / files.ATTRIBUTIONS_OBJECTS).exists():
         skips.skip(what, f"no ig.npy / objects.parquet in {att}", logger=log)
         return []
-    objs = pd.read_parquet(att / files.ATTRIBUTIONS_OBJECTS).astype({"object_id": str})
+    objs = read_parquet(att / files.ATTRIBUTIONS_OBJECTS, fix=_REDO_EXPLAIN).astype({"object_id": str})
     ig = np.load(att / files.ATTRIBUTIONS_IG, mmap_mode="r")
     if len(objs) != ig.shape[0]:
         log.warning("run %s: ig.npy has %d rows but objects.parquet %d", run.name, ig.shape[0], len(objs))
@@ -362,7 +364,7 @@ def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
     if not (ct / files.CROSSTRACK_SCORES).exists() or not (ct / files.CROSSTRACK_CORRELATIONS).exists():
         skips.skip("Cross-track figures", f"{ct} lacks scores.parquet / correlations.csv", logger=log)
         return []
-    scores = pd.read_parquet(ct / files.CROSSTRACK_SCORES).astype({"object_id": str})
+    scores = read_parquet(ct / files.CROSSTRACK_SCORES, fix=_REDO_EXPLAIN).astype({"object_id": str})
     corr = pd.read_csv(ct / files.CROSSTRACK_CORRELATIONS)
     preds = inputs.runs[0].predictions
     truth = preds[preds["split"] == inputs.split][["object_id", "y_true"]].astype({"object_id": str})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,11 @@ class Section:
     items: list = field(default_factory=list)
 
 
+#: Characters that Markdown (CommonMark/GitHub) or inline HTML give a meaning; escaped in user text.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
+#: A line start that would make a list item or a numbered list out of plain text.
+_MD_LINE_START = re.compile(r"^([-+]\s|\d+[.)]\s)")
+
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
 color:#222;line-height:1.45}
@@ -99,12 +105,12 @@ def render_html(title: str, sections: list[Section], *, root: Path, note: str | 
 
 
 def render_markdown(title: str, sections: list[Section], *, root: Path, note: str | None = None) -> str:
-    """The report as Markdown with relative links to ``figures/`` and ``tables/``."""
-    lines = [f"# {title}", ""]
+    """The report as Markdown with relative links to ``figures/`` and ``tables/``; every text is escaped."""
+    lines = [f"# {md_escape(title)}", ""]
     if note:
-        lines += [f"> {note}", ""]
+        lines += [f"> {md_escape(note)}", ""]
     for section in sections:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {md_escape(section.title)}", ""]
         for item in section.items:
             lines += [_md_item(item, root), ""]
     return "\n".join(lines)
@@ -134,19 +140,44 @@ def _html_item(item, root: Path) -> str:
     raise TypeError(f"unknown report item {type(item).__name__}")
 
 
+def md_escape(text: object) -> str:
+    """``text`` as Markdown that renders as the same plain text (as :func:`html.escape` does for HTML).
+
+    Characters Markdown or inline HTML would interpret (emphasis, links, images, tags, table pipes, code)
+    are backslash-escaped; line breaks become spaces so a user's string cannot start a heading or a list.
+    """
+    flat = " ".join(str(text).split())
+    flat = _MD_SPECIAL.sub(r"\\\1", flat)
+    start = _MD_LINE_START.match(flat)
+    if start is None:
+        return flat
+    mark = start.end(1) - 2  # the list marker: "-"/"+" or the "."/")" after the digits
+    return flat[:mark] + "\\" + flat[mark:]
+
+
+def _md_code(text: str) -> str:
+    """A fenced block that ``text`` cannot close: the fence is longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
 def _md_item(item, root: Path) -> str:
     if isinstance(item, Paragraph):
-        return item.text
+        return md_escape(item.text)
     if isinstance(item, Code):
-        return "```\n" + item.text.rstrip() + "\n```"
+        return _md_code(item.text)
     if isinstance(item, Table):
-        files = f"\n\n*Files: {', '.join(item.files)}*" if item.files else ""
-        return f"**{item.caption}**\n\n" + to_markdown(item.frame) + files
+        files = f"\n\n*Files: {', '.join(md_escape(f) for f in item.files)}*" if item.files else ""
+        frame = item.frame.rename(columns=md_escape)
+        frame = frame.apply(lambda col: col.map(lambda v: md_escape(v) if isinstance(v, str) else v))
+        return f"**{md_escape(item.caption)}**\n\n" + to_markdown(frame) + files
     if isinstance(item, Figure):
         rec = item.record
         png = Path(rec.png).relative_to(root).as_posix()
         pdf = Path(rec.pdf).relative_to(root).as_posix()
-        return f"![{rec.title}]({png})\n\n**{rec.title}.** {rec.caption} ([PDF]({pdf}))"
+        title = md_escape(rec.title)
+        return f"![{title}]({png})\n\n**{title}.** {md_escape(rec.caption)} ([PDF]({pdf}))"
     raise TypeError(f"unknown report item {type(item).__name__}")
 
 

@@ -82,8 +82,8 @@ def test_unknown_override_key_names_set():
         ("simulate:\n  n: 3.5\n", "simulate.n", "an integer"),
         ("simulate:\n  n: 3.0\n", "simulate.n", "an integer"),
         ("simulate:\n  n: '12'\n", "simulate.n", "an integer"),
-        ("simulate:\n  pixel_scale: abc\n", "simulate.pixel_scale", "a number"),
-        ("simulate:\n  pixel_scale: true\n", "simulate.pixel_scale", "a number"),
+        ("simulate:\n  pixel_scale: abc\n", "simulate.pixel_scale", "a finite number"),
+        ("simulate:\n  pixel_scale: true\n", "simulate.pixel_scale", "a finite number"),
         ("seed: [1, 2]\n", "seed", "an integer"),
         ("labels:\n  scheme: 3\n", "labels.scheme", "a string"),
         ("simulate: 3\n", "simulate", "a mapping"),
@@ -114,7 +114,7 @@ def test_missing_file_syntax_error_and_non_mapping(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found"):
         load_config(missing)
     bad = write_yaml(tmp_path, "simulate: [1, 2\n", name="bad.yaml")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: YAML syntax error at line"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: YAML error at line"):
         load_config(bad)
     scalar = write_yaml(tmp_path, "- 1\n- 2\n", name="list.yaml")
     with pytest.raises(ConfigError, match=r"list\.yaml: top level must be a mapping"):
@@ -148,7 +148,7 @@ def test_override_numeric_text_for_string_field():
         ("simulate..n=5", "empty key"),
         ("simulate.n=3.5", "simulate.n must be an integer"),
         ("simulate.n=true", "simulate.n must be an integer"),
-        ("simulate.z_min=abc", "simulate.z_min must be a number"),
+        ("simulate.z_min=abc", "simulate.z_min must be a finite number"),
         ("simulate.n.x=1", "'simulate.n' is not a section"),
     ],
 )

@@ -19,6 +19,7 @@ from astropy.table import Table
 
 from agnbench.data_prep.formats.sdss_files import specobjid
 from agnbench.errors import AgnbenchError
+from agnbench.fileio import read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix.endswith((".csv", ".csv.gz")):
             return pd.read_csv(path)
         if suffix.endswith(".parquet"):
-            return pd.read_parquet(path)
+            return read_parquet(path, fix="check the file (a download may have saved an error page)")
         if suffix.endswith((".fits", ".fit", ".fits.gz", ".fit.gz")):
             table = Table.read(path, hdu=1)
         else:
