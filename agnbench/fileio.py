@@ -137,6 +137,42 @@ def read_parquet(path: str | Path, *, columns: list[str] | None = None, fix: str
         raise AgnbenchError(f"{path}: {what}; it may be truncated or corrupt: {fix}") from None
 
 
+def read_json(path: str | Path, *, fix: str = "re-create it") -> Any:
+    """Parse a JSON file; a damaged one (truncated, not JSON, not UTF-8) is one :class:`AgnbenchError`.
+
+    A missing file raises :class:`FileNotFoundError` (callers that expect it say what to do).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise AgnbenchError(f"{path}: not valid JSON{where}; the file is damaged: {fix}") from None
+
+
+def read_csv(path: str | Path, *, required: Iterable[str] = (), fix: str = "re-create it") -> Any:
+    """Read a CSV file written by agnbench into a DataFrame, checking that ``required`` columns are present.
+
+    A damaged file (not CSV, not UTF-8, columns missing) is one :class:`AgnbenchError` naming the file, the
+    missing columns and ``fix``; a missing file raises :class:`FileNotFoundError`.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise AgnbenchError(f"{path}: not a readable CSV table ({reason}); the file is damaged: {fix}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise AgnbenchError(f"{path}: lacks column(s) {', '.join(missing)} (has {', '.join(map(str, frame.columns[:8]))}"
+                            f"{', ...' if len(frame.columns) > 8 else ''}); the file is damaged or not agnbench's: {fix}")
+    return frame
+
+
 def _exists_message(final: Path) -> str:
     return f"{final}: already exists; use --overwrite or choose another --out"
 

@@ -110,6 +110,8 @@ class FitResult:
             Rows sum to 1 (binary: two columns too). Trees use rounds ``0 .. best_iteration``.
         """
         X = _as_features(X, len(self.feature_names), "X")
+        if X.shape[0] == 0:  # scikit-learn estimators refuse empty input
+            return np.zeros((0, self.n_classes))
         threads = int(self.params.get("threads", 2))
         if self.kind == "xgboost":
             rounds = (0, 0) if self.best_iteration is None else (0, self.best_iteration + 1)
@@ -165,26 +167,37 @@ def load_model(directory: Path) -> FitResult:
     path = meta_path.parent / MODEL_FILES[kind]
     if not path.is_file():
         raise AgnbenchError(f"model file {path} not found (listed in {meta_path})")
-    if kind == "xgboost":
-        import xgboost as xgb
-
-        model = xgb.Booster(params={"nthread": int(meta["params"].get("threads", 2))}, model_file=str(path))
-    elif kind == "lightgbm":
-        import lightgbm as lgb
-
-        model = lgb.Booster(model_file=str(path))
-    else:
-        import skops.io as sio
-
-        untrusted = sio.get_untrusted_types(file=path)
-        if bad := [t for t in untrusted if not (t.startswith("sklearn.") or t in _TRUSTED_NUMPY)]:
-            raise AgnbenchError(f"{path} contains types outside the scikit-learn/NumPy allow-list: {bad}; "
-                                "refusing to load it (re-train the model or inspect the file)")
-        model = sio.load(path, trusted=untrusted)
+    try:
+        model = _read_model_file(kind, path, threads=int(meta["params"].get("threads", 2)))
+    except AgnbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- each library raises its own types for a damaged file
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise AgnbenchError(f"{path}: the {kind} model file is unreadable ({reason}); it may be truncated or "
+                            "corrupt: re-train the run into a new directory") from None
     return FitResult(kind=kind, n_classes=int(meta["n_classes"]), feature_names=list(meta["feature_names"]),
                      model=model, best_iteration=meta["best_iteration"],
                      history=pd.DataFrame({c: [] for c in HISTORY_COLUMNS}), imputation=meta["imputation"],
                      params=meta["params"])
+
+
+def _read_model_file(kind: str, path: Path, *, threads: int) -> Any:
+    """The fitted model in ``path`` (XGBoost JSON, LightGBM text, or skops with an allow-list)."""
+    if kind == "xgboost":
+        import xgboost as xgb
+
+        return xgb.Booster(params={"nthread": threads}, model_file=str(path))
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path))
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    if bad := [t for t in untrusted if not (t.startswith("sklearn.") or t in _TRUSTED_NUMPY)]:
+        raise AgnbenchError(f"{path} contains types outside the scikit-learn/NumPy allow-list: {bad}; "
+                            "refusing to load it (re-train the model or inspect the file)")
+    return sio.load(path, trusted=untrusted)
 
 
 def resolve_params(kind: str, params: Mapping[str, Any] | None = None) -> dict:

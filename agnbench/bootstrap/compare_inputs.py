@@ -107,6 +107,11 @@ def load_runs(paths: list[Path], *, transfer: bool = False) -> list[RunPredictio
     """
     if len(paths) < 1:
         raise AgnbenchError("give at least one run directory to compare")
+    seen: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        if (first_given := seen.setdefault(path.resolve(), path)) is not path:
+            raise AgnbenchError(f"{path}: given twice (also as {first_given}); a run compared with itself has "
+                                "differences of exactly 0 and would distort the multiple-testing correction")
     runs, names = [], set()
     for path in map(Path, paths):
         if not predictions_path(path).exists():

@@ -28,10 +28,18 @@ import pandas as pd
 import yaml
 
 from agnbench.contracts import files
-from agnbench.fileio import atomic_write_parquet, atomic_write_text, read_parquet
+from agnbench.errors import AgnbenchError
+from agnbench.fileio import atomic_write_parquet, atomic_write_text, read_csv, read_parquet
 
 #: Tables every comparison has (file stems).
 REQUIRED_TABLES: tuple[str, ...] = ("summary", "tests")
+#: Columns each required table must have (checked when read).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "summary": ("metric", "run", "estimate"),
+    "tests": ("metric", "run_a", "run_b"),
+}
+#: What to do about a damaged comparison file.
+_REDO = "re-run agnbench compare with --overwrite"
 #: Tables written by ``agnbench compare`` when they apply (file stems).
 OPTIONAL_TABLES: tuple[str, ...] = ("seeds", "subgroups", "ood", "thresholds", "abstention")
 
@@ -158,12 +166,19 @@ def write_comparison(
 
 def read_inputs(comparison: str | Path) -> dict[str, Any]:
     """The comparison's ``inputs.yaml`` (``{}`` if empty); raises FileNotFoundError if absent."""
-    return yaml.safe_load(comparison_paths(comparison).inputs.read_text()) or {}
+    path = comparison_paths(comparison).inputs
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise AgnbenchError(f"{path}: not valid YAML; the file is damaged: {_REDO}") from None
+    if not isinstance(data, Mapping):
+        raise AgnbenchError(f"{path}: not a mapping of settings; the file is damaged: {_REDO}")
+    return dict(data)
 
 
 def read_table(comparison: str | Path, stem: str) -> pd.DataFrame:
     """The comparison's ``<stem>.csv``; raises FileNotFoundError if absent."""
-    return pd.read_csv(comparison_paths(comparison).table(stem))
+    return read_csv(comparison_paths(comparison).table(stem), required=REQUIRED_COLUMNS.get(stem, ()), fix=_REDO)
 
 
 def read_optional_tables(comparison: str | Path) -> dict[str, pd.DataFrame]:
@@ -173,11 +188,11 @@ def read_optional_tables(comparison: str | Path) -> dict[str, pd.DataFrame]:
     for stem in OPTIONAL_TABLES:
         path = paths.table(stem)
         if path.exists() and path.stat().st_size > 0:
-            out[stem] = pd.read_csv(path)
+            out[stem] = read_csv(path, fix=_REDO)
     return out
 
 
 def read_replicates(comparison: str | Path) -> pd.DataFrame | None:
     """The comparison's ``replicates.parquet``; None if absent."""
     path = comparison_paths(comparison).replicates
-    return read_parquet(path, fix="re-run agnbench compare with --overwrite") if path.exists() else None
+    return read_parquet(path, fix=_REDO) if path.exists() else None

@@ -30,10 +30,12 @@ import yaml
 
 from agnbench.contracts import files
 from agnbench.errors import AgnbenchError, RunExistsError
-from agnbench.fileio import atomic_write_json
+from agnbench.fileio import atomic_write_json, read_json
 
 logger = logging.getLogger(__name__)
 
+#: What to do about a damaged file of a run.
+_REDO_RUN = "the run directory is damaged: re-train it into a new directory"
 _RUN_TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
 #: Values of ``status.json``'s ``status``.
 RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
@@ -129,7 +131,7 @@ def read_status(run_dir: str | Path) -> str | None:
     path = Path(run_dir) / files.STATUS
     if not path.exists():
         return None
-    return json.loads(path.read_text()).get("status")
+    return read_json(path, fix=_REDO_RUN).get("status")
 
 
 def is_complete(run_dir: str | Path) -> bool:
@@ -167,7 +169,7 @@ def read_model_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / files.MODEL_META
     if not path.is_file():
         raise AgnbenchError(f"{path} not found: {Path(run_dir)} is not a run directory with a saved model")
-    meta = json.loads(path.read_text())
+    meta = read_json(path, fix=_REDO_RUN)
     if "track" not in meta and meta.get("kind"):
         meta = {"track": "catalog", "model": meta["kind"], **meta}
     if not meta.get("track"):
@@ -186,7 +188,7 @@ def write_data_record(run_dir: str | Path, fingerprint: dict[str, Any]) -> Path:
 def read_data_record(run_dir: str | Path) -> dict[str, Any]:
     """``data.json`` of a run (store path, objects sha256, label scheme, counts); ``{}`` if absent."""
     path = Path(run_dir) / files.DATA_RECORD
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(path, fix=_REDO_RUN) if path.exists() else {}
 
 
 def config_path(run_dir: str | Path) -> Path:
@@ -257,7 +259,7 @@ def model_weights_path(run_dir: str | Path) -> Path:
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     """``metrics.json`` of a run; ``{}`` if absent."""
     path = metrics_path(run_dir)
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(path, fix=_REDO_RUN) if path.exists() else {}
 
 
 def read_history(run_dir: str | Path) -> pd.DataFrame | None:
@@ -286,4 +288,4 @@ def attributions_complete(run_dir: str | Path) -> bool:
 
 def read_attributions_summary(run_dir: str | Path) -> dict[str, Any]:
     """``attributions/summary.json`` of a run (see :func:`attributions_complete`)."""
-    return json.loads(attributions_summary_path(run_dir).read_text())
+    return read_json(attributions_summary_path(run_dir), fix="re-run agnbench explain with --overwrite")

@@ -23,7 +23,6 @@ Finding the store behind runs
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_data_record
 from agnbench.contracts.schema import validate_objects
 from agnbench.errors import AgnbenchError
-from agnbench.fileio import sha256_file, read_parquet
+from agnbench.fileio import read_json, read_parquet, sha256_file
 
 #: Values of :func:`store_state`.
 STORE_OK, STORE_UNKNOWN, STORE_MISSING, STORE_CHANGED = "ok", "unknown", "missing", "changed"
@@ -235,7 +234,7 @@ def open_store(path: str | Path) -> Store:
         raise AgnbenchError(f"{path}: not a dataset store (no objects.parquet){hint}; create one with agnbench prep")
     if not paths.manifest.exists():
         raise AgnbenchError(f"{path}: no manifest.json; the store is incomplete, re-run agnbench prep")
-    manifest = json.loads(paths.manifest.read_text())
+    manifest = read_json(paths.manifest, fix="re-run agnbench prep")
     objects = read_parquet(paths.objects, fix="re-run agnbench prep")
     validate_objects(objects, source=str(paths.objects))
     classes = tuple(manifest.get("labels", {}).get("classes") or ())
@@ -259,13 +258,13 @@ def spectra_frame(manifest: dict[str, Any]) -> str:
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The store's ``manifest.json``; ``{}`` if it has none."""
     manifest = store_paths(path).manifest
-    return json.loads(manifest.read_text()) if manifest.exists() else {}
+    return read_json(manifest, fix="re-run agnbench prep") if manifest.exists() else {}
 
 
 def read_survey_manifest(raw: str | Path) -> dict[str, Any]:
     """A raw survey's ``manifest.json``; ``{}`` if it has none."""
     manifest = survey_paths(raw).manifest
-    return json.loads(manifest.read_text()) if manifest.exists() else {}
+    return read_json(manifest, fix="re-run agnbench prep") if manifest.exists() else {}
 
 
 # --------------------------------------------------------------------------- the store behind runs

@@ -18,7 +18,6 @@ Calibration and the decision rule are applied by the caller (the shared protocol
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from agnbench.deep.device import resolve_device, resolve_precision, set_threads
 from agnbench.deep.networks import load_run_model
 from agnbench.deep.trainer import Runtime, _to_device, predict_proba, view_averaged_proba
 from agnbench.errors import AgnbenchError
+from agnbench.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def input_signature(store: Store, track: str) -> dict:
         return {"n_pix": int(wave.size), "wave_first": float(wave[0]), "wave_last": float(wave[-1])}
     if not paths.images_meta.exists():
         return {}
-    meta = json.loads(paths.images_meta.read_text())
+    meta = read_json(paths.images_meta, fix="re-run agnbench prep")
     return {"size": meta.get("size"), "bands": meta.get("bands"), "stretch": meta.get("stretch")}
 
 

@@ -10,7 +10,6 @@ attributions that survive re-initialisation would describe the input, not the mo
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from agnbench.errors import AgnbenchError
 from agnbench.deep.data import TrackData
 from agnbench.deep.networks import build_model, load_run_model
 from agnbench.interpretability import probes
-from agnbench.fileio import atomic_write_parquet, atomic_write_text
+from agnbench.fileio import atomic_write_parquet, atomic_write_text, read_json
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: St
 
 
 def _psf_pix(store: Store, ec) -> float:
-    meta = json.loads(store.paths.images_meta.read_text())
+    meta = read_json(store.paths.images_meta, fix="re-run agnbench prep")
     return ec.psf_fwhm_arcsec / float(meta.get("pixel_scale_arcsec", 0.262))
 
 
@@ -158,7 +157,7 @@ def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, t
         return {"bpt_windows": {"median_fraction": float(np.nanmedian(frac["fraction_in_windows"])),
                                 "grid_share": float(frac["grid_share"].iloc[0]),
                                 "median_enrichment": float(np.nanmedian(frac["enrichment"]))}}
-    bands = json.loads(store.paths.images_meta.read_text()).get("bands", "grz")
+    bands = read_json(store.paths.images_meta, fix="re-run agnbench prep").get("bands", "grz")
     psf = _psf_pix(store, ec)
     profile = probes.radial_profile(attr, unit_pix=psf, edges=_IMAGE_EDGES)
     for j, lo in enumerate(_IMAGE_EDGES):

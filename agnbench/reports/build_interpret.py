@@ -11,7 +11,6 @@ which figure and why, listed in the report) and fewer records; nothing is invent
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -31,7 +30,7 @@ from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_sh
 from agnbench.reports.report_inputs import ReportInputs, RunInfo
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
-from agnbench.fileio import atomic_write_text, read_parquet
+from agnbench.fileio import atomic_write_text, read_json, read_parquet
 
 log = logging.getLogger(__name__)
 _REDO_EXPLAIN = "re-run agnbench explain with --overwrite"
@@ -240,7 +239,7 @@ def _pixel_scale(store: Path | None) -> float | None:
     meta = store_paths(store).images_meta if store is not None else None
     if meta is None or not meta.exists():
         return None
-    return float(json.loads(meta.read_text()).get("pixel_scale_arcsec", 0.262))
+    return float(read_json(meta, fix="re-run agnbench prep").get("pixel_scale_arcsec", 0.262))
 
 
 def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:

@@ -23,7 +23,6 @@ Steps (docs/contracts.md, "Applying a run to new data"):
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from agnbench.contracts.predictions import prediction_frame, read_predictions, w
 from agnbench.contracts.run_dir import config_path, is_complete, read_data_record, read_model_meta, read_status
 from agnbench.contracts.schema import UNLABELLED_SPLIT, class_names
 from agnbench.errors import AgnbenchError
-from agnbench.fileio import atomic_directory, atomic_write_json, capture_env
+from agnbench.fileio import atomic_directory, atomic_write_json, capture_env, read_json
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.metrics import METRIC_SPLITS, split_metrics
 from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift, implied_prior
@@ -142,7 +141,7 @@ def _read_run(run: Path):
         run_preds = read_predictions(run)
     except FileNotFoundError:
         raise AgnbenchError(f"{run}: no predictions.parquet; the run did not finish") from None
-    return meta, json.loads(cal_path.read_text()), run_preds
+    return meta, read_json(cal_path, fix="re-train the run"), run_preds
 
 
 def _positions(new: NewData, meta: dict, run: Path, progress: bool):

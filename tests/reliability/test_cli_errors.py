@@ -143,3 +143,54 @@ def test_markdown_escapes_user_strings(tmp_path: Path) -> None:
     assert md_escape("feat_g_r") == "feat\\_g\\_r"
     # what a CommonMark reader shows is the original text: every escape is a backslash before punctuation
     assert md_escape(evil).replace("\\", "") == evil
+
+
+# ----------------------------------------------------------------------------------------------- damaged run and
+# comparison files, found by trying the CLI on damaged outputs
+
+
+@pytest.fixture(scope="module")
+def uv_logreg(uv_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_catalog(load_config(overrides=["catalog.model=logreg"]), data=uv_store,
+                         runs_dir=tmp_path_factory.mktemp("runs"), name="lr")
+
+
+def test_predict_applies_a_logreg_run(uv_logreg: Path, uv_store: Path, tmp_path: Path) -> None:
+    """`predict` probed the features with an empty frame, which scikit-learn models refuse: every logreg/rf
+    run failed with a traceback."""
+    from agnbench.contracts.predictions import read_predictions
+    from agnbench.transfer.apply_run import predict
+
+    out = predict(run=uv_logreg, data=uv_store, out=tmp_path / "p", progress=False)
+    new, own = read_predictions(out), read_predictions(uv_logreg)
+    merged = own.merge(new, on=["object_id", "split"], suffixes=("_own", "_new"))
+    assert len(merged) == len(own) > 100
+    np.testing.assert_allclose(merged["p_agn_own"], merged["p_agn_new"], atol=1e-12)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("model_meta.json", b'{"track": "catalog", "mod', r"model_meta\.json: not valid JSON \(line 1"),
+    ("calibration.json", b"\xff\xfe garbage", r"calibration\.json: not valid JSON"),
+    ("model.skops", b"PK\x03\x04 truncated", r"model\.skops: the logreg model file is unreadable"),
+])
+def test_damaged_run_files_are_one_line(name: str, content: bytes, expected: str, uv_logreg: Path, uv_store: Path,
+                                        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    run = Path(shutil.copytree(uv_logreg, tmp_path / "run"))
+    (run / name).write_bytes(content)
+    rc, err = _cli(["predict", str(run), "--data", str(uv_store), "--out", str(tmp_path / "p")], capsys)
+    assert rc == 1 and "Traceback" not in err and re.search(expected, err), err
+    assert not (tmp_path / "p").exists()
+
+
+def test_damaged_comparison_and_duplicate_runs(uv_logreg: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc, err = _cli(["compare", str(uv_logreg), str(uv_logreg.parent / ".." / uv_logreg.parent.name / "lr"),
+                    "--out", str(tmp_path / "twice")], capsys)
+    assert rc == 1 and "given twice" in err and not (tmp_path / "twice").exists()
+    cfg = load_config(overrides=["compare.n_boot=100", "compare.subgroup_boot=100"])
+    comparison = compare(cfg, runs=[uv_logreg], out=tmp_path / "cmp", progress=False)
+    (comparison / "summary.csv").write_text("<html>proxy error</html>\n")
+    rc, err = _cli(["report", str(comparison)], capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert "summary.csv: lacks column(s) metric, run, estimate" in err and "--overwrite" in err
