@@ -287,3 +287,11 @@ def test_mpajhu_text_redshift_quarantined_and_text_bpt_column_refused(tmp_path: 
     _write(raw, info.drop(index=7), extra.assign(BPTCLASS=["AGN", "SF"] * 100), phot)
     with pytest.raises(AgnbenchError, match=r"galSpecExtra.fits: column 'BPTCLASS' holds text, not numbers"):
         select_mpajhu(raw, load_config())
+
+
+def test_a_text_column_mapped_as_a_canonical_input_is_refused(tmp_path: Path) -> None:
+    df = _uv().assign(rmag=lambda d: np.where(np.arange(len(d)) % 2, "bright", "faint")).drop(columns=["dered_r"])
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path)
+    with pytest.raises(AgnbenchError, match=r"column 'rmag' \(the dered_r input\) holds text, not numbers"):
+        _select(path, column_map={"dered_r": "rmag"})
