@@ -77,10 +77,15 @@ def _parse(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         v = values.astype(np.float64).to_numpy(np.float64, na_value=np.nan) if len(values) else np.zeros(0)
         return v, np.isnan(v), np.zeros(len(v), dtype=bool)
-    text = pd.Series([_scalar_text(v) for v in values.astype(object)], index=values.index, dtype=object)
-    empty = (text == "") | text.str.lower().isin(MISSING_TEXT)
-    num = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    return num, empty.to_numpy(), ~empty.to_numpy() & np.isnan(num)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)  # parse each distinct value once
+    text = pd.Series([_scalar_text(v) for v in uniques], dtype=object)
+    blank = ((text == "") | text.str.lower().isin(MISSING_TEXT)).to_numpy()
+    parsed = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    missing = codes < 0
+    safe = np.where(missing, 0, codes)
+    empty = missing | (blank[safe] if len(uniques) else missing)
+    num = np.where(empty, np.nan, parsed[safe] if len(uniques) else np.nan)
+    return num, empty, ~empty & np.isnan(num)
 
 
 def describe_text(values: pd.Series, mask: np.ndarray | None = None, *, n: int = 3) -> str:
