@@ -10,6 +10,7 @@ are applied by the caller (the shared protocol).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ import pandas as pd
 
 from agnbench.baselines.catalog_models import TRACK, load_model
 from agnbench.errors import AgnbenchError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CatalogPredictor", "catalog_predictor"]
 
@@ -64,7 +67,18 @@ def catalog_predictor(run_dir: str | Path) -> CatalogPredictor:
                 f"the new data lacks {len(missing)} of the {TRACK} run's {len(names)} features: {', '.join(missing)}; "
                 "give them as columns named like that (or by the table column prep turned into them, e.g. "
                 "'petroR50_r' for feat_petror50_r)")
-        X = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        text = [f for f in names if not (pd.api.types.is_numeric_dtype(frame[f].dtype)
+                                         or pd.api.types.is_bool_dtype(frame[f].dtype))]
+        if text:
+            sample = frame[text[0]].dropna().astype(str).head(3).tolist()
+            raise AgnbenchError(f"the new data's feature column(s) {', '.join(text)} hold text, not numbers "
+                                f"(e.g. {sample}); the {TRACK} run needs numbers there")
+        X = frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
+        inf = np.isinf(X)
+        if inf.any():
+            log.warning("infinite feature values set to NaN (a missing measurement): %s",
+                        ", ".join(f"{names[j]}: {int(k)}" for j, k in enumerate(inf.sum(axis=0)) if k))
+            X = np.where(inf, np.nan, X)
         return fit.predict_proba(X)
 
     return CatalogPredictor(feature_names=names, predict=predict)

@@ -24,7 +24,8 @@ import pandas as pd
 from agnbench.contracts.schema import FEATURE_PREFIX, PREDICTION_SPLITS, UNLABELLED_SPLIT
 from agnbench.contracts.store import Store, open_store, store_paths
 from agnbench.data_prep.formats.catalog import find_position_columns, read_table
-from agnbench.data_prep.ingest.objects import table_features
+from agnbench.data_prep.formats.table_values import describe_text, finite_features, id_text, numbers_from_text
+from agnbench.data_prep.ingest.objects import IDENTIFIER, table_features
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import sha256_file
 
@@ -114,13 +115,14 @@ def _from_store(store: Store, classes: tuple[str, ...]) -> NewData:
     if skipped["train_split"]:
         log.info("%s: %d objects of the train split are not predicted (Contract 2 has no train split)", store.path,
                  skipped["train_split"])
-    return NewData(kind=KIND_STORE, path=store.path, frame=objects, object_id=objects["object_id"].to_numpy(str),
+    return NewData(kind=KIND_STORE, path=store.path, frame=objects,
+                   object_id=id_text(objects["object_id"], column="object_id", source=str(store.path)),
                    split=out.astype(str), labels=np.where(out == "ood", -1, labels), store=store,
                    fingerprint=store.fingerprint(), skipped=skipped)
 
 
 def _from_table(path: Path, id_col: str | None) -> NewData:
-    frame = read_table(path)
+    frame = read_table(path, text_columns=(id_col,) if id_col else ID_GUESSES)
     columns = [str(c) for c in frame.columns]
     if id_col is None:
         lower = {c.lower(): c for c in columns}
@@ -130,7 +132,10 @@ def _from_table(path: Path, id_col: str | None) -> NewData:
                                 f"(columns: {', '.join(columns[:30])}{' ...' if len(columns) > 30 else ''})")
     elif id_col not in frame.columns:
         raise AgnbenchError(f"{path}: no column {id_col!r} (--id-col); columns: {', '.join(columns[:30])}")
-    ids = frame[id_col].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
+    ids = pd.Series(id_text(frame[id_col], column=id_col, source=str(path)), dtype=object)
+    if (ids == "").any():
+        raise AgnbenchError(f"{path}: {int((ids == '').sum())} row(s) have no id in column {id_col!r} (e.g. row "
+                            f"{int(np.flatnonzero(ids == '')[0]) + 1}); every object to predict needs an id")
     dup = ids[ids.duplicated()]
     if len(dup):
         raise AgnbenchError(f"{path}: column {id_col!r} repeats {dup.nunique()} id(s), e.g. {dup.iloc[0]!r}; "
@@ -138,6 +143,7 @@ def _from_table(path: Path, id_col: str | None) -> NewData:
     # the features prep would make of this table (canonical colours, sizes ... and renamed raw columns);
     # columns already named feat_* are taken as they are and win
     found = find_position_columns(columns, {}, source=str(path))
+    frame = _numbers(frame, path, skip={id_col} | {c for c in columns if IDENTIFIER.search(c)})
     z = frame[found["z"]] if found.get("z") is not None else None
     skip = {id_col} | {c for c in found.values() if c is not None} | {c for c in columns if c.startswith(FEATURE_PREFIX)}
     derived = table_features(frame, column_map=None, z=None if z is None else pd.to_numeric(z, errors="coerce").to_numpy(
@@ -145,8 +151,22 @@ def _from_table(path: Path, id_col: str | None) -> NewData:
     given = {c: frame[c] for c in columns if c.startswith(FEATURE_PREFIX)}
     resolved = pd.concat([derived.drop(columns=[c for c in given if c in derived.columns]),
                           pd.DataFrame(given, index=frame.index)], axis=1)
+    resolved, n_inf = finite_features(resolved, source=str(path), names=derived.attrs.get("source_names"))
     n = len(frame)
-    return NewData(kind=KIND_TABLE, path=path, frame=resolved, object_id=ids.to_numpy(str),
+    fingerprint = {"table": str(path.resolve()), "sha256": sha256_file(path), "n_rows": n, "id_col": id_col}
+    if n_inf:
+        fingerprint["infinite_features_set_to_nan"] = n_inf
+    return NewData(kind=KIND_TABLE, path=path, frame=resolved, object_id=ids.to_numpy(object),
                    split=np.full(n, UNLABELLED_SPLIT), labels=np.full(n, -1, dtype=np.int64), store=None,
-                   fingerprint={"table": str(path.resolve()), "sha256": sha256_file(path), "n_rows": n,
-                                "id_col": id_col})
+                   fingerprint=fingerprint)
+
+
+def _numbers(frame: pd.DataFrame, path: Path, *, skip: set) -> pd.DataFrame:
+    """Numbers stored as text read as numbers, as prep does; a value that is not a number is refused
+    (prep the table to quarantine such rows instead)."""
+    conv = numbers_from_text(frame, skip=skip, source=str(path))
+    if conv.bad:
+        col, bad = next(iter(conv.bad.items()))
+        raise AgnbenchError(f"{path}: column {col!r} holds numbers and {int(bad.sum())} value(s) that are not: "
+                            f"{describe_text(frame[col], bad)}; fix or blank them (or drop the column)")
+    return conv.frame

@@ -11,6 +11,8 @@ joined on specObjID or plate/mjd/fiberID.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import pandas as pd
 from astropy.table import Table
 
 from agnbench.data_prep.formats.sdss_files import specobjid
+from agnbench.data_prep.formats.table_values import describe_text, duplicate_rows, id_text, numbers_from_text
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import read_parquet
 
@@ -31,19 +34,44 @@ MPAJHU_FILES = {
 }
 REQUIRED = {"info": ("RA", "DEC", "Z"), "extra": ("BPTCLASS",), "line": (), "indx": ()}
 _ID_COLS = ("PLATEID", "MJD", "FIBERID")
+#: Catalog id columns that are never read as numbers (64-bit ids would lose digits as floats).
+_OBJECT_IDS = re.compile(r"^(spec_?obj_?id|obj_?id|photo_?id|best_?obj_?id|thing_?id)$", re.IGNORECASE)
 
 
-def read_table(path: Path) -> pd.DataFrame:
+@dataclass
+class Cleaning:
+    """What reading the catalog set aside: quarantined rows (with reasons) and collapsed exact duplicates.
+
+    Attributes
+    ----------
+    quarantine : list of dict
+        ``object_id, file, stage, reason`` rows (docs/contracts.md ``quarantine.csv``).
+    collapsed : dict
+        File name -> number of exact duplicate rows collapsed into one.
+    """
+
+    quarantine: list[dict] = field(default_factory=list)
+    collapsed: dict[str, int] = field(default_factory=dict)
+
+    def add(self, object_id: str, file: str | Path, reason: str) -> None:
+        """Quarantine one object at the catalog stage."""
+        self.quarantine.append({"object_id": object_id, "file": str(file), "stage": "catalog", "reason": reason})
+
+
+def read_table(path: Path, *, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A FITS (HDU 1), CSV or Parquet table as a DataFrame; FITS strings decoded and stripped.
 
-    Multidimensional FITS columns are skipped (logged).
+    Multidimensional FITS columns are skipped (logged). ``text_columns`` of a CSV are read as text
+    (ids keep every digit, e.g. a 19-digit specObjID in a column with an empty cell).
     """
     suffix = "".join(path.suffixes).lower()
     if not path.exists():
         raise AgnbenchError(f"{path}: file not found")
     try:
         if suffix.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path)
+            head = pd.read_csv(path, nrows=0).columns
+            wanted = {str(t).lower() for t in text_columns}
+            return pd.read_csv(path, dtype={c: str for c in head if str(c).lower() in wanted})
         if suffix.endswith(".parquet"):
             return read_parquet(path, fix="check the file (a download may have saved an error page)")
         if suffix.endswith((".fits", ".fit", ".fits.gz", ".fit.gz")):
@@ -79,24 +107,87 @@ def _upper(df: pd.DataFrame) -> pd.DataFrame:
 
 def _ensure_specobjid(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     if "SPECOBJID" in df.columns:
-        df["SPECOBJID"] = df["SPECOBJID"].astype(str).str.strip()
+        df["SPECOBJID"] = id_text(df["SPECOBJID"], column="SPECOBJID", source=str(path))
         return df
     missing = [c for c in _ID_COLS if c not in df.columns]
     if missing:
         raise AgnbenchError(f"{path}: no SPECOBJID and missing {', '.join(missing)} to build it; "
                             "provide a DR8 galSpec file or the plate/mjd/fiber columns")
+    blank = df[list(_ID_COLS)].isna().any(axis=1).to_numpy()
+    if blank.any():
+        raise AgnbenchError(f"{path}: {int(blank.sum())} row(s) lack a plate, mjd or fiberid (e.g. row "
+                            f"{int(np.flatnonzero(blank)[0]) + 1}) to build their SPECOBJID; fix or remove them")
     df["SPECOBJID"] = specobjid(df["PLATEID"].to_numpy(np.int64), df["MJD"].to_numpy(np.int64),
                                 df["FIBERID"].to_numpy(np.int64))
     return df
 
 
-def read_mpajhu(raw: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+def _clean(df: pd.DataFrame, path: Path, *, required: tuple[str, ...], make_ids, cleaning: Cleaning | None,
+           problems: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """One catalog file: numbers stored as text converted, ids as text, one row per SPECOBJID.
+
+    Rows whose numbers are not numbers, rows without an id and ids whose rows conflict are
+    recorded in ``problems`` (SPECOBJID -> (file, reason)) or ``cleaning`` (rows without an id);
+    exact duplicates collapse. Without ``cleaning`` any such problem is an error.
+    """
+    conv = numbers_from_text(df, skip={c for c in df.columns if _OBJECT_IDS.match(str(c))}, source=str(path))
+    for col in required:
+        if col in conv.text:
+            raise AgnbenchError(f"{path}: column {col!r} holds text, not numbers (e.g. "
+                                f"{describe_text(df[col], df[col].notna().to_numpy())}); it must be numeric")
+    df = make_ids(conv.frame)
+    for col in df.columns:  # other survey ids as text: a left join must not turn them into floats
+        if col != "SPECOBJID" and _OBJECT_IDS.match(str(col)):
+            df[col] = id_text(df[col], column=str(col), source=str(path))
+    ids = df["SPECOBJID"].to_numpy(object)
+    found: dict[str, str] = {}
+    for col, bad in conv.bad.items():
+        for i, text in zip(np.flatnonzero(bad), conv.examples[col]):
+            if ids[i]:
+                found.setdefault(ids[i], f"{col} {text!r} in {path.name} is not a number")
+    empty = ids == ""
+    keep, conflicts, n_collapsed = duplicate_rows(df.drop(columns=["SPECOBJID"]), ids, id_name="SPECOBJID",
+                                                  file=path.name)
+    for key, reason in conflicts.items():
+        found[key] = f"{found[key]}; {reason}" if key in found else reason
+    if cleaning is None:
+        first = next(iter(found.values()), None) or (f"row {int(np.flatnonzero(empty)[0]) + 1} has no SPECOBJID"
+                                                      if empty.any() else None)
+        if first is not None:
+            raise AgnbenchError(f"{path}: {first}")
+    else:
+        for i in np.flatnonzero(empty):
+            cleaning.add("", path, f"row {i + 1} of {path.name} has no SPECOBJID")
+        if n_collapsed:
+            cleaning.collapsed[path.name] = cleaning.collapsed.get(path.name, 0) + n_collapsed
+    problems.update({k: (str(path), r) for k, r in found.items() if k not in problems})
+    return df.loc[keep & ~empty].reset_index(drop=True)
+
+
+def _set_aside(frame: pd.DataFrame, problems: dict[str, tuple[str, str]], cleaning: Cleaning | None) -> pd.DataFrame:
+    """Remove the objects with a recorded problem, quarantining each once."""
+    hit = frame["SPECOBJID"].isin(set(problems)).to_numpy()
+    if cleaning is not None:
+        for key in dict.fromkeys(frame["SPECOBJID"].to_numpy(object)[hit]):
+            cleaning.add(key, problems[key][0], problems[key][1])
+    return frame.loc[~hit].reset_index(drop=True)
+
+
+def read_mpajhu(raw: Path, *, cleaning: Cleaning | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Join the MPA-JHU galSpec tables of ``raw/catalog`` into one frame (upper-case columns).
+
+    Parameters
+    ----------
+    raw : Path
+    cleaning : Cleaning, optional
+        Receives the objects set aside (a value that is not a number, a row without SPECOBJID, an id
+        whose rows in one file differ: "duplicate SPECOBJID 123 in galSpecExtra.fits with BPTCLASS 1
+        and 4") and the count of exact duplicate rows collapsed. Without it these are errors.
 
     Returns
     -------
     frame : DataFrame
-        One row per galSpecInfo row, with every column of every table (later tables' duplicate
+        One row per galSpecInfo object, with every column of every table (later tables' duplicate
         id columns dropped).
     inputs : dict
         Which file was used for each table.
@@ -105,6 +196,7 @@ def read_mpajhu(raw: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     if not cat_dir.is_dir():
         raise AgnbenchError(f"{cat_dir}: no catalog directory; expected MPA-JHU galSpec*.fits files there")
     frames, inputs = {}, {}
+    problems: dict[str, tuple[str, str]] = {}
     for key, stems in MPAJHU_FILES.items():
         path = _find(cat_dir, stems)
         if path is None:
@@ -112,11 +204,13 @@ def read_mpajhu(raw: Path) -> tuple[pd.DataFrame, dict[str, str]]:
                 raise AgnbenchError(f"{cat_dir}: no galSpecInfo (or DR7 gal_info) file found")
             log.warning("%s: no %s file; its columns will be missing", cat_dir, stems[0])
             continue
-        df = _ensure_specobjid(_upper(read_table(path)), path)
+        df = _upper(read_table(path))
         missing = [c for c in REQUIRED[key] if c not in df.columns]
         if missing:
             raise AgnbenchError(f"{path}: missing required column(s) {', '.join(missing)}")
-        frames[key], inputs[key] = df, str(path)
+        frames[key] = _clean(df, path, required=REQUIRED[key] + tuple(c for c in _ID_COLS if c in df.columns),
+                             make_ids=lambda d, p=path: _ensure_specobjid(d, p), cleaning=cleaning, problems=problems)
+        inputs[key] = str(path)
     merged = frames["info"]
     n = len(merged)
     for key in ("extra", "line", "indx"):
@@ -124,10 +218,9 @@ def read_mpajhu(raw: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             continue
         other = frames[key]
         other = other.drop(columns=[c for c in other.columns if c in merged.columns and c != "SPECOBJID"])
-        other = other.drop_duplicates("SPECOBJID")
-        merged = merged.merge(other, on="SPECOBJID", how="left", validate="many_to_one")
+        merged = merged.merge(other, on="SPECOBJID", how="left", validate="one_to_one")
         assert len(merged) == n, f"joining {key} changed the row count ({n} -> {len(merged)})"
-    return merged, inputs
+    return _set_aside(merged, problems, cleaning), inputs
 
 
 def find_photometry(raw: Path) -> Path | None:
@@ -139,22 +232,35 @@ def find_photometry(raw: Path) -> Path | None:
     return None
 
 
-def join_photometry(objects: pd.DataFrame, phot_path: Path) -> pd.DataFrame:
-    """Left-join a CasJobs-style photometry table on specObjID (or plate/mjd/fiberID)."""
-    phot = read_table(phot_path)
+def join_photometry(objects: pd.DataFrame, phot_path: Path, *, cleaning: Cleaning | None = None) -> pd.DataFrame:
+    """Left-join a CasJobs-style photometry table on specObjID (or plate/mjd/fiberID).
+
+    Objects whose photometry rows conflict (or hold a value that is not a number) are set aside
+    into ``cleaning`` (an error without it); exact duplicate rows collapse.
+    """
+    phot = read_table(phot_path, text_columns=("specObjID", "specobjid", "SPECOBJID"))
     lower = {c.lower(): c for c in phot.columns}
     if "specobjid" in lower:
         phot = phot.rename(columns={lower["specobjid"]: "SPECOBJID"})
-        phot["SPECOBJID"] = phot["SPECOBJID"].astype(str).str.strip()
+
+        def make_ids(d: pd.DataFrame) -> pd.DataFrame:
+            return d.assign(SPECOBJID=id_text(d["SPECOBJID"], column="specObjID", source=str(phot_path)))
+        needed: tuple[str, ...] = ()
     elif all(k in lower for k in ("plate", "mjd", "fiberid")):
-        phot["SPECOBJID"] = specobjid(phot[lower["plate"]].to_numpy(np.int64), phot[lower["mjd"]].to_numpy(np.int64),
-                                      phot[lower["fiberid"]].to_numpy(np.int64))
+        needed = (lower["plate"], lower["mjd"], lower["fiberid"])
+
+        def make_ids(d: pd.DataFrame) -> pd.DataFrame:
+            if d[list(needed)].isna().any(axis=None):
+                raise AgnbenchError(f"{phot_path}: rows without plate, mjd or fiberID cannot be joined; fix or remove them")
+            return d.assign(SPECOBJID=specobjid(*(d[c].to_numpy(np.int64) for c in needed)))
     else:
         raise AgnbenchError(f"{phot_path}: needs a specObjID column or plate/mjd/fiberID to join with the catalog")
+    problems: dict[str, tuple[str, str]] = {}
+    phot = _clean(phot, phot_path, required=needed, make_ids=make_ids, cleaning=cleaning, problems=problems)
     phot = phot.drop(columns=[c for c in phot.columns if c.upper() in objects.columns and c != "SPECOBJID"])
-    phot = phot.drop_duplicates("SPECOBJID")
     out = objects.merge(phot, on="SPECOBJID", how="left", validate="many_to_one")
     assert len(out) == len(objects), "photometry join changed the row count"
+    out = _set_aside(out, problems, cleaning)
     n_matched = out[phot.columns.drop("SPECOBJID")[0]].notna().sum() if len(phot.columns) > 1 else 0
     log.info("photometry: matched %d of %d objects from %s", n_matched, len(objects), phot_path.name)
     return out

@@ -145,7 +145,11 @@ def canonical_inputs(frame: pd.DataFrame, column_map: dict[str, str], *, z: np.n
     for name in dict.fromkeys(CANONICAL_INPUTS.values()):
         col = column_map.get(name, lower.get(name.lower()))
         if col is not None:
-            inputs[name] = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+            if not (pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype)):
+                sample = frame[col].dropna().astype(str).head(3).tolist()
+                raise AgnbenchError(f"{source}: column {col!r} (the {name} input) holds text, not numbers (e.g. "
+                                    f"{sample}); fix it, or map another column with --column-map")
+            inputs[name] = frame[col].to_numpy(np.float64, na_value=np.nan)
             used.append(col)
     if z is not None:
         inputs["Z"] = z

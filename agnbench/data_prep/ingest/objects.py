@@ -17,12 +17,20 @@ import pandas as pd
 from agnbench.config.core import Config
 from agnbench.data_prep.bpt import bpt_class as compute_bpt_class
 from agnbench.data_prep.formats.catalog import (
+    Cleaning,
     column,
     find_photometry,
     find_position_columns,
     join_photometry,
     read_mpajhu,
     read_table,
+)
+from agnbench.data_prep.formats.table_values import (
+    describe_text,
+    duplicate_rows,
+    finite_features,
+    id_text,
+    numbers_from_text,
 )
 from agnbench.data_prep.ingest.features import canonical_inputs, catalog_features, dereddened_mags, quality_columns
 from agnbench.data_prep.ingest.labels import assign_labels, class_names, labels_from_map, parse_label_map
@@ -33,7 +41,7 @@ from agnbench.errors import AgnbenchError
 log = logging.getLogger(__name__)
 
 #: Survey identifiers and bookkeeping columns: never model inputs.
-_IDENTIFIER = re.compile(
+IDENTIFIER = re.compile(
     r"^(obj_?id|specobj_?id|bestobj_?id|photo_?id|thing_?id|plate(id)?|mjd|fiber(id)?|run|rerun|camcol|field|"
     r"id|index|row|survey|tile)$|_id$",
     re.IGNORECASE,
@@ -55,16 +63,9 @@ class Selection:
     spec_files: dict[str, str] | None = None
     #: Prep settings that did not shape this selection: key -> why (kept out of the manifest's ``prep``).
     not_applied: dict[str, str] = field(default_factory=dict)
-
-
-def _dedupe(frame: pd.DataFrame, ids: pd.Series, source: str, quarantine: list[dict]) -> pd.DataFrame:
-    dup = ids.duplicated(keep="first")
-    for i in np.flatnonzero(dup.to_numpy()):
-        quarantine.append({"object_id": ids.iloc[i], "file": source, "stage": "catalog",
-                           "reason": "duplicate object_id; the first row was kept"})
-    if dup.any():
-        log.warning("%s: %d duplicate id(s) quarantined", source, int(dup.sum()))
-    return frame.loc[~dup.to_numpy()].reset_index(drop=True)
+    #: What reading the inputs cleaned without dropping an object (manifest ``cleaning``):
+    #: ``duplicate_rows_collapsed`` (file -> n) and ``infinite_features_set_to_nan`` (feat_* -> n).
+    cleaning: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _cut(frame: pd.DataFrame, keep: np.ndarray, name: str, cuts: list[tuple[str, int]]) -> pd.DataFrame:
@@ -75,20 +76,19 @@ def _cut(frame: pd.DataFrame, keep: np.ndarray, name: str, cuts: list[tuple[str,
 
 def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selection:
     """Objects from MPA-JHU galSpec files (+ photometry) in ``raw/catalog``."""
-    frame, inputs = read_mpajhu(raw)
+    cleaning = Cleaning()
+    frame, inputs = read_mpajhu(raw, cleaning=cleaning)
     phot = find_photometry(raw)
     if phot is not None:
-        frame = join_photometry(frame, phot)
+        frame = join_photometry(frame, phot, cleaning=cleaning)
         inputs["photometry"] = str(phot)
-    quarantine: list[dict] = []
-    frame = _dedupe(frame, frame["SPECOBJID"], inputs["info"], quarantine)
+    quarantine = cleaning.quarantine
     p = cfg.prep
     cuts = [("input", len(frame))]
     selection = Path(raw) / "selection.csv"
     if selection.exists():  # a pilot fetched with `agnbench fetch --limit`: only those objects have files
         chosen = set(pd.read_csv(selection, dtype={"object_id": str}, usecols=["object_id"])["object_id"].str.strip())
-        ids = frame["SPECOBJID"].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
-        frame = _cut(frame, ids.isin(chosen).to_numpy(), f"in {selection.name} (the objects agnbench fetch chose)",
+        frame = _cut(frame, frame["SPECOBJID"].isin(chosen).to_numpy(), f"in {selection.name} (the objects agnbench fetch chose)",
                      cuts)
     # a cut whose column the catalog lacks is not applied: the manifest says so instead of listing it
     not_applied = {key: f"not applied: the catalog has no {col} column"
@@ -120,7 +120,7 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
         sdss_class=column(frame, "SPECTROTYPE", "CLASS").to_numpy() if column(frame, "SPECTROTYPE", "CLASS") is not None else None,
     )
     objects = pd.DataFrame({
-        "object_id": frame["SPECOBJID"].astype(str).to_numpy(),
+        "object_id": frame["SPECOBJID"].to_numpy(object),
         "ra": frame["RA"].to_numpy(np.float64), "dec": frame["DEC"].to_numpy(np.float64),
         "z": frame["Z"].to_numpy(np.float64), "label": label, "label_name": label_name,
         "bpt_class": bpt.astype(np.int64),
@@ -130,11 +130,13 @@ def select_mpajhu(raw: Path, cfg: Config, *, allow_leaky: bool = False) -> Selec
             objects[name.lower().replace("plateid", "plate")] = frame[name].to_numpy(np.int64)
     photo = column(frame, "objID", "PHOTOID", "BESTOBJID")
     if photo is not None:  # the photometric id names SDSS JPEG cutouts
-        objects["objid"] = photo.map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip().to_numpy()
+        objects["objid"] = id_text(photo, column=str(photo.name), source=inputs.get("photometry", inputs["info"]))
     sel = _finish(objects, role, catalog_features(frame), q, cfg, allow_leaky=allow_leaky, explicit=False,
                   source=inputs["info"])
     sel.cuts, sel.quarantine, sel.inputs, sel.not_applied = cuts, quarantine, inputs, not_applied
     sel.classes = class_names(cfg.labels.scheme)
+    if cleaning.collapsed:
+        sel.cleaning["duplicate_rows_collapsed"] = dict(cleaning.collapsed)
     return sel
 
 
@@ -167,24 +169,36 @@ def select_table(
     columns under their MPA-JHU/CasJobs names or mapped by ``column_map``) plus every other numeric,
     non-identifier column under its own name; with ``features`` exactly those columns.
     """
-    frame = read_table(Path(path))
+    frame = read_table(Path(path), text_columns=(id_col,))
     for flag, col in (("--id-col", id_col), ("--label-col", label_col)):
         if col not in frame.columns:
             raise AgnbenchError(f"{path}: no column {col!r} ({flag}); columns are: {', '.join(map(str, frame.columns))}")
     mapping = parse_label_map(label_map)
-    quarantine: list[dict] = []
-    ids = frame[id_col].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
-    frame = _dedupe(frame.assign(**{id_col: ids}), ids, str(path), quarantine)
-    cuts = [("input", len(frame))]
-    label, label_name, role, classes = labels_from_map(frame[label_col], mapping)
     given = {"ra": ra_col, "dec": dec_col, "z": z_col, "plate": plate_col, "mjd": mjd_col, "fiberid": fiber_col}
     found = find_position_columns(list(frame.columns), given, source=str(path))
+    _refuse_overlaps(path, id_col=id_col, label_col=label_col, found=found)
     log.info("%s: recognised %s", Path(path).name,
              ", ".join(f"{k}={v}" for k, v in found.items() if v is not None) or "no position or spectrum-id column")
-    pos = {k: np.full(len(frame), np.nan) if c is None else pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+    if features is not None:
+        features = list(dict.fromkeys(features))
+        unknown = [f for f in features if f not in frame.columns]
+        if unknown:
+            raise AgnbenchError(f"{path}: --features names unknown column(s) {', '.join(unknown)}")
+    quarantine: list[dict] = []
+    frame, ids = _clean_table(frame, path, id_col=id_col, label_col=label_col, found=found, features=features,
+                              quarantine=quarantine)
+    keep, conflicts, n_collapsed = duplicate_rows(frame.drop(columns=[id_col]), ids, id_name=f"{id_col!r}",
+                                                  file=Path(path).name)
+    for key, reason in conflicts.items():
+        quarantine.append({"object_id": key, "file": str(path), "stage": "catalog", "reason": reason})
+    frame, ids = frame.loc[keep].reset_index(drop=True), ids[keep]
+    cuts = [("input", len(frame))]
+    label, label_name, role, classes = labels_from_map(frame[label_col], mapping)
+    _log_unmapped(frame[label_col], role, source=str(path), label_col=label_col)
+    pos = {k: np.full(len(frame), np.nan) if c is None else frame[c].to_numpy(np.float64, na_value=np.nan)
            for k, c in found.items()}
     objects = pd.DataFrame({
-        "object_id": frame[id_col].to_numpy(str), "ra": pos["ra"], "dec": pos["dec"], "z": pos["z"],
+        "object_id": ids, "ra": pos["ra"], "dec": pos["dec"], "z": pos["z"],
         "label": label, "label_name": label_name,
         "bpt_class": np.array([_NAME_TO_BPT.get(n, -1) for n in label_name], dtype=np.int64),
     })
@@ -193,16 +207,14 @@ def select_table(
             objects[k] = np.nan_to_num(pos[k], nan=-1).astype(np.int64)
     skip = {id_col, label_col} | {c for c in found.values() if c is not None}
     if features is not None:
-        unknown = [f for f in features if f not in frame.columns]
-        if unknown:
-            raise AgnbenchError(f"{path}: --features names unknown column(s) {', '.join(unknown)}")
         positional = [f for f in features if f in skip]
         if positional:
             raise AgnbenchError(f"{path}: --features names {', '.join(positional)}, the id, label, position or "
                                 "spectrum-id column(s); these are never features (the redshift enters as feat_z "
                                 "when --features is not given)")
-        feats = pd.DataFrame({feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-                              for c in features}, index=frame.index)
+        _refuse_collisions(features, source=str(path))
+        feats = pd.DataFrame({feature_name(c): frame[c].to_numpy(np.float64, na_value=np.nan) for c in features},
+                             index=frame.index)
         feats.attrs["source_names"] = {feature_name(c): str(c) for c in features}
     else:
         feats = table_features(frame, column_map=column_map, z=pos["z"] if found["z"] is not None else None,
@@ -211,7 +223,85 @@ def select_table(
                   explicit=features is not None, source=str(path))
     sel.cuts, sel.quarantine, sel.inputs, sel.classes = cuts, quarantine, {"table": str(path)}, classes
     sel.not_applied = dict(TABLE_NOT_APPLIED)
+    if n_collapsed:
+        sel.cleaning["duplicate_rows_collapsed"] = {Path(path).name: n_collapsed}
     return sel
+
+
+def _refuse_overlaps(path: Path, *, id_col: str, label_col: str, found: dict[str, str | None]) -> None:
+    """One column may play one part only: the id, the label, or one position / spectrum-id column."""
+    parts: dict[object, list[str]] = {}
+    for part, col in (("--id-col", id_col), ("--label-col", label_col), *((f"the {k} column", c) for k, c in found.items())):
+        if col is not None:
+            parts.setdefault(col, []).append(part)
+    clash = {c: p for c, p in parts.items() if len(p) > 1}
+    if clash:
+        raise AgnbenchError(f"{path}: " + "; ".join(f"column {c!r} is both {' and '.join(p)}" for c, p in clash.items())
+                            + "; give each part its own column (--id-col, --label-col, --ra-col, --z-col ...)")
+
+
+def _clean_table(frame: pd.DataFrame, path: Path, *, id_col: str, label_col: str, found: dict[str, str | None],
+                 features: list[str] | None, quarantine: list[dict]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Ids as full text and numeric columns as numbers; rows without an id or with a non-number quarantined.
+
+    A text column whose non-empty values are at least half numbers is read as numbers; its other
+    values quarantine their rows when the column is used (a position column, a named feature, or any
+    candidate feature when ``--features`` is not given). A position column or a named feature that
+    is text is refused.
+    """
+    source = str(path)
+    ids = id_text(frame[id_col], column=id_col, source=source)
+    positions = {c: k for k, c in found.items() if c is not None}
+    skip = {id_col, label_col} | {c for c in frame.columns if IDENTIFIER.search(str(c)) and c not in positions}
+    conv = numbers_from_text(frame, skip=skip, source=source)
+    for col in conv.text:
+        if col in positions or (features is not None and col in features):
+            part = f"the {positions[col]} column" if col in positions else "named in --features"
+            raise AgnbenchError(
+                f"{source}: column {col!r} ({part}) holds text, not numbers (e.g. "
+                f"{describe_text(frame[col], frame[col].notna().to_numpy())}); only numeric columns can be "
+                "positions or features (a column of numbers stored as text is read as numbers)")
+    used = set(positions) | (set(features) if features is not None else set(frame.columns) - skip)
+    reasons: dict[int, list[str]] = {}
+    for col, bad in conv.bad.items():
+        if col in used:
+            for i, text in zip(np.flatnonzero(bad), conv.examples[col]):
+                reasons.setdefault(int(i), []).append(f"column {col!r} holds {text!r}, not a number")
+    drop = ids == ""
+    for i in np.flatnonzero(drop):
+        quarantine.append({"object_id": "", "file": source, "stage": "catalog",
+                           "reason": f"row {i + 1}: empty {id_col!r} (--id-col); an object needs an id"})
+    for i, why in sorted(reasons.items()):
+        if not drop[i]:
+            quarantine.append({"object_id": ids[i], "file": source, "stage": "catalog",
+                               "reason": f"row {i + 1}: " + "; ".join(why)})
+            drop[i] = True
+    if drop.any():
+        log.warning("%s: %d row(s) quarantined (%d without an id, %d with a value that is not a number); see "
+                    "quarantine.csv", source, int(drop.sum()), int((ids == "").sum()), int(drop.sum() - (ids == "").sum()))
+    out = conv.frame.loc[~drop].reset_index(drop=True)
+    return out, ids[~drop]
+
+
+def _log_unmapped(values: pd.Series, role: np.ndarray, *, source: str, label_col: str) -> None:
+    """Warn about label values that --label-map does not name (their objects are excluded)."""
+    unmapped = values[role == "excluded"].astype(object).value_counts(dropna=False)
+    if len(unmapped):
+        log.warning("%s: %d row(s) have %s values not in --label-map and are excluded: %s", source,
+                    int(unmapped.sum()), label_col, ", ".join(f"{k!r} x{n}" for k, n in unmapped.head(5).items()))
+
+
+def _refuse_collisions(columns: list, *, source: str) -> None:
+    """Refuse columns whose ``feat_*`` names coincide (``g-r``, ``g_r``, ``G R`` -> ``feat_g_r``)."""
+    by_name: dict[str, list[str]] = {}
+    for col in columns:
+        by_name.setdefault(feature_name(col), []).append(str(col))
+    clash = {n: cols for n, cols in by_name.items() if len(cols) > 1}
+    if clash:
+        raise AgnbenchError(f"{source}: " + "; ".join(f"columns {', '.join(map(repr, cols))} would all become {n}"
+                                                      for n, cols in clash.items())
+                            + "; rename them in the table, or choose one with --features (--column-map names the "
+                            "canonical inputs)")
 
 
 def feature_name(col: object) -> str:
@@ -236,12 +326,13 @@ def table_features(frame: pd.DataFrame, *, column_map: dict[str, str] | None, z:
     inputs, used = canonical_inputs(frame, column_map or {}, z=z, source=source)
     feats = catalog_features(inputs)
     numeric = [c for c in frame.columns if c not in skip and c not in used and pd.api.types.is_numeric_dtype(frame[c])]
-    chosen = [c for c in numeric if not _IDENTIFIER.search(str(c)) and feature_name(c) not in feats.columns]
+    chosen = [c for c in numeric if not IDENTIFIER.search(str(c)) and feature_name(c) not in feats.columns]
+    _refuse_collisions(chosen, source=source)
     if len(chosen) < len(numeric):
         log.info("not used as raw features (identifiers, or given as canonical feat_*): %s",
                  ", ".join(map(str, sorted(set(numeric) - set(chosen), key=str))))
-    raw = pd.DataFrame({feature_name(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-                        for c in chosen}, index=frame.index)
+    raw = pd.DataFrame({feature_name(c): frame[c].to_numpy(np.float64, na_value=np.nan) for c in chosen},
+                       index=frame.index)
     out = pd.concat([feats, raw], axis=1)
     out.attrs["source_names"] = {feature_name(c): str(c) for c in chosen}
     return out
@@ -249,7 +340,8 @@ def table_features(frame: pd.DataFrame, *, column_map: dict[str, str] | None, z:
 
 def _finish(objects: pd.DataFrame, role: np.ndarray, feats: pd.DataFrame, q: pd.DataFrame, cfg: Config, *,
             allow_leaky: bool, explicit: bool, source: str) -> Selection:
-    """Splits, leakage guard on the training rows, and assembly."""
+    """Infinite features to NaN, splits, leakage guard on the training rows, and assembly."""
+    feats, n_inf = finite_features(feats, source=source, names=feats.attrs.get("source_names"))
     n_labelled = np.unique(objects["label"][role == "labelled"]).size
     if n_labelled < 2:
         raise AgnbenchError(f"{source}: the label scheme leaves {n_labelled} class(es) among the selected objects; "
@@ -269,4 +361,5 @@ def _finish(objects: pd.DataFrame, role: np.ndarray, feats: pd.DataFrame, q: pd.
     objects["spec_row"] = -1
     objects["image_row"] = -1
     out = pd.concat([objects, feats.reset_index(drop=True), q.reset_index(drop=True)], axis=1)
-    return Selection(objects=out, classes=(), leakage=report)
+    return Selection(objects=out, classes=(), leakage=report,
+                     cleaning={"infinite_features_set_to_nan": n_inf} if n_inf else {})

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from agnbench.config.core import Config
 from agnbench.config.prep import ReaderConfig
 from agnbench.data_prep.formats.catalog import read_table
+from agnbench.data_prep.formats.table_values import id_text
 from agnbench.data_prep.formats.sdss_files import SurveyFileError
 from agnbench.data_prep.formats.spectrum1d import read_spectrum_1d
 from agnbench.data_prep.ingest.labels import assign_labels, class_names, labels_from_map, parse_label_map
@@ -142,7 +143,7 @@ def _float(value: Any) -> float:
 def _join_labels(frame: pd.DataFrame, table: Path, *, id_col: str | None, label_col: str,
                  label_map: str) -> tuple[pd.Series, str]:
     """The label-table value of every object (NaN where it has no row) and how the join was made."""
-    tab = read_table(Path(table))
+    tab = read_table(Path(table), text_columns=(id_col,) if id_col else ())
     if label_col not in tab.columns:
         raise AgnbenchError(f"{table}: no column {label_col!r} (--label-col); columns are: {', '.join(map(str, tab.columns))}")
     lower = {str(c).lower(): c for c in tab.columns}
@@ -154,7 +155,11 @@ def _join_labels(frame: pd.DataFrame, table: Path, *, id_col: str | None, label_
     elif id_col is not None:
         if id_col not in tab.columns:
             raise AgnbenchError(f"{table}: no column {id_col!r} (--id-col); columns are: {', '.join(map(str, tab.columns))}")
-        right = tab[id_col].map(lambda v: v.decode() if isinstance(v, bytes) else v).astype(str).str.strip()
+        right = pd.Series(id_text(tab[id_col], column=id_col, source=str(table)), dtype=object)
+        empty = (right == "").to_numpy()
+        if empty.any():
+            log.warning("%s: %d row(s) have no %s (--id-col) and join to no spectrum", table, int(empty.sum()), id_col)
+            tab, right = tab.loc[~empty].reset_index(drop=True), right[~empty].reset_index(drop=True)
         best = max(("object_id", "stem", "name"), key=lambda c: frame[c].isin(set(right)).sum())
         left, how = frame[best], f"{id_col} = the spectra's {'object id' if best == 'object_id' else 'file name' if best == 'stem' else 'header name'}"
     else:

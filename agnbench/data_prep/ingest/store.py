@@ -366,6 +366,7 @@ def _manifest(sel: Selection, cfg: Config, objects: pd.DataFrame, qdf: pd.DataFr
         "n_spectra": int((objects["spec_row"] >= 0).sum()),
         "n_images": int((objects["image_row"] >= 0).sum()),
         "quarantine": {k: int(v) for k, v in qdf["stage"].value_counts().sort_index().items()},
+        "cleaning": sel.cleaning,
         "leakage": sel.leakage.as_dict() if sel.leakage else None,
         "versions": env.get("packages", env.get("versions")),
         # config.yaml (the full resolved config, worker count included) is provenance beside the data

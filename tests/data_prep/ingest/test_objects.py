@@ -55,12 +55,14 @@ def test_table_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(AgnbenchError, match="1 class"):
         select_table(UV, cfg, id_col="Objid", label_col="BPT_class", label_map="SF:sf,Composite:ood")
     df = pd.read_csv(UV).head(300)
-    df = pd.concat([df, df.iloc[:3]])  # three duplicated ids
+    conflicting = df.iloc[3:5].assign(BPT_class="AGN")
+    df = pd.concat([df, df.iloc[:3], conflicting])  # three exact copies, two rows that disagree
     path = tmp_path / "dups.parquet"
     df.to_parquet(path)
     sel = select_table(path, cfg, id_col="Objid", label_col="BPT_class", label_map=UV_MAP)
-    assert len(sel.objects) == 300 and len(sel.quarantine) == 3
-    assert all(q["reason"].startswith("duplicate object_id") for q in sel.quarantine)
+    assert len(sel.objects) == 298 and len(sel.quarantine) == 2
+    assert sel.cleaning["duplicate_rows_collapsed"] == {"dups.parquet": 3}
+    assert all(q["reason"].startswith("duplicate 'Objid'") for q in sel.quarantine)
 
 
 def test_mpajhu_mock_selection(mock_survey: Path) -> None:
