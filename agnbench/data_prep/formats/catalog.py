@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
+from agnbench.data_prep.formats.fastfits import gunzip_size
 from agnbench.data_prep.formats.sdss_files import specobjid
 from agnbench.errors import AgnbenchError
 
@@ -35,12 +36,17 @@ _ID_COLS = ("PLATEID", "MJD", "FIBERID")
 def read_table(path: Path) -> pd.DataFrame:
     """A FITS (HDU 1), CSV or Parquet table as a DataFrame; FITS strings decoded and stripped.
 
-    Multidimensional FITS columns are skipped (logged).
+    Multidimensional FITS columns are skipped (logged). A ``.gz`` file is first streamed once in
+    constant memory and refused if it decompresses to more than
+    :func:`~agnbench.data_prep.formats.fastfits.gunzip_limit` allows (a gzip bomb), before any reader
+    holds it in memory.
     """
     suffix = "".join(path.suffixes).lower()
     if not path.exists():
         raise AgnbenchError(f"{path}: file not found")
     try:
+        if suffix.endswith(".gz"):
+            gunzip_size(path)
         if suffix.endswith((".csv", ".csv.gz")):
             return pd.read_csv(path)
         if suffix.endswith(".parquet"):
