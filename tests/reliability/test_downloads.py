@@ -310,9 +310,29 @@ class _ForwardProxy:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_CONNECT(self) -> None:  # logged, then refused: no TLS server here
+            def do_CONNECT(self) -> None:
+                import select
+                import socket
+
                 log.append(f"CONNECT {self.path}")
-                self.send_error(403, "tunnels are refused by this test proxy")
+                host, _, port = self.path.rpartition(":")
+                try:
+                    upstream = socket.create_connection((host, int(port)), timeout=2)
+                except OSError:
+                    self.send_error(502, "cannot reach the host")
+                    return
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                pair = {self.connection: upstream, upstream: self.connection}
+                with upstream:
+                    while True:
+                        ready, _, _ = select.select(list(pair), [], [], 5)
+                        data = ready[0].recv(1 << 16) if ready else b""
+                        if not data:
+                            break
+                        pair[ready[0]].sendall(data)
+                self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -356,22 +376,69 @@ def test_unsupported_proxy_is_one_clear_error(server: SurveyServer, proxy: _Forw
         _client(server)
 
 
-def test_https_goes_through_a_connect_tunnel(proxy: _ForwardProxy, tmp_path: Path,
+def _tls_server(root: Path, tmp_path: Path) -> tuple[ThreadingHTTPServer, Path]:
+    """An https server on 127.0.0.1 serving the spec file, with a fresh self-signed certificate (openssl)."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    body = (root / "spectra" / "0266" / SPEC).read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fits")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return httpd, cert
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_goes_through_a_connect_tunnel(proxy: _ForwardProxy, tree: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """HTTPS_PROXY: the proxy is asked to CONNECT to the archive host (``.invalid`` never resolves; the test
-    proxy refuses the tunnel), the host itself is never contacted directly; NO_PROXY suffixes bypass it."""
+    """HTTPS_PROXY: a CONNECT tunnel through the proxy, TLS end to end with the host (certificate checked)."""
     import dataclasses
 
+    httpd, cert = _tls_server(tree, tmp_path)
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate, as a site CA bundle would be
+        monkeypatch.setenv("https_proxy", proxy.url)
+        port = httpd.server_address[1]
+        cfg = dataclasses.replace(load_config(overrides=["fetch.retries=0", "fetch.timeout_s=5"]).fetch,
+                                  allowed_hosts=("127.0.0.1", "archive.invalid"))
+        job = _spec_job_url(f"https://127.0.0.1:{port}/sas/{SPEC}", tmp_path / "via")
+        res = HttpClient(cfg, seed=0).download(job)
+        assert res.status == "done", res.reason
+        assert job.dest.read_bytes() == (tree / "spectra" / "0266" / SPEC).read_bytes()
+        assert proxy.log == [f"CONNECT 127.0.0.1:{port}"]
+        # a host the proxy cannot reach: the failure comes from the proxy, the host is never tried directly
+        res = HttpClient(cfg, seed=0).download(_spec_job_url("https://archive.invalid/sas/x.fits", tmp_path / "x"))
+        assert res.status == "failed" and "502" in res.reason and proxy.log[-1] == "CONNECT archive.invalid:443"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
     from agnbench.data_prep.fetch.proxy import Proxies
 
-    monkeypatch.setenv("https_proxy", proxy.url)
-    cfg = dataclasses.replace(load_config(overrides=["fetch.retries=0", "fetch.timeout_s=5"]).fetch,
-                              allowed_hosts=("archive.invalid",))
-    job = Job("spectra/0266/x.fits", "https://archive.invalid/sas/x.fits", tmp_path / "x.fits", lambda p: None)
-    res = HttpClient(cfg, seed=0).download(job)
-    assert res.status == "failed" and "403" in res.reason and proxy.log == ["CONNECT archive.invalid:443"]
-    port = int(proxy.url.rsplit(":", 1)[1])
-    assert Proxies({"https": proxy.url}).for_url("https", "data.sdss.org", None).port == port
     assert Proxies({"https": proxy.url, "no": ".sdss.org"}).for_url("https", "data.sdss.org", None) is None
     assert Proxies({"https": proxy.url, "no": "*"}).for_url("https", "data.sdss.org", 443) is None
     assert Proxies({"https": proxy.url}).for_url("http", "data.sdss.org", None) is None  # per scheme
+
+
+def _spec_job_url(url: str, dest: Path) -> Job:
+    return Job(f"spectra/0266/{SPEC}", url, dest / SPEC,
+               functools.partial(validate_spectrum, plate=266, mjd=51630, fiber=168))
