@@ -172,7 +172,8 @@ class HttpClient:
             raise UrlRefused(f"{url}: host {parts.hostname!r} is not in fetch.allowed_hosts "
                              f"{list(self.cfg.allowed_hosts)}; add it there if you trust it")
 
-    def _connection(self, scheme: str, host: str, port: int | None) -> tuple[http.client.HTTPConnection, Proxy | None]:
+    def _connection(self, scheme: str, host: str,
+                    port: int | None) -> tuple[http.client.HTTPConnection, Proxy | None]:
         """(connection to ``scheme://host:port``, the proxy when requests must be sent in absolute form).
 
         Direct, or to the proxy: an https one through a CONNECT tunnel, an http one forwarded.
@@ -407,15 +408,20 @@ class HttpClient:
         for _ in range(_MAX_REDIRECTS + 1):
             self.check_url(url)
             parts = urlsplit(url)
-            conn, forward = self._connection(parts.scheme, parts.hostname or "", parts.port)
+            key = (parts.scheme, parts.hostname or "", parts.port)
+            conn, forward = self._connection(*key)
+            deadline = limits.Deadline(self.cfg.file_deadline_s, lambda: conn.sock)
             try:
-                with limits.Deadline(self.cfg.file_deadline_s, lambda: conn.sock):
-                    resp = self._request(conn, forward, "HEAD", url, {"User-Agent": self.cfg.user_agent})
-                    self._drain(conn, resp)
+                resp = self._request(conn, forward, "HEAD", url, {"User-Agent": self.cfg.user_agent})
+                self._drain(conn, resp)
             except _TRANSIENT as exc:
-                self._drop(parts.scheme, parts.hostname or "", parts.port)
+                self._drop(*key)
                 log.debug("HEAD %s: %s", url, exc)
                 return None
+            finally:
+                deadline.cancel()
+                if deadline.expired:
+                    self._drop(*key)
             if resp.status in _REDIRECTS and resp.getheader("Location"):
                 url = urljoin(url, resp.getheader("Location"))
                 continue

@@ -36,7 +36,10 @@ def max_bytes(cfg: FetchConfig, key: str) -> int:
 
 
 def deadline_s(cfg: FetchConfig, expected: int) -> float:
-    """Seconds one attempt at a ``expected``-byte file may take: max(file_deadline_s, expected / min_bytes_per_s)."""
+    """Seconds one attempt at a file of ``expected`` bytes may take.
+
+    ``max(file_deadline_s, expected / min_bytes_per_s)``; ``file_deadline_s`` alone when ``min_bytes_per_s`` is 0.
+    """
     scaled = expected / cfg.min_bytes_per_s if cfg.min_bytes_per_s > 0 else 0.0
     return max(cfg.file_deadline_s, scaled)
 
