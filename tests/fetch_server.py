@@ -14,7 +14,8 @@ closed), ``html`` (an error page with status 200), ``htmlbin`` (the same labelle
 ``slow`` (0.2 s before answering), ``redirect:URL`` and ``kill`` (half the body, then the whole
 server stops). Hostile ones: ``oversize:N`` (Content-Length N, then N zero bytes), ``nolength:N`` (N
 zero bytes without a Content-Length, the end marked by closing the connection) and ``drip:SECONDS``
-(the file's Content-Length, then one byte every SECONDS, for at most 20 s). ``sent`` counts the body
+(the file's Content-Length, then one byte every SECONDS, for at most 20 s), ``error:N`` (status 500
+with a body of N zero bytes). ``sent`` counts the body
 bytes written per file name (what a client that stops reading early was really sent).
 ``max_inflight`` is the largest number of requests handled at once.
 """
@@ -133,13 +134,13 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
         def _hostile(self, name: str, fault: str, data: bytes) -> None:
             """oversize:N, nolength:N or drip:SECONDS (see the module docstring); stops when the client hangs up."""
             kind, _, arg = fault.partition(":")
-            self.send_response(200)
+            self.send_response(500 if kind == "error" else 200)
             self.send_header("Content-Type", "application/fits")
             if kind == "nolength":
                 self.send_header("Connection", "close")
                 self.close_connection = True
             else:
-                self.send_header("Content-Length", str(int(arg) if kind == "oversize" else len(data)))
+                self.send_header("Content-Length", str(int(arg) if kind in ("oversize", "error") else len(data)))
             self.end_headers()
             try:
                 if kind == "drip":
@@ -191,7 +192,7 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"Not Found", ctype="text/plain")
             elif fault in ("truncate", "kill"):
                 self._cut(path.read_bytes(), kill=fault == "kill")
-            elif fault.startswith(("oversize:", "nolength:", "drip:")):
+            elif fault.startswith(("oversize:", "nolength:", "drip:", "error:")):
                 self._hostile(name, fault, path.read_bytes())
             else:
                 self._send(200, path.read_bytes(), ctype="image/jpeg" if path.suffix == ".jpeg" else "application/fits")

@@ -164,6 +164,17 @@ def test_oversize_item_is_recorded_and_the_run_goes_on(server: SurveyServer, tre
     assert not [p for p in (raw / "catalog").iterdir() if p.name.startswith(".")]  # no partial file
 
 
+def test_huge_error_body_is_not_read(server: SurveyServer, tmp_path: Path) -> None:
+    """A 500 whose body is 419 MB: at most 64 KiB of it is read (the connection is closed instead)."""
+    server.faults[SPEC] = ["error:419000000", "error:419000000"]
+    start = time.monotonic()
+    res = _client(server, "fetch.retries=1").download(_spec_job(server, tmp_path))
+    assert res.status == "failed" and "HTTP 500" in res.reason and res.attempts == 2
+    assert time.monotonic() - start < 5
+    time.sleep(0.2)
+    assert server.sent[SPEC] < 2 * 30_000_000  # kernel buffers at most, not 2 x 419 MB
+
+
 # ---------------------------------------------------------------------------------------------- deadline
 def test_slow_drip_is_cut_at_the_file_deadline(server: SurveyServer, tmp_path: Path) -> None:
     """One byte every 0.2 s: each read succeeds within timeout_s, so only a total deadline can end it."""
