@@ -12,7 +12,12 @@ Faults are queued per served file name and consumed one per request: ``500``, ``
 ``404``, ``truncate`` (Content-Length of the whole file, half the body, then the connection is
 closed), ``html`` (an error page with status 200), ``htmlbin`` (the same labelled as binary data),
 ``slow`` (0.2 s before answering), ``redirect:URL`` and ``kill`` (half the body, then the whole
-server stops). ``max_inflight`` is the largest number of requests handled at once.
+server stops). Hostile ones: ``oversize:N`` (Content-Length N, then N zero bytes), ``nolength:N`` (N
+zero bytes without a Content-Length, the end marked by closing the connection) and ``drip:SECONDS``
+(the file's Content-Length, then one byte every SECONDS, for at most 20 s), ``error:N`` (status 500
+with a body of N zero bytes). ``sent`` counts the body
+bytes written per file name (what a client that stops reading early was really sent).
+``max_inflight`` is the largest number of requests handled at once.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class SurveyServer:
         self.log: list[tuple[float, str, str, int]] = []
         self.lock = threading.Lock()
         self.inflight = self.max_inflight = 0
+        self.sent: dict[str, int] = defaultdict(int)
         info = read_columns(self.root / "catalog" / "galSpecInfo.fits", ("SPECOBJID", "RA", "DEC"))
         ras, decs = np.asarray(info["RA"], float), np.asarray(info["DEC"], float)
         self.positions = {(f"{ra:.6f}", f"{dec:.6f}"): f"{oid}.fits" for oid, ra, dec in zip(info["SPECOBJID"], ras, decs)}
@@ -125,6 +131,39 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
             if kill:
                 threading.Thread(target=server.stop, daemon=True).start()
 
+        def _hostile(self, name: str, fault: str, data: bytes) -> None:
+            """oversize:N, nolength:N or drip:SECONDS (see the module docstring); stops when the client hangs up."""
+            kind, _, arg = fault.partition(":")
+            self.send_response(500 if kind == "error" else 200)
+            self.send_header("Content-Type", "application/fits")
+            if kind == "nolength":
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(int(arg) if kind in ("oversize", "error") else len(data)))
+            self.end_headers()
+            try:
+                if kind == "drip":
+                    end = time.monotonic() + 20
+                    for k in range(len(data)):
+                        if time.monotonic() > end:
+                            break
+                        self.wfile.write(data[k : k + 1])
+                        self.wfile.flush()
+                        with server.lock:
+                            server.sent[name] += 1
+                        time.sleep(float(arg))
+                    self.close_connection = True
+                    return
+                block, left = bytes(1 << 16), int(arg)
+                while left > 0:
+                    self.wfile.write(block[:left])
+                    with server.lock:
+                        server.sent[name] += min(left, len(block))
+                    left -= len(block)
+            except OSError:  # the client hung up, as it should
+                self.close_connection = True
+
         def do_HEAD(self) -> None:
             self.do_GET()
 
@@ -153,6 +192,8 @@ def _handler(server: SurveyServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"Not Found", ctype="text/plain")
             elif fault in ("truncate", "kill"):
                 self._cut(path.read_bytes(), kill=fault == "kill")
+            elif fault.startswith(("oversize:", "nolength:", "drip:", "error:")):
+                self._hostile(name, fault, path.read_bytes())
             else:
                 self._send(200, path.read_bytes(), ctype="image/jpeg" if path.suffix == ".jpeg" else "application/fits")
             with server.lock:

@@ -10,7 +10,7 @@ and redirect).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -21,6 +21,31 @@ from agnbench.config.rules import alternatives, check_rules
 _SAMPLE = MappingProxyType({"name": "galSpecInfo-dr8.fits", "run2d": "26", "plate": 266, "mjd": 51630, "fiber": 168,
                             "ra": 146.714, "dec": -1.041, "layer": "ls-dr10", "pixscale": 0.262, "size": 160,
                             "bands": "grz"})
+
+
+@dataclass(frozen=True)
+class FetchMaxBytes:
+    """Largest download accepted per kind of file, in bytes (``fetch.max_bytes.<kind>``).
+
+    A file whose Content-Length says more, or whose body grows past the limit while streaming (a
+    server that sends no length or lies), is cut off, deleted and recorded as failed. The defaults
+    leave wide headroom over the real files: an SDSS-I/II spec-lite file is ~175 kB, a BOSS one
+    ~220 kB and a full spec file with every exposure 1-2 MB (``spectrum``: 20 MB); the largest MPA-JHU
+    tables (DR8 galSpecLine/galSpecIndx) are of order 1 GB and the DR7 ``gal_*.fit.gz`` files hundreds
+    of MB (``catalog``: 8 GB); a FITS cutout is 4 bytes x bands x size^2 + 5,760 header bytes, 3.1 MB at the
+    largest allowed size (512 pixels, 3 bands; ``cutout``: 32 MB); a colour JPEG is tens of kB
+    (``jpeg``: 8 MB).
+    """
+
+    catalog: int = 8_000_000_000
+    spectrum: int = 20_000_000
+    cutout: int = 32_000_000
+    jpeg: int = 8_000_000
+
+    def validate(self) -> None:
+        """Every limit is a positive number of bytes."""
+        check_rules("fetch.max_bytes", self, [(k, getattr(self, k) > 0, "must be > 0 bytes")
+                                              for k in ("catalog", "spectrum", "cutout", "jpeg")])
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,15 @@ class FetchConfig:
     ``max_backoff_s``, jittered) on timeouts, dropped connections, 5xx and 429 (Retry-After honoured
     up to ``max_backoff_s``; a longer one fails the item for a later run). ``verify: sha256`` re-hashes
     finished files before skipping them; ``size`` trusts the size recorded in the manifest.
+
+    Limits against a hostile or broken server (an allowed host or mirror): ``max_bytes.<kind>`` caps
+    each file's size (see :class:`FetchMaxBytes`); every attempt at a file must finish within
+    ``max(file_deadline_s, bytes / min_bytes_per_s)`` seconds, ``bytes`` being the Content-Length, or
+    ``max_bytes.<kind>`` when the server sends none (so a 1-byte-per-second drip is cut, not waited
+    for: ``timeout_s`` only bounds each single read); a gzip file (DR7 catalogs) may decompress to at
+    most ``max_gunzip_ratio`` x max(its size, 1 MiB) bytes, checked while streaming (a gzip bomb is
+    refused after reading a bounded amount). Proxies: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (or
+    lower case) from the environment are honoured, as curl and pip do.
     """
 
     release: str = "dr8"  # choices.FETCH_RELEASES: dr8 (SAS galSpec*) | dr7 (MPA Garching gal_*)
@@ -76,6 +110,10 @@ class FetchConfig:
     limit: int = 0  # objects for spectra/images; 0 = every object passing prep's quality cuts
     stratify: bool = True  # --limit: equal numbers per label (composites count as one), seeded
     verify: str = "sha256"  # choices.FETCH_VERIFY: how a finished file is checked before it is skipped
+    max_bytes: FetchMaxBytes = field(default_factory=FetchMaxBytes)  # per kind of file
+    file_deadline_s: float = 60.0  # least time allowed for one file (see min_bytes_per_s)
+    min_bytes_per_s: float = 50_000.0  # a file of N bytes gets max(file_deadline_s, N / this) seconds; 0 = no scaling
+    max_gunzip_ratio: float = 50.0  # a .gz may decompress to at most this x max(its size, 1 MiB)
     user_agent: str = "agnbench-fetch"
 
     def urls(self) -> dict[str, str]:
@@ -111,6 +149,9 @@ class FetchConfig:
             ("backoff_s", 0 <= self.backoff_s <= self.max_backoff_s, "must be in [0, max_backoff_s]"),
             ("max_backoff_s", 0 <= self.max_backoff_s <= 3600, "must be in [0, 3600] seconds"),
             ("limit", self.limit >= 0, "must be >= 0 (0 = all objects)"),
+            ("file_deadline_s", 0 < self.file_deadline_s <= 7 * 86400, "must be in (0, 604800] seconds"),
+            ("min_bytes_per_s", self.min_bytes_per_s >= 0, "must be >= 0 bytes/s (0 = a fixed file_deadline_s)"),
+            ("max_gunzip_ratio", self.max_gunzip_ratio >= 1, "must be >= 1 (decompressed / compressed size)"),
             ("verify", self.verify in FETCH_VERIFY, f"must be {alternatives(FETCH_VERIFY, quote=True)}"),
             ("user_agent", self.user_agent.strip() != "", "must not be empty"),
         ]

@@ -159,7 +159,7 @@ def _catalog_jobs(cfg: Config, raw: Path) -> list[Job]:
             raise AgnbenchError(f"fetch.catalog_files entry {name!r}: not a galSpec*/gal_* file name "
                                 f"(expected one of the stems {', '.join(CATALOG_COLUMNS)})")
         jobs.append(Job(f"catalog/{name}", template.format(**_bases(cfg), name=name), raw / "catalog" / name,
-                        functools.partial(validate_catalog, stem=stem)))
+                        functools.partial(validate_catalog, stem=stem, max_gunzip_ratio=f.max_gunzip_ratio)))
     return jobs
 
 

@@ -3,7 +3,11 @@
 One :class:`HttpClient` downloads :class:`Job` items with at most ``concurrency`` simultaneous
 connections (kept alive and reused per thread), each pausing ``delay_s`` seconds between requests.
 Per request: connect/read timeout ``timeout_s``; only ``allowed_hosts`` are contacted, over https
-unless ``https_only`` is off, and every redirect target is checked the same way. Errors:
+unless ``https_only`` is off, and every redirect target is checked the same way; ``HTTPS_PROXY`` /
+``HTTP_PROXY`` / ``NO_PROXY`` are honoured (see :mod:`.proxy`). Limits (see :mod:`.limits`): a file
+larger than ``max_bytes.<kind>`` (by its Content-Length, or while streaming) and an attempt that
+runs past its total deadline end the item as failed, without retries in this run; the body of an
+error or redirect response is read up to 64 KiB only. Errors:
 
 - timeouts, refused or dropped connections, a body shorter than its Content-Length, 408, 429 and
   5xx are retried up to ``retries`` times, waiting ``backoff_s * 2**k`` (capped at
@@ -38,6 +42,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from agnbench.config.fetch import FetchConfig, host_allowed
+from agnbench.data_prep.fetch import limits
+from agnbench.data_prep.fetch.proxy import Proxies, Proxy
 from agnbench.data_prep.fetch.validate import Invalid, error_page
 from agnbench.errors import AgnbenchError
 
@@ -49,6 +55,7 @@ _MISSING_STATUS = frozenset({404, 410})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _TRANSIENT = (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError)
+_DRAIN = 1 << 16  # most bytes read from the body of an error or redirect response
 
 
 class UrlRefused(AgnbenchError):
@@ -134,12 +141,21 @@ class HttpClient:
         Seeds the jitter of the backoff waits (one stream per job key; no global RNG).
     stop : threading.Event, optional
         Set it to abort every transfer and wait promptly.
+    proxies : Proxies, optional
+        Proxy settings (default: from the environment, read now).
+
+    Raises
+    ------
+    AgnbenchError
+        A proxy variable that is not ``http://host:port``.
     """
 
-    def __init__(self, cfg: FetchConfig, *, seed: int, stop: threading.Event | None = None) -> None:
+    def __init__(self, cfg: FetchConfig, *, seed: int, stop: threading.Event | None = None,
+                 proxies: Proxies | None = None) -> None:
         self.cfg = cfg
         self.seed = seed
         self.stop = stop or threading.Event()
+        self.proxies = Proxies() if proxies is None else proxies
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[http.client.HTTPConnection] = []
@@ -156,26 +172,49 @@ class HttpClient:
             raise UrlRefused(f"{url}: host {parts.hostname!r} is not in fetch.allowed_hosts "
                              f"{list(self.cfg.allowed_hosts)}; add it there if you trust it")
 
-    def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+    def _connection(self, scheme: str, host: str,
+                    port: int | None) -> tuple[http.client.HTTPConnection, Proxy | None]:
+        """(connection to ``scheme://host:port``, the proxy when requests must be sent in absolute form).
+
+        Direct, or to the proxy: an https one through a CONNECT tunnel, an http one forwarded.
+        """
         pool = getattr(self._local, "pool", None)
         if pool is None:
             pool = self._local.pool = {}
         key = (scheme, host, port)
-        conn = pool.get(key)
-        if conn is None:
+        entry = pool.get(key)
+        if entry is None:
             cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conn = cls(host, port, timeout=self.cfg.timeout_s)
-            pool[key] = conn
+            proxy = self.proxies.for_url(scheme, host, port)
+            if proxy is None:
+                conn = cls(host, port, timeout=self.cfg.timeout_s)
+            else:
+                log.debug("%s://%s via the proxy %s", scheme, host, proxy.url)
+                conn = cls(proxy.host, proxy.port, timeout=self.cfg.timeout_s)
+                if scheme == "https":
+                    conn.set_tunnel(host, port, headers=proxy.headers)
+            entry = pool[key] = (conn, proxy if proxy is not None and scheme == "http" else None)
             with self._lock:
                 self._connections.append(conn)
-        return conn
+        return entry
+
+    @staticmethod
+    def _request(conn: http.client.HTTPConnection, forward: Proxy | None, method: str, url: str,
+                 headers: dict[str, str]) -> http.client.HTTPResponse:
+        """Send one request (absolute-form target through an http proxy) and read the response headers."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if forward is not None:
+            target, headers = f"{parts.scheme}://{parts.netloc}{target}", {**headers, **forward.headers}
+        conn.request(method, target, headers=headers)
+        return conn.getresponse()
 
     def _drop(self, scheme: str, host: str, port: int | None) -> None:
-        conn = getattr(self._local, "pool", {}).pop((scheme, host, port), None)
-        if conn is not None:
-            conn.close()
+        entry = getattr(self._local, "pool", {}).pop((scheme, host, port), None)
+        if entry is not None:
+            entry[0].close()
             with self._lock:
-                self._connections.remove(conn)
+                self._connections.remove(entry[0])
 
     def close(self) -> None:
         """Close every connection this client opened."""
@@ -222,45 +261,76 @@ class HttpClient:
             self.stop.wait(wait_s)
 
     def _attempt(self, job: Job) -> tuple[int, str]:
-        """One attempt (following redirects); return (bytes, sha256) of the file now at ``job.dest``."""
-        url = job.url
-        for _ in range(_MAX_REDIRECTS + 1):
-            try:
-                self.check_url(url)
-            except UrlRefused as exc:
-                raise _Final("failed", f"redirected to a refused URL: {exc}") from None
-            parts = urlsplit(url)
-            scheme, host, port = parts.scheme, parts.hostname or "", parts.port
-            target = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
-            if getattr(self._local, "used", False) and self.cfg.delay_s > 0:
-                self.stop.wait(self.cfg.delay_s)
-            self._local.used = True
-            conn = self._connection(scheme, host, port)
-            try:
-                conn.request("GET", target, headers={"User-Agent": self.cfg.user_agent, "Accept-Encoding": "identity"})
-                resp = conn.getresponse()
-                location = self._handle_status(resp, url)
-                if location is None:
-                    return self._stream(resp, job)
-                url = urljoin(url, location)
-            except _TRANSIENT as exc:
-                self._drop(scheme, host, port)
-                raise _Retry(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
-            except _Final as exc:
-                if exc.status != "missing":  # a 404 body was drained: the connection stays usable
-                    self._drop(scheme, host, port)
-                raise
-            except BaseException:
-                self._drop(scheme, host, port)
-                raise
-        raise _Final("failed", f"more than {_MAX_REDIRECTS} redirects from {job.url}")
+        """One attempt (following redirects) within the file's deadline; return (bytes, sha256) of the file
+        now at ``job.dest``."""
+        url, cap = job.url, limits.max_bytes(self.cfg, job.key)
+        current: list[http.client.HTTPConnection] = []
+        deadline = limits.Deadline(limits.deadline_s(self.cfg, cap), lambda: current[-1].sock if current else None)
+        key = None
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                try:
+                    self.check_url(url)
+                except UrlRefused as exc:
+                    raise _Final("failed", f"redirected to a refused URL: {exc}") from None
+                parts = urlsplit(url)
+                key = (parts.scheme, parts.hostname or "", parts.port)
+                if getattr(self._local, "used", False) and self.cfg.delay_s > 0:
+                    self.stop.wait(self.cfg.delay_s)
+                self._local.used = True
+                conn, forward = self._connection(*key)
+                current.append(conn)
+                try:
+                    resp = self._request(conn, forward, "GET", url,
+                                         {"User-Agent": self.cfg.user_agent, "Accept-Encoding": "identity"})
+                    location = self._handle_status(conn, resp, url)
+                    if location is None:
+                        return self._stream(resp, job, cap=cap, deadline=deadline)
+                    url = urljoin(url, location)
+                except _TRANSIENT as exc:
+                    self._drop(*key)
+                    if deadline.check():
+                        raise self._too_slow(job, deadline, None) from None
+                    raise _Retry(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+                except _Final as exc:
+                    if exc.status != "missing" or conn.sock is None:  # a drained 404 leaves the connection usable
+                        self._drop(*key)
+                    raise
+                except BaseException:
+                    self._drop(*key)
+                    raise
+            raise _Final("failed", f"more than {_MAX_REDIRECTS} redirects from {job.url}")
+        finally:
+            deadline.cancel()
+            if deadline.expired and key is not None:  # its socket may have been shut down
+                self._drop(*key)
 
-    def _handle_status(self, resp: http.client.HTTPResponse, url: str) -> str | None:
+    def _too_slow(self, job: Job, deadline: limits.Deadline, received: int | None) -> _Final:
+        got = f"{received:,} bytes received" if received is not None else "the response had not begun"
+        return _Final("failed", f"{job.dest.name}: too slow, not finished within its deadline of "
+                                f"{deadline.seconds:,.0f} s ({got}; the deadline is max(fetch.file_deadline_s="
+                                f"{self.cfg.file_deadline_s:g}, bytes / fetch.min_bytes_per_s="
+                                f"{self.cfg.min_bytes_per_s:g})); left for a later run")
+
+    @staticmethod
+    def _drain(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        """Read an unwanted body so the connection can be reused, or close the connection if it is over 64 KiB
+        (http.client opens a new one for the next request)."""
+        got = 0
+        while got <= _DRAIN and (piece := resp.read1(_DRAIN)):
+            got += len(piece)
+        if got > _DRAIN:
+            conn.close()
+        else:
+            resp.read()  # at the end: marks the response closed so the connection takes the next request
+
+    def _handle_status(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
+                       url: str) -> str | None:
         """None for 200 (stream it), the Location for a redirect; raise for everything else."""
         status = resp.status
         if status == 200:
             return None
-        resp.read()  # drain so the connection can be reused
+        self._drain(conn, resp)
         if status in _REDIRECTS and resp.getheader("Location"):
             return resp.getheader("Location")
         if status in _MISSING_STATUS:
@@ -269,24 +339,52 @@ class HttpClient:
             raise _Retry(f"HTTP {status} {resp.reason}", retry_after_seconds(resp.getheader("Retry-After")))
         raise _Final("failed", f"HTTP {status} {resp.reason} for {url}; check the URL template in the fetch config")
 
-    def _stream(self, resp: http.client.HTTPResponse, job: Job) -> tuple[int, str]:
-        """Stream the body to a temporary file, check length, content and validity, rename into place."""
+    def _stream(self, resp: http.client.HTTPResponse, job: Job, *, cap: int,
+                deadline: limits.Deadline) -> tuple[int, str]:
+        """Stream the body to a temporary file within the size cap and the deadline, check length, content and
+        validity, rename into place."""
         ctype = (resp.getheader("Content-Type") or "").lower()
         length = resp.getheader("Content-Length")
         expected = int(length) if length and length.strip().isdigit() else None
+        kind = limits.kind_of(job.key)
+        if expected is not None and expected > cap:
+            raise _Final("failed", f"{job.dest.name}: too large, the server announces {expected:,} bytes "
+                                   f"(Content-Length), more than fetch.max_bytes.{kind}={cap:,}; nothing was kept. "
+                                   f"If the file is genuine, raise fetch.max_bytes.{kind}")
+        if expected is not None:
+            deadline.set(limits.deadline_s(self.cfg, expected))
         job.dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = job.dest.parent / f".{job.dest.name}.part"
         digest, size, head = hashlib.sha256(), 0, b""
         try:
             with open(tmp, "wb") as fh:
-                while chunk := resp.read(_CHUNK):
+                while True:
+                    try:
+                        chunk = resp.read1(_CHUNK)  # returns what has arrived: a drip cannot hide in one read
+                    except _TRANSIENT:
+                        if deadline.check():
+                            raise self._too_slow(job, deadline, size) from None
+                        raise
+                    if deadline.check():
+                        raise self._too_slow(job, deadline, size)
+                    if not chunk:
+                        if not resp.isclosed():  # the whole Content-Length arrived: release the connection
+                            resp.read()
+                        break
                     if self.stop.is_set():
                         raise _Final("failed", "interrupted")
+                    size += len(chunk)
+                    if size > cap:
+                        raise _Final("failed", f"{job.dest.name}: too large, the server sent more than "
+                                               f"fetch.max_bytes.{kind}={cap:,} bytes"
+                                               + (f" (its Content-Length said {expected:,})" if expected is not None
+                                                  else " (no Content-Length)")
+                                               + f"; cut off and deleted. If the file is genuine, raise "
+                                                 f"fetch.max_bytes.{kind}")
                     if len(head) < 1024:
                         head += chunk[: 1024 - len(head)]
                     fh.write(chunk)
                     digest.update(chunk)
-                    size += len(chunk)
             if expected is not None and size != expected:
                 raise _Retry(f"truncated body ({size} of {expected} bytes)")
             why = error_page(head)
@@ -310,16 +408,20 @@ class HttpClient:
         for _ in range(_MAX_REDIRECTS + 1):
             self.check_url(url)
             parts = urlsplit(url)
-            conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
+            key = (parts.scheme, parts.hostname or "", parts.port)
+            conn, forward = self._connection(*key)
+            deadline = limits.Deadline(self.cfg.file_deadline_s, lambda: conn.sock)
             try:
-                conn.request("HEAD", parts.path + (f"?{parts.query}" if parts.query else "") or "/",
-                             headers={"User-Agent": self.cfg.user_agent})
-                resp = conn.getresponse()
-                resp.read()
+                resp = self._request(conn, forward, "HEAD", url, {"User-Agent": self.cfg.user_agent})
+                self._drain(conn, resp)
             except _TRANSIENT as exc:
-                self._drop(parts.scheme, parts.hostname or "", parts.port)
+                self._drop(*key)
                 log.debug("HEAD %s: %s", url, exc)
                 return None
+            finally:
+                deadline.cancel()
+                if deadline.expired:
+                    self._drop(*key)
             if resp.status in _REDIRECTS and resp.getheader("Location"):
                 url = urljoin(url, resp.getheader("Location"))
                 continue

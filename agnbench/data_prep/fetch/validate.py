@@ -5,7 +5,8 @@ an :class:`Invalid` naming what is wrong. Nothing here trusts the HTTP status: e
 with status 200 (HTML, JSON, text) are recognised by their first bytes. FITS files are checked with
 the numpy-only reader :mod:`~agnbench.data_prep.formats.fastfits`, which reads headers only (every HDU's
 data must fit in the file, so truncation is caught); gzip files (DR7 catalogs) are decompressed
-as a stream, which checks their CRC and length.
+as a stream, which checks their CRC and length, in constant memory, and are refused once the output
+passes ``max_gunzip_ratio`` x max(compressed size, 1 MiB) (a gzip bomb).
 
 - catalog (``galSpec*``/``gal_*``): HDU 1 is a binary table with the columns prep needs;
 - spectrum (spec-lite): a ``COADD`` table with flux/loglam/ivar and at least one row, and a
@@ -17,15 +18,14 @@ as a stream, which checks their CRC and length.
 
 from __future__ import annotations
 
-import gzip
 import io
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from agnbench.data_prep.formats.fastfits import BLOCK, FitsFile, read_header, read_image
+from agnbench.data_prep.formats.fastfits import (BLOCK, GUNZIP_MAX_RATIO, FitsFile, gunzip_limit, iter_gunzip,
+                                                 read_header, read_image)
 from agnbench.data_prep.formats.sdss_files import SurveyFileError
 
 #: Columns (upper case) that HDU 1 of each MPA-JHU table must hold, by file stem.
@@ -63,7 +63,7 @@ def _head(path: Path, n: int = 1024) -> bytes:
         return fh.read(n)
 
 
-def validate_catalog(path: Path, *, stem: str) -> Invalid | None:
+def validate_catalog(path: Path, *, stem: str, max_gunzip_ratio: float = GUNZIP_MAX_RATIO) -> Invalid | None:
     """HDU 1 of an MPA-JHU table (FITS, or gzip-compressed FITS) has the expected columns.
 
     Parameters
@@ -72,13 +72,15 @@ def validate_catalog(path: Path, *, stem: str) -> Invalid | None:
         The downloaded file.
     stem : str
         Table kind, a key of :data:`CATALOG_COLUMNS` (``galSpecInfo``, ``gal_line``, ...).
+    max_gunzip_ratio : float
+        A gzip file may decompress to at most this x max(its size, 1 MiB) bytes (``fetch.max_gunzip_ratio``).
     """
     head = _head(path)
     if (why := error_page(head)) is not None:
         return Invalid(why)
     try:
         if head[:2] == b"\x1f\x8b":
-            header, n_rows = _gzip_table_header(path)
+            header, n_rows = _gzip_table_header(path, max_ratio=max_gunzip_ratio)
         else:
             with FitsFile(path) as f:
                 hdus = f.hdus()  # every HDU's data must fit in the file
@@ -101,17 +103,14 @@ def validate_catalog(path: Path, *, stem: str) -> Invalid | None:
     return None
 
 
-def _gzip_table_header(path: Path) -> tuple[dict, int]:
-    """HDU 1 header of a gzip-compressed FITS file, after decompressing the whole stream (CRC check)."""
+def _gzip_table_header(path: Path, *, max_ratio: float) -> tuple[dict, int]:
+    """HDU 1 header of a gzip-compressed FITS file, after streaming the whole file (CRC check, size cap)."""
     first, total = bytearray(), 0
-    try:
-        with gzip.open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                if len(first) < 64 * BLOCK:
-                    first += chunk[: 64 * BLOCK - len(first)]
-                total += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SurveyFileError(f"{path.name}: corrupt or truncated gzip stream ({exc}); re-download it") from None
+    with open(path, "rb") as fh:
+        for chunk in iter_gunzip(fh, name=path.name, limit=gunzip_limit(path.stat().st_size, max_ratio=max_ratio)):
+            if len(first) < 64 * BLOCK:
+                first += chunk[: 64 * BLOCK - len(first)]
+            total += len(chunk)
     buf = io.BytesIO(bytes(first))
     buf.name = path.name
     primary, length = read_header(buf)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
+from agnbench.data_prep.formats.fastfits import gunzip_size
 from agnbench.data_prep.formats.sdss_files import specobjid
 from agnbench.data_prep.formats.table_values import describe_text, duplicate_rows, id_text, numbers_from_text
 from agnbench.errors import AgnbenchError
@@ -62,12 +63,17 @@ def read_table(path: Path, *, text_columns: tuple[str, ...] = ()) -> pd.DataFram
     """A FITS (HDU 1), CSV or Parquet table as a DataFrame; FITS strings decoded and stripped.
 
     Multidimensional FITS columns are skipped (logged). ``text_columns`` of a CSV are read as text
-    (ids keep every digit, e.g. a 19-digit specObjID in a column with an empty cell).
+    (ids keep every digit, e.g. a 19-digit specObjID in a column with an empty cell). A ``.gz`` file is
+    first streamed once in constant memory and refused if it decompresses to more than
+    :func:`~agnbench.data_prep.formats.fastfits.gunzip_limit` allows (a gzip bomb), before any reader
+    holds it in memory.
     """
     suffix = "".join(path.suffixes).lower()
     if not path.exists():
         raise AgnbenchError(f"{path}: file not found")
     try:
+        if suffix.endswith(".gz"):
+            gunzip_size(path)
         if suffix.endswith((".csv", ".csv.gz")):
             head = pd.read_csv(path, nrows=0).columns
             wanted = {str(t).lower() for t in text_columns}

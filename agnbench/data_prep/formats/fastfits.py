@@ -6,14 +6,15 @@ big-endian structured dtype for the requested columns (cached per layout) and re
 Binary tables: TFORM L, B, I, J, K, E, D, C, M, A (rA), repeat counts and TDIM, TSCAL/TZERO (as
 astropy: unsigned offsets -> unsigned dtypes, other scalings -> float64); not P/Q heap or X bit
 columns. Images: BITPIX 8/16/32/64/-32/-64 with BSCALE/BZERO/BLANK. Gzipped files (``.fits.gz``, found by
-their magic bytes) are decompressed into memory. Malformed input raises
+their magic bytes) are decompressed into memory as a stream, and refused once the output passes
+:func:`gunzip_limit` (``GUNZIP_MAX_RATIO`` x max(compressed size, 1 MiB)): a gzip bomb costs a bounded
+amount of memory and time, never the whole expansion. Malformed input raises
 :class:`~agnbench.data_prep.formats.sdss_files.SurveyFileError` naming the file.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
 import io
 import math
 import re
@@ -37,6 +38,89 @@ _TFORM_TYPES: dict[str, tuple[int, str | None]] = {
 }
 _BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 _UNSIGNED = {"i1": "u1", "i2": "u2", "i4": "u4", "i8": "u8", "u1": "i1"}
+#: Decompressed / compressed size above which a gzip stream is refused (real FITS and catalogs: 1.5-5x;
+#: a gzip bomb: ~1000x). ``fetch.max_gunzip_ratio`` has the same default for downloads.
+GUNZIP_MAX_RATIO = 50.0
+_GUNZIP_BASE = 1 << 20  # small files may expand to GUNZIP_MAX_RATIO MiB whatever their own size
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_limit(compressed_bytes: int, *, max_ratio: float = GUNZIP_MAX_RATIO) -> int:
+    """Most bytes a gzip file of ``compressed_bytes`` may decompress to: ``max_ratio`` x max(size, 1 MiB)."""
+    return int(max_ratio * max(int(compressed_bytes), _GUNZIP_BASE))
+
+
+def iter_gunzip(fh: IO[bytes], *, name: str, limit: int, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """Decompress a gzip stream (one or more members) chunk by chunk, checking CRCs and lengths.
+
+    Parameters
+    ----------
+    fh : binary file
+        Positioned at the first gzip member.
+    name : str
+        File name used in messages.
+    limit : int
+        Most decompressed bytes allowed (:func:`gunzip_limit`); the stream is abandoned as soon as
+        the output passes it, so memory and time stay bounded whatever the stream claims.
+    chunk : int
+        Bytes read, and at most bytes yielded, per step.
+
+    Yields
+    ------
+    bytes
+        Consecutive pieces of the decompressed data, each at most ``chunk`` bytes.
+
+    Raises
+    ------
+    SurveyFileError
+        Corrupt or truncated gzip, or more than ``limit`` decompressed bytes.
+    """
+    inflater, total, started, pending = zlib.decompressobj(31), 0, False, b""
+    while True:
+        if not pending:
+            pending = fh.read(chunk)
+        if not pending and not started:
+            break
+        try:
+            # at the end of the input, what the consumed input still holds (at most one match)
+            out = inflater.decompress(pending, chunk) if pending else inflater.flush()
+        except zlib.error as exc:
+            raise SurveyFileError(f"{name}: corrupt or truncated gzip file ({exc}); re-download it") from None
+        if not pending and not inflater.eof:
+            raise SurveyFileError(f"{name}: corrupt or truncated gzip file (the stream ends inside a member); "
+                                  "re-download it")
+        started, pending = True, inflater.unconsumed_tail
+        if inflater.eof:  # end of one member: another may follow (the rest of the input is in unused_data;
+            pending = inflater.unused_data  # CPython may leave a copy of it in unconsumed_tail too)
+            inflater, started = zlib.decompressobj(31), False
+        total += len(out)
+        if total > limit:
+            raise SurveyFileError(f"{name}: decompresses to more than {limit:,} bytes, the most allowed for its "
+                                  "compressed size; refusing a possible gzip bomb. If the file is genuine, gunzip "
+                                  "it yourself and use the uncompressed file")
+        if out:
+            yield out
+
+
+def gunzip_size(path: str | Path, *, max_ratio: float = GUNZIP_MAX_RATIO) -> int:
+    """Decompressed size of a gzip file, streamed in constant memory (the file's own size if it is not gzip).
+
+    Raises
+    ------
+    SurveyFileError
+        Unreadable, corrupt or truncated, or past :func:`gunzip_limit` (a gzip bomb).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            size = path.stat().st_size
+            if fh.read(2) != _GZIP_MAGIC:
+                return size
+            fh.seek(0)
+            return sum(len(piece) for piece in iter_gunzip(fh, name=str(path), limit=gunzip_limit(size,
+                                                                                                 max_ratio=max_ratio)))
+    except OSError as exc:
+        raise SurveyFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _value(text: str) -> object:
@@ -134,19 +218,20 @@ class FitsFile:
     Use as a context manager: ``with FitsFile(path) as f: f.bintable("COADD", ["flux"])``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, max_gunzip_ratio: float = GUNZIP_MAX_RATIO) -> None:
         self.path = Path(path)
         try:
             self._fh: IO[bytes] = open(self.path, "rb")
             self._size = self.path.stat().st_size
         except OSError as exc:
             raise SurveyFileError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
-        if self._fh.read(2) == b"\x1f\x8b":  # gzip (``.fits.gz``): decompressed into memory
+        if self._fh.read(2) == _GZIP_MAGIC:  # gzip (``.fits.gz``): decompressed into memory, size-capped
             self._fh.seek(0)
             try:
-                data = gzip.decompress(self._fh.read())
-            except (OSError, EOFError, zlib.error) as exc:
-                raise SurveyFileError(f"{self.path}: corrupt or truncated gzip file ({exc}); re-download it") from None
+                limit = gunzip_limit(self._size, max_ratio=max_gunzip_ratio)
+                data = b"".join(iter_gunzip(self._fh, name=str(self.path), limit=limit))
+            except OSError as exc:
+                raise SurveyFileError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
             finally:
                 self._fh.close()
             self._fh, self._size = io.BytesIO(data), len(data)
