@@ -54,6 +54,10 @@ def _leakage_text(leakage: LeakageReport) -> str:
         reasons = "".join(f"\n- {line}" for line in leakage.describe())
         return (f"**LEAKY FEATURES WERE ALLOWED (--allow-leaky): {', '.join(leakage.leaky)}.** These define "
                 f"the BPT label; numbers below are not a fair comparison. Why each was flagged:{reasons}")
+    if not leakage.behaviour_checked:
+        return (f"No feature is label-defining by name. **The behavioural checks were skipped**: the smallest class "
+                f"has {leakage.smallest_class} training object(s), too few to tell a label-defining feature (or "
+                "pair) from one that separates so few objects by chance. With more objects, re-train to check.")
     top = sorted(((a, f) for f, a in leakage.auc.items() if a == a), reverse=True)[:3]
     text = (f"No feature is label-defining by name, and none separates the classes on its own with train "
             f"AUC > {leakage.auc_threshold} (highest: " + ", ".join(f"{f} {a:.3f}" for a, f in top) + ").")

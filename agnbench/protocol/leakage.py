@@ -108,6 +108,8 @@ class LeakageReport:
     allow_leaky: bool = False
     pairs: tuple[PairFinding, ...] = ()
     pair_check: dict = field(default_factory=dict)
+    smallest_class: int | None = None
+    behaviour_checked: bool = True
     auc_threshold: float = 0.98
 
     @property
@@ -140,6 +142,7 @@ class LeakageReport:
                 "flagged_pairs": [p.as_dict() for p in self.pairs if p.check != "bpt"],
                 "flagged_by_bpt": [p.as_dict() for p in self.pairs if p.check == "bpt"],
                 "pair_check": self.pair_check,
+                "behaviour_checked": self.behaviour_checked, "smallest_train_class": self.smallest_class,
                 "leaky": self.leaky}
 
 
@@ -157,6 +160,7 @@ def check_leakage(
     max_pair_features: int = 40,
     max_pair_rows: int = 20000,
     check_pairs_too: bool = True,
+    min_class_count: int = 20,
     random_state: int = 0,
     source: str = "features",
     raise_on_leak: bool = True,
@@ -184,6 +188,11 @@ def check_leakage(
         training rows (stratified, seeded by ``random_state``).
     check_pairs_too : bool, keyword-only
         Run the pair checks (on the features not already flagged on their own).
+    min_class_count : int, keyword-only
+        The behavioural checks (single-feature AUC, pairs, BPT lines) need at least this many training
+        objects in the smallest class: with fewer, an unrelated feature separates the classes perfectly
+        by chance (two AGN among 30 objects: a random feature has AUC 1 with probability 2/435), so they
+        are skipped with a warning and only the names are checked (recorded as ``behaviour_checked``).
 
     Raises
     ------
@@ -195,12 +204,19 @@ def check_leakage(
     train = np.asarray(train, dtype=bool)
     auc = {f: single_feature_auc(df[f].to_numpy(dtype=np.float64, na_value=np.nan)[train], label[train])
            for f in features}
-    by_auc = {f: a for f, a in auc.items() if np.isfinite(a) and a > auc_threshold}
+    rows = train & (label >= 0)
+    counts = np.unique(label[rows], return_counts=True)[1]
+    smallest = int(counts.min()) if counts.size >= 2 else 0
+    behaviour = smallest >= min_class_count
+    if not behaviour:
+        log.warning("%s: the smallest class has %d training object(s) (< %d): a feature can separate so few "
+                    "objects by chance, so the leakage guard checks names only (no AUC, pair or BPT-line check)",
+                    source, smallest, min_class_count)
+    by_auc = {f: a for f, a in auc.items() if behaviour and np.isfinite(a) and a > auc_threshold}
     pairs: tuple[PairFinding, ...] = ()
     pair_check: dict = {}
     rest = [f for f in features if f not in by_name and f not in by_auc]
-    rows = train & (label >= 0)
-    if check_pairs_too and len(rest) >= 2 and rows.any():
+    if behaviour and check_pairs_too and len(rest) >= 2 and rows.any():
         X = df[rest].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
         found = check_pairs(X, label[rows].astype(np.int64), rest, auc, pair_threshold=pair_threshold,
                             bpt_threshold=bpt_threshold, depth=pair_depth, max_features=max_pair_features,
@@ -208,7 +224,8 @@ def check_leakage(
         pairs = tuple(found["findings"])
         pair_check = {**found["settings"], "best": found["best"]}
     report = LeakageReport(by_name=by_name, by_auc=by_auc, auc=auc, allow_leaky=allow_leaky, pairs=pairs,
-                           pair_check=pair_check, auc_threshold=auc_threshold)
+                           pair_check=pair_check, auc_threshold=auc_threshold, smallest_class=smallest,
+                           behaviour_checked=behaviour)
     if report.leaky:
         detail = "; ".join(report.describe())
         if not allow_leaky and raise_on_leak:
