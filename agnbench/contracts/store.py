@@ -8,6 +8,9 @@ Paths
 Reading
     :func:`open_store` opens and validates a store (every track trains through it);
     :func:`read_objects` reads ``objects.parquet`` as it is and :func:`read_manifest` the manifest.
+    :func:`validate_store_arrays` checks the arrays (every value finite and within
+    :data:`MAX_ABS_VALUE`, rows in range); ``agnbench prep`` runs it before a store is renamed into
+    place, and ``agnbench validate STORE`` runs it on any store.
 Completion
     :func:`store_complete` (``agnbench prep`` writes ``manifest.json`` last, atomically) and
     :func:`survey_complete` (the same for ``agnbench simulate``).
@@ -29,18 +32,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_data_record
 from agnbench.contracts.schema import validate_objects
-from agnbench.errors import AgnbenchError
+from agnbench.errors import AgnbenchError, SchemaError
 from agnbench.fileio import sha256_file
 
 #: Values of :func:`store_state`.
 STORE_OK, STORE_UNKNOWN, STORE_MISSING, STORE_CHANGED = "ok", "unknown", "missing", "changed"
 #: ``kind`` of a store's ``manifest.json`` and of a mock survey's.
 STORE_KIND, MOCK_SURVEY_KIND = "agnbench dataset store", "agnbench mock survey"
+#: Largest magnitude of any value in a store's arrays (``flux.npy``, ``ivar.npy``, ``cutouts.npy``):
+#: sqrt of float32's largest value (~1.8e19), so that the square of every value is finite in float32
+#: (training computes variances and norms in float32). Inputs beyond it are quarantined by prep.
+MAX_ABS_VALUE = float(np.sqrt(np.finfo(np.float32).max))
+#: Bytes of one array read at a time by :func:`validate_store_arrays`.
+_CHECK_CHUNK_BYTES = 64 << 20
 
 
 # --------------------------------------------------------------------------- paths
@@ -243,6 +253,55 @@ def open_store(path: str | Path) -> Store:
         names = objects.loc[objects["label"] >= 0].sort_values("label").drop_duplicates("label")["label_name"]
         classes = tuple(names)
     return Store(path=path, objects=objects, manifest=manifest, classes=classes)
+
+
+def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None) -> None:
+    """Check a store's arrays (Contract 1): every value finite with ``|x| <= MAX_ABS_VALUE``, rows in range.
+
+    The arrays are read in chunks through a memory map, so memory stays flat whatever their size.
+
+    Parameters
+    ----------
+    path : path
+        The store directory.
+    objects : pandas.DataFrame, optional
+        Its objects table (read from ``objects.parquet`` if None); names the objects of bad rows.
+
+    Raises
+    ------
+    SchemaError
+        One line per problem, each naming the array, how many values, the object ids and rows.
+    """
+    paths = store_paths(path)
+    objects = read_objects(path) if objects is None else objects
+    problems = []
+    for array, column in ((paths.flux, "spec_row"), (paths.ivar, "spec_row"), (paths.cutouts, "image_row")):
+        if not array.exists():
+            continue
+        rel = array.relative_to(paths.root).as_posix()
+        data = np.load(array, mmap_mode="r")
+        rows = objects[column].to_numpy(np.int64) if column in objects else np.empty(0, np.int64)
+        if rows.size and rows.max() >= len(data):
+            problems.append(f"{rel} has {len(data)} rows but objects.parquet {column} goes up to {rows.max()}")
+        step = max(1, _CHECK_CHUNK_BYTES // max(1, data[:1].nbytes))
+        bad_rows, n_bad, worst = [], 0, 0.0
+        for lo in range(0, len(data), step):
+            chunk = np.asarray(data[lo : lo + step], dtype=np.float64).reshape(min(step, len(data) - lo), -1)
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.abs(chunk) <= MAX_ABS_VALUE)  # NaN, inf and overflow-prone values
+            if bad.any():
+                per_row = bad.sum(axis=1)
+                n_bad += int(per_row.sum())
+                bad_rows.extend((lo + np.flatnonzero(per_row)).tolist())
+                worst = max(worst, float(np.nanmax(np.abs(chunk[bad]), initial=0.0)))
+        if n_bad:
+            ids = objects["object_id"].to_numpy()[np.isin(rows, bad_rows)] if rows.size else np.empty(0)
+            problems.append(f"{rel}: {n_bad} value(s) not finite or beyond {MAX_ABS_VALUE:.3g} (largest |value| "
+                            f"{worst:.4g}) in {len(bad_rows)} row(s) {bad_rows[:5]}, object_id "
+                            f"{', '.join(map(str, ids[:5])) or '(none)'}")
+    if problems:
+        raise SchemaError(f"{paths.root}: invalid store arrays (docs/contracts.md, Contract 1; rebuild the store "
+                          "with agnbench prep):\n  " + "\n  ".join(problems))
 
 
 def read_objects(path: str | Path) -> pd.DataFrame:

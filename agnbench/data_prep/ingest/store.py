@@ -5,9 +5,15 @@ memory-mapped arrays -> write objects.parquet, quarantine.csv, manifest.json, co
 rename into place.
 
 Resume: shard results are saved in a work directory ``.<name>.partial`` beside the output as
-they finish; running the same command again skips finished shards (the plan hash guards against
-resuming with other inputs or settings), and the finished store is byte-identical to an
-uninterrupted run. Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
+they finish; running the same command again skips finished shards, and the finished store is
+byte-identical to an uninterrupted run on the inputs as they are now. The plan hash (object ids,
+``--source spectra`` files, prep settings, seed, raw path) discards a work directory made with other
+settings or objects. Each shard also records its items (object id, file, redshift, catalog
+plate/mjd/fiber) and every input file's size and mtime_ns; a shard whose items or files changed
+(or whose files vanished) since it was saved is redone, and the log says how many were. Everything
+else taken from the catalogs (labels, splits, features, photometry) is rebuilt on every run, never
+resumed. Before the store is renamed into place its arrays are checked
+(:func:`~agnbench.contracts.store.validate_store_arrays`). Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
 files, so peak memory does not grow with the number of objects. Shard work is a pure function of
 its items (:func:`spectra.ingest_spectra`, :func:`images.ingest_cutouts`), runnable locally or with
 Dask (README).
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
@@ -34,13 +41,14 @@ from agnbench.config.core import Config, config_to_dict, dump_config
 from agnbench.config.rules import alternatives
 from agnbench.data_prep.ingest import images as img
 from agnbench.data_prep.ingest import spectra as spec
+from agnbench.data_prep.formats.sdss_files import spec_filename
 from agnbench.data_prep.ingest.objects import Selection
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.fileio import default_workers, file_manifest
 from agnbench.contracts import files
 from agnbench.contracts.schema import validate_objects
-from agnbench.contracts.store import STORE_KIND, store_paths
+from agnbench.contracts.store import STORE_KIND, store_paths, validate_store_arrays
 
 log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
@@ -107,6 +115,7 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
                 "units": "asinh(flux / scale) per band" if stretch.method == "asinh_global" else "per-image min-max",
                 "stretch": asdict(stretch), "dtype": "float16"})
         validate_objects(objects, source=str(store_paths(out).objects))
+        validate_store_arrays(tmp, objects)
         atomic_write_parquet(paths.objects, objects)
         qdf = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
         atomic_write_text(paths.quarantine, qdf.to_csv(index=False))
@@ -162,7 +171,9 @@ def _prepare_work_dir(work: Path, plan: str) -> None:
     atomic_write_text(stamp, plan)
 
 
-def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> list[tuple[str, str, float]]:
+def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> list[tuple]:
+    """(object_id, file, z, (plate, mjd, fiber)) per object with a ``spec-PLATE-MJD-FIBER.fits``; the
+    catalog row's identity is checked against the file's own by :func:`spectra.ingest_spectra`."""
     index = {}
     for path in sorted((raw / "spectra").glob("**/spec-*.fits")):
         parts = path.stem.split("-")
@@ -181,10 +192,11 @@ def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> 
     for row in objects.itertuples(index=False):
         path = index.get((int(row.plate), int(row.mjd), int(row.fiberid))) if hasattr(row, "plate") else None
         if path is None:
-            quarantine.append({"object_id": row.object_id, "file": "", "stage": "spectra",
-                               "reason": "no spectrum file for this object's plate/mjd/fiber"})
+            wanted = spec_filename(int(row.plate), int(row.mjd), int(row.fiberid)) if hasattr(row, "plate") else ""
+            quarantine.append({"object_id": row.object_id, "file": str(raw / "spectra" / "**" / wanted) if wanted else "",
+                               "stage": "spectra", "reason": "no spectrum file for this object's plate/mjd/fiber"})
         else:
-            items.append((row.object_id, str(path), float(row.z)))
+            items.append((row.object_id, str(path), float(row.z), (int(row.plate), int(row.mjd), int(row.fiberid))))
     return items
 
 
@@ -204,7 +216,7 @@ def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list
         names = [f"{key}{s}" for key in (oid, objid) if key for s in suffixes]
         path = next((present[n] for n in names if n in present), None)
         if path is None:
-            quarantine.append({"object_id": oid, "file": "", "stage": "images",
+            quarantine.append({"object_id": oid, "file": str(folders[0] / names[0]), "stage": "images",
                                "reason": f"no cutout named {' or '.join(names[:: len(suffixes)])} (+{suffixes[0]}) in "
                                          f"{' or '.join(map(str, folders))}"})
         else:
@@ -225,13 +237,15 @@ def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path
     shards = [items[i : i + size] for i in range(0, len(items), size)]
     paths = [work / kind / f"shard-{k:05d}.npz" for k in range(len(shards))]
     paths[0].parent.mkdir(exist_ok=True)
-    todo = [k for k, p in enumerate(paths) if not p.exists()]
+    stamps = [_stamp(shard) for shard in shards]
+    todo = _stale_shards(kind, paths, stamps)
     bar = tqdm(total=len(items), initial=len(items) - sum(len(shards[k]) for k in todo), desc=f"prep {kind}",
                unit="file", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(todo) <= 1:
             for k in todo:
-                _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], budget)
+                _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], stamps[k],
+                            budget)
                 bar.update(len(shards[k]))
         else:
             # at most 2 shards per worker in flight, and each result is dropped once saved, so
@@ -245,7 +259,7 @@ def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in sorted(done, key=running.get):
                         k = running.pop(fut)
-                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], budget)
+                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], stamps[k], budget)
                         bar.update(len(shards[k]))
                     del done
     finally:
@@ -253,10 +267,62 @@ def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path
     return paths
 
 
-def _save_shard(path: Path, result: Any, ids: list[str], budget: list[int | None]) -> None:
+def _stamp(shard: list[tuple]) -> str:
+    """What a shard's result depends on besides the settings: its items and each input file's size and mtime_ns
+    (taken before the files are read, so a file changed while being read makes the shard stale)."""
+    inputs = []
+    for item in shard:
+        try:
+            st = os.stat(item[1])
+            inputs.append([str(item[1]), st.st_size, st.st_mtime_ns])
+        except OSError:
+            inputs.append([str(item[1]), None, None])
+    items = [[str(v) if not isinstance(v, (list, tuple)) else [int(x) for x in v] for v in item] for item in shard]
+    return json.dumps({"items": items, "inputs": inputs}, sort_keys=True)
+
+
+def _stale_shards(kind: str, paths: list[Path], stamps: list[str]) -> list[int]:
+    """Indices of the shards to (re)do: not saved yet, or saved from other items or input files."""
+    todo, redone, example = [], 0, ""
+    for k, (path, stamp) in enumerate(zip(paths, stamps)):
+        if not path.exists():
+            todo.append(k)
+            continue
+        try:
+            with np.load(path) as npz:
+                saved = str(npz["stamp"]) if "stamp" in npz.files else ""
+        except (OSError, ValueError, KeyError):
+            saved = ""
+        if saved != stamp:
+            todo.append(k)
+            redone += 1
+            if not example:
+                example = _what_changed(saved, stamp)
+    n_done = sum(p.exists() for p in paths)
+    if n_done:
+        log.info("resuming prep %s: %d of %d finished shards reused, %d redone because their inputs changed since "
+                 "they were made%s", kind, n_done - redone, n_done, redone, f" (e.g. {example})" if example else "")
+    return todo
+
+
+def _what_changed(saved: str, stamp: str) -> str:
+    """One example of what differs between a saved shard stamp and the current one."""
+    if not saved:
+        return "the shard records no inputs (made by an older agnbench or unreadable)"
+    old = {path: was for path, *was in json.loads(saved)["inputs"]}
+    for path, *now in json.loads(stamp)["inputs"]:
+        was = old.get(path)
+        if was is not None and was != now:
+            return f"{path}: " + ("vanished" if now[0] is None else f"size {was[0]} -> {now[0]}, mtime_ns {was[1]} -> "
+                                  f"{now[1]}")
+    return "its objects, redshifts or files differ (a changed catalog, or a file added or removed)"
+
+
+def _save_shard(path: Path, result: Any, ids: list[str], stamp: str, budget: list[int | None]) -> None:
     arrays = {k: v for k, v in vars(result).items() if isinstance(v, np.ndarray)}
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, quarantine=np.array(json.dumps(result.quarantine)), object_ids=np.array(ids), **arrays)
+    np.savez(tmp, quarantine=np.array(json.dumps(result.quarantine)), object_ids=np.array(ids),
+             stamp=np.array(stamp), **arrays)
     tmp.replace(path)
     if budget[0] is not None:
         budget[0] -= 1
@@ -279,7 +345,8 @@ def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarant
     rows = objects[column].to_numpy().copy()
     for path in shards:
         shard = _load(path, ("object_ids", "ok", "quarantine"))
-        quarantine.extend(shard["quarantine"])
+        quarantine.extend({"object_id": q["object_id"], "file": q.get("file", q.get("path", "")), "stage": q["stage"],
+                           "reason": q["reason"]} for q in shard["quarantine"])
         for oid in shard["object_ids"][shard["ok"]]:
             rows[order[oid]] = row
             row += 1
