@@ -50,7 +50,9 @@ STORE_KIND, MOCK_SURVEY_KIND = "agnbench dataset store", "agnbench mock survey"
 #: (training computes variances and norms in float32). Inputs beyond it are quarantined by prep.
 MAX_ABS_VALUE = float(np.sqrt(np.finfo(np.float32).max))
 #: Bytes of one array read at a time by :func:`validate_store_arrays`.
-_CHECK_CHUNK_BYTES = 64 << 20
+_CHECK_CHUNK_BYTES = 16 << 20
+#: The arrays :func:`validate_store_arrays` checks: name -> the objects.parquet column holding their row.
+STORE_ARRAYS = {"flux": "spec_row", "ivar": "spec_row", "cutouts": "image_row"}
 
 
 # --------------------------------------------------------------------------- paths
@@ -255,7 +257,8 @@ def open_store(path: str | Path) -> Store:
     return Store(path=path, objects=objects, manifest=manifest, classes=classes)
 
 
-def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None) -> None:
+def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None, *,
+                          arrays: Iterable[str] = tuple(STORE_ARRAYS)) -> None:
     """Check a store's arrays (Contract 1): every value finite with ``|x| <= MAX_ABS_VALUE``, rows in range.
 
     The arrays are read in chunks through a memory map, so memory stays flat whatever their size.
@@ -266,6 +269,8 @@ def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None)
         The store directory.
     objects : pandas.DataFrame, optional
         Its objects table (read from ``objects.parquet`` if None); names the objects of bad rows.
+    arrays : iterable of str
+        Which of :data:`STORE_ARRAYS` to check (those the store lacks are skipped).
 
     Raises
     ------
@@ -275,7 +280,8 @@ def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None)
     paths = store_paths(path)
     objects = read_objects(path) if objects is None else objects
     problems = []
-    for array, column in ((paths.flux, "spec_row"), (paths.ivar, "spec_row"), (paths.cutouts, "image_row")):
+    for name in arrays:
+        array, column = getattr(paths, name), STORE_ARRAYS[name]
         if not array.exists():
             continue
         rel = array.relative_to(paths.root).as_posix()
@@ -286,14 +292,14 @@ def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None)
         step = max(1, _CHECK_CHUNK_BYTES // max(1, data[:1].nbytes))
         bad_rows, n_bad, worst = [], 0, 0.0
         for lo in range(0, len(data), step):
-            chunk = np.asarray(data[lo : lo + step], dtype=np.float64).reshape(min(step, len(data) - lo), -1)
+            chunk = np.abs(np.asarray(data[lo : lo + step], dtype=np.float32)).reshape(min(step, len(data) - lo), -1)
             with np.errstate(invalid="ignore"):
-                bad = ~(np.abs(chunk) <= MAX_ABS_VALUE)  # NaN, inf and overflow-prone values
+                bad = ~(chunk <= MAX_ABS_VALUE)  # NaN, inf and overflow-prone values
             if bad.any():
                 per_row = bad.sum(axis=1)
                 n_bad += int(per_row.sum())
                 bad_rows.extend((lo + np.flatnonzero(per_row)).tolist())
-                worst = max(worst, float(np.nanmax(np.abs(chunk[bad]), initial=0.0)))
+                worst = max(worst, float(np.nanmax(chunk[bad], initial=0.0)))
         if n_bad:
             ids = objects["object_id"].to_numpy()[np.isin(rows, bad_rows)] if rows.size else np.empty(0)
             problems.append(f"{rel}: {n_bad} value(s) not finite or beyond {MAX_ABS_VALUE:.3g} (largest |value| "
@@ -302,6 +308,35 @@ def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None)
     if problems:
         raise SchemaError(f"{paths.root}: invalid store arrays (docs/contracts.md, Contract 1; rebuild the store "
                           "with agnbench prep):\n  " + "\n  ".join(problems))
+
+
+def validate_store(path: str | Path) -> Store:
+    """Check a whole store (``agnbench validate``): :func:`open_store`, the files ``manifest.json`` lists
+    (size and sha256 unchanged, none missing) and :func:`validate_store_arrays`.
+
+    Raises
+    ------
+    AgnbenchError
+        Naming every file that is missing or changed, or (:class:`SchemaError`) every array problem.
+    """
+    from agnbench.fileio import file_manifest
+
+    store = open_store(path)
+    listed = store.manifest.get("files") or {}
+    actual = file_manifest(store.path, exclude=[f for f in _all_files(store.path) if f not in listed])
+    missing = sorted(set(listed) - set(actual))
+    changed = sorted(f for f in listed if f in actual and actual[f] != listed[f])
+    if missing or changed:
+        raise AgnbenchError(f"{store.path}: files differ from manifest.json (docs/contracts.md, Contract 1): "
+                            + "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
+                                        + [f"changed since prep {', '.join(changed)}"] * bool(changed))
+                            + "; rebuild the store with agnbench prep")
+    validate_store_arrays(store.path, store.objects)
+    return store
+
+
+def _all_files(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 
 
 def read_objects(path: str | Path) -> pd.DataFrame:

@@ -85,7 +85,7 @@ def test_resume_redoes_a_shard_whose_spectrum_file_changed(survey: Path, tmp_pat
         flux *= np.linspace(0.5, 2.0, flux.size, dtype=np.float32)
     _touch_later(path)
     assert path.stat().st_size == size
-    with caplog.at_level(logging.INFO, logger="agnbench.data_prep.ingest.store"):
+    with caplog.at_level(logging.INFO, logger="agnbench.data_prep.ingest"):
         resumed = prep(cfg, source="mpajhu", raw=raw, out=tmp_path / "resumed", progress=False)
     assert "spectra: 1 of 2 finished shards reused, 1 redone" in caplog.text, caplog.text
     assert path.name in caplog.text
@@ -108,7 +108,7 @@ def test_resume_redoes_shards_after_a_catalog_or_a_file_changed(survey: Path, tm
         table.write(raw / "catalog" / f"{name}.fits", overwrite=True)
     gone = list(select_mpajhu(raw, cfg).objects["object_id"])[15]  # in the second shard
     _spectrum_files(raw)[gone].unlink()
-    with caplog.at_level(logging.INFO, logger="agnbench.data_prep.ingest.store"):
+    with caplog.at_level(logging.INFO, logger="agnbench.data_prep.ingest"):
         resumed = prep(cfg, source="mpajhu", raw=raw, out=tmp_path / "resumed", progress=False)
     assert "spectra: 0 of 2 finished shards reused, 2 redone" in caplog.text, caplog.text
     fresh = prep(cfg, source="mpajhu", raw=raw, out=tmp_path / "fresh", progress=False)
@@ -282,3 +282,27 @@ def test_non_square_cutouts_are_quarantined_and_square_ones_resized(tmp_path: Pa
                             ("real", str(real))], size=64, source="jpeg")
     assert shard.ok.tolist() == [False, True, True]
     assert "not square: shape (3, 200, 256)" in shard.quarantine[0]["reason"]
+
+
+def test_validate_command_and_training_name_an_inf_in_the_store(survey: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from agnbench.cli.main import main
+
+    out = prep(load_config(overrides=PREP), source="mpajhu", raw=survey, out=tmp_path / "store", progress=False)
+    assert main(["validate", str(out), "-q"]) == 0
+    assert "valid store (40 objects" in capsys.readouterr().out
+    cut = np.load(out / "images" / "cutouts.npy", mmap_mode="r+")
+    cut[0, 1, 2, 3] = np.float16(np.inf)
+    cut.flush()
+    del cut
+    assert main(["validate", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "images/cutouts.npy" in err and "changed since prep" in err
+    # the same store with its manifest's checksums ignored: the arrays check names the value
+    with pytest.raises(SchemaError, match=r"images/cutouts.npy: 1 value\(s\) not finite"):
+        store_contract.validate_store_arrays(out)
+    from agnbench.config.deep import ImagesConfig
+    from agnbench.deep.data import TrackData
+
+    with pytest.raises(SchemaError, match="images/cutouts.npy"):
+        TrackData("images", store_contract.open_store(out), ImagesConfig(), seed=0)

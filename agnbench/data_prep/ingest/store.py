@@ -24,16 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from agnbench import __version__
 from agnbench.config.choices import PREP_SOURCES
@@ -43,6 +40,7 @@ from agnbench.data_prep.ingest import images as img
 from agnbench.data_prep.ingest import spectra as spec
 from agnbench.data_prep.formats.sdss_files import spec_filename
 from agnbench.data_prep.ingest.objects import Selection
+from agnbench.data_prep.ingest.shards import load_shard, run_shards
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.fileio import default_workers, file_manifest
@@ -101,8 +99,11 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     grid, spec_kw = spectra_settings(cfg)
     img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
               "source": cfg.prep.image_source}
-    spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
-    img_shards = _run_shards("images", img_items, img.ingest_cutouts, img_kw, work, cfg, workers, progress, budget)
+    size = cfg.prep.shard_size
+    spec_shards = run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, shard_size=size, workers=workers,
+                             progress=progress, budget=budget)
+    img_shards = run_shards("images", img_items, img.ingest_cutouts, img_kw, work, shard_size=size, workers=workers,
+                            progress=progress, budget=budget)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         paths = store_paths(tmp)
         if spec_shards:
@@ -224,127 +225,12 @@ def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list
     return items
 
 
-def _shard_call(func: Callable, items: list, kwargs: dict) -> Any:
-    return func(items, **kwargs)
-
-
-def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path, cfg: Config, workers: int,
-                progress: bool, budget: list[int | None]) -> list[Path]:
-    """Run ``func`` over shards of ``items``; return the shard result files in order."""
-    if not items:
-        return []
-    size = cfg.prep.shard_size
-    shards = [items[i : i + size] for i in range(0, len(items), size)]
-    paths = [work / kind / f"shard-{k:05d}.npz" for k in range(len(shards))]
-    paths[0].parent.mkdir(exist_ok=True)
-    stamps = [_stamp(shard) for shard in shards]
-    todo = _stale_shards(kind, paths, stamps)
-    bar = tqdm(total=len(items), initial=len(items) - sum(len(shards[k]) for k in todo), desc=f"prep {kind}",
-               unit="file", disable=not progress, leave=False)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for k in todo:
-                _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], stamps[k],
-                            budget)
-                bar.update(len(shards[k]))
-        else:
-            # at most 2 shards per worker in flight, and each result is dropped once saved, so
-            # memory stays flat however many shards there are
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-                queue, running = list(todo), {}
-                while queue or running:
-                    while queue and len(running) < 2 * workers:
-                        k = queue.pop(0)
-                        running[pool.submit(_shard_call, func, shards[k], kwargs)] = k
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=running.get):
-                        k = running.pop(fut)
-                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], stamps[k], budget)
-                        bar.update(len(shards[k]))
-                    del done
-    finally:
-        bar.close()
-    return paths
-
-
-def _stamp(shard: list[tuple]) -> str:
-    """What a shard's result depends on besides the settings: its items and each input file's size and mtime_ns
-    (taken before the files are read, so a file changed while being read makes the shard stale)."""
-    inputs = []
-    for item in shard:
-        try:
-            st = os.stat(item[1])
-            inputs.append([str(item[1]), st.st_size, st.st_mtime_ns])
-        except OSError:
-            inputs.append([str(item[1]), None, None])
-    items = [[str(v) if not isinstance(v, (list, tuple)) else [int(x) for x in v] for v in item] for item in shard]
-    return json.dumps({"items": items, "inputs": inputs}, sort_keys=True)
-
-
-def _stale_shards(kind: str, paths: list[Path], stamps: list[str]) -> list[int]:
-    """Indices of the shards to (re)do: not saved yet, or saved from other items or input files."""
-    todo, redone, example = [], 0, ""
-    for k, (path, stamp) in enumerate(zip(paths, stamps)):
-        if not path.exists():
-            todo.append(k)
-            continue
-        try:
-            with np.load(path) as npz:
-                saved = str(npz["stamp"]) if "stamp" in npz.files else ""
-        except (OSError, ValueError, KeyError):
-            saved = ""
-        if saved != stamp:
-            todo.append(k)
-            redone += 1
-            if not example:
-                example = _what_changed(saved, stamp)
-    n_done = sum(p.exists() for p in paths)
-    if n_done:
-        log.info("resuming prep %s: %d of %d finished shards reused, %d redone because their inputs changed since "
-                 "they were made%s", kind, n_done - redone, n_done, redone, f" (e.g. {example})" if example else "")
-    return todo
-
-
-def _what_changed(saved: str, stamp: str) -> str:
-    """One example of what differs between a saved shard stamp and the current one."""
-    if not saved:
-        return "the shard records no inputs (made by an older agnbench or unreadable)"
-    old = {path: was for path, *was in json.loads(saved)["inputs"]}
-    for path, *now in json.loads(stamp)["inputs"]:
-        was = old.get(path)
-        if was is not None and was != now:
-            return f"{path}: " + ("vanished" if now[0] is None else f"size {was[0]} -> {now[0]}, mtime_ns {was[1]} -> "
-                                  f"{now[1]}")
-    return "its objects, redshifts or files differ (a changed catalog, or a file added or removed)"
-
-
-def _save_shard(path: Path, result: Any, ids: list[str], stamp: str, budget: list[int | None]) -> None:
-    arrays = {k: v for k, v in vars(result).items() if isinstance(v, np.ndarray)}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, quarantine=np.array(json.dumps(result.quarantine)), object_ids=np.array(ids),
-             stamp=np.array(stamp), **arrays)
-    tmp.replace(path)
-    if budget[0] is not None:
-        budget[0] -= 1
-        if budget[0] <= 0:
-            raise KeyboardInterrupt("stopped after the requested number of shards (test hook)")
-
-
-def _load(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Arrays of a shard file (only ``keys`` if given: npz members are read lazily)."""
-    with np.load(path) as npz:
-        out = {k: npz[k] for k in (keys or npz.files)}
-    if "quarantine" in out:
-        out["quarantine"] = json.loads(str(out["quarantine"]))
-    return out
-
-
 def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarantine: list[dict]) -> int:
     """Give the ok items of every shard compact row numbers (shard order = object order); return the count."""
     row, order = 0, {oid: i for i, oid in enumerate(objects["object_id"])}
     rows = objects[column].to_numpy().copy()
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "quarantine"))
+        shard = load_shard(path, ("object_ids", "ok", "quarantine"))
         quarantine.extend({"object_id": q["object_id"], "file": q.get("file", q.get("path", "")), "stage": q["stage"],
                            "reason": q["reason"]} for q in shard["quarantine"])
         for oid in shard["object_ids"][shard["ok"]]:
@@ -366,7 +252,7 @@ def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid
     order = {oid: i for i, oid in enumerate(objects["object_id"])}
     row = 0
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median", "norm_fallback"))
+        shard = load_shard(path, ("object_ids", "ok", "flux", "ivar", "sn_median", "norm_fallback"))
         ok = shard["ok"]
         n = int(ok.sum())
         flux[row : row + n] = shard["flux"][ok]
@@ -391,7 +277,7 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     split = dict(zip(objects["object_id"], objects["split"]))
     sigmas = []
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "sky_sigma"))
+        shard = load_shard(path, ("object_ids", "ok", "sky_sigma"))
         train = np.array([split[o] == "train" for o in shard["object_ids"]]) & shard["ok"]
         sigmas.append(shard["sky_sigma"][train])
     bands = "grz" if cfg.prep.image_source == "fits" else "gri"
@@ -405,7 +291,7 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     cutouts = np.lib.format.open_memmap(paths.cutouts, mode="w+", dtype=np.float16, shape=shape)
     row = 0
     for path in shards:
-        shard = _load(path, ("ok", "images"))
+        shard = load_shard(path, ("ok", "images"))
         ok = shard["ok"]
         n = int(ok.sum())
         cutouts[row : row + n] = img.apply_stretch(shard["images"][ok], stretch, dtype=np.float16)
