@@ -291,9 +291,16 @@ def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None,
             problems.append(f"{rel} has {len(data)} rows but objects.parquet {column} goes up to {rows.max()}")
         step = max(1, _CHECK_CHUNK_BYTES // max(1, data[:1].nbytes))
         bad_rows, n_bad, worst = [], 0, 0.0
+        if not np.issubdtype(data.dtype, np.floating):
+            problems.append(f"{rel} has dtype {data.dtype}, not a float dtype")
+            continue
+        small = float(np.finfo(data.dtype).max) <= MAX_ABS_VALUE  # float16: only NaN/inf can be out of range
         for lo in range(0, len(data), step):
-            chunk = np.abs(np.asarray(data[lo : lo + step], dtype=np.float32)).reshape(min(step, len(data) - lo), -1)
+            chunk = np.asarray(data[lo : lo + step]).reshape(min(step, len(data) - lo), -1)
             with np.errstate(invalid="ignore"):
+                if np.isfinite(chunk).all() if small else np.abs(chunk).max(initial=0) <= MAX_ABS_VALUE:
+                    continue  # the common case: one reduction per chunk
+                chunk = np.abs(chunk.astype(np.float32))
                 bad = ~(chunk <= MAX_ABS_VALUE)  # NaN, inf and overflow-prone values
             if bad.any():
                 per_row = bad.sum(axis=1)
