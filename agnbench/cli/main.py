@@ -22,7 +22,7 @@ from agnbench.cli.analyse import add_compare, add_explain, add_report
 from agnbench.cli.common import setup_logging
 from agnbench.cli.fetch import add_fetch
 from agnbench.cli.predict import add_predict
-from agnbench.cli.prep import add_prep, add_simulate
+from agnbench.cli.prep import add_prep, add_simulate, add_validate
 from agnbench.cli.run import add_run
 from agnbench.cli.train import add_train
 from agnbench.errors import AgnbenchError
@@ -38,6 +38,7 @@ Start with a mock survey in the real SDSS / Legacy Survey file formats:
 #: Subcommand registrations, in the order ``agnbench --help`` lists them.
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_simulate, add_prep, add_train, add_predict, add_compare, add_explain, add_report, add_run, add_fetch,
+    add_validate,
 )
 
 

@@ -1,4 +1,4 @@
-"""``agnbench simulate`` and ``agnbench prep``: the mock survey and the dataset store."""
+"""``agnbench simulate``, ``agnbench prep`` and ``agnbench validate``: the mock survey and the dataset store."""
 
 from __future__ import annotations
 
@@ -116,3 +116,31 @@ def run_prep(args: argparse.Namespace) -> Path:
                 z_col=args.z_col, plate_col=args.plate_col, mjd_col=args.mjd_col, fiber_col=args.fiber_col,
                 column_map=parse_column_map(args.column_map), features=features, allow_leaky=args.allow_leaky,
                 overwrite=args.overwrite, progress=not args.quiet)
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    """Register ``agnbench validate`` on the top-level subparsers ``sub``."""
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset store: objects.parquet, files against manifest.json, every array value finite",
+        description=(
+            "Check a dataset store written by agnbench prep (docs/contracts.md, Contract 1): objects.parquet "
+            "follows the schema, every file manifest.json lists is present with its recorded size and sha256, "
+            "and every value of spectra/flux.npy, ivar.npy and images/cutouts.npy is finite (|x| <= ~1.8e19). "
+            "Problems are listed with the array, the count and the object ids; exit status 1."
+        ),
+    )
+    p.add_argument("store", type=Path, help="the store directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.set_defaults(func=run_validate)
+
+
+def run_validate(args: argparse.Namespace) -> str:
+    """Run ``agnbench validate``; return the one-line verdict."""
+    from agnbench.contracts.store import validate_store
+
+    store = validate_store(args.store)
+    objects = store.objects
+    return (f"{store.path}: valid store ({len(objects)} objects, {int((objects['spec_row'] >= 0).sum())} spectra, "
+            f"{int((objects['image_row'] >= 0).sum())} cutouts)")

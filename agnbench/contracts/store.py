@@ -8,6 +8,9 @@ Paths
 Reading
     :func:`open_store` opens and validates a store (every track trains through it);
     :func:`read_objects` reads ``objects.parquet`` as it is and :func:`read_manifest` the manifest.
+    :func:`validate_store_arrays` checks the arrays (every value finite and within
+    :data:`MAX_ABS_VALUE`, rows in range); ``agnbench prep`` runs it before a store is renamed into
+    place, and ``agnbench validate STORE`` runs it on any store.
 Completion
     :func:`store_complete` (``agnbench prep`` writes ``manifest.json`` last, atomically) and
     :func:`survey_complete` (the same for ``agnbench simulate``).
@@ -28,18 +31,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import read_data_record
 from agnbench.contracts.schema import validate_objects
-from agnbench.errors import AgnbenchError
+from agnbench.errors import AgnbenchError, SchemaError
 from agnbench.fileio import read_json, read_parquet, sha256_file
 
 #: Values of :func:`store_state`.
 STORE_OK, STORE_UNKNOWN, STORE_MISSING, STORE_CHANGED = "ok", "unknown", "missing", "changed"
 #: ``kind`` of a store's ``manifest.json`` and of a mock survey's.
 STORE_KIND, MOCK_SURVEY_KIND = "agnbench dataset store", "agnbench mock survey"
+#: Largest magnitude of any value in a store's arrays (``flux.npy``, ``ivar.npy``, ``cutouts.npy``):
+#: sqrt of float32's largest value (~1.8e19), so that the square of every value is finite in float32
+#: (training computes variances and norms in float32). Inputs beyond it are quarantined by prep.
+MAX_ABS_VALUE = float(np.sqrt(np.finfo(np.float32).max))
+#: Bytes of one array read at a time by :func:`validate_store_arrays`.
+_CHECK_CHUNK_BYTES = 16 << 20
+#: The arrays :func:`validate_store_arrays` checks: name -> the objects.parquet column holding their row.
+STORE_ARRAYS = {"flux": "spec_row", "ivar": "spec_row", "cutouts": "image_row"}
 
 
 # --------------------------------------------------------------------------- paths
@@ -242,6 +254,95 @@ def open_store(path: str | Path) -> Store:
         names = objects.loc[objects["label"] >= 0].sort_values("label").drop_duplicates("label")["label_name"]
         classes = tuple(names)
     return Store(path=path, objects=objects, manifest=manifest, classes=classes)
+
+
+def validate_store_arrays(path: str | Path, objects: pd.DataFrame | None = None, *,
+                          arrays: Iterable[str] = tuple(STORE_ARRAYS)) -> None:
+    """Check a store's arrays (Contract 1): every value finite with ``|x| <= MAX_ABS_VALUE``, rows in range.
+
+    The arrays are read in chunks through a memory map, so memory stays flat whatever their size.
+
+    Parameters
+    ----------
+    path : path
+        The store directory.
+    objects : pandas.DataFrame, optional
+        Its objects table (read from ``objects.parquet`` if None); names the objects of bad rows.
+    arrays : iterable of str
+        Which of :data:`STORE_ARRAYS` to check (those the store lacks are skipped).
+
+    Raises
+    ------
+    SchemaError
+        One line per problem, each naming the array, how many values, the object ids and rows.
+    """
+    paths = store_paths(path)
+    objects = read_objects(path) if objects is None else objects
+    problems = []
+    for name in arrays:
+        array, column = getattr(paths, name), STORE_ARRAYS[name]
+        if not array.exists():
+            continue
+        rel = array.relative_to(paths.root).as_posix()
+        data = np.load(array, mmap_mode="r")
+        rows = objects[column].to_numpy(np.int64) if column in objects else np.empty(0, np.int64)
+        if rows.size and rows.max() >= len(data):
+            problems.append(f"{rel} has {len(data)} rows but objects.parquet {column} goes up to {rows.max()}")
+        step = max(1, _CHECK_CHUNK_BYTES // max(1, data[:1].nbytes))
+        bad_rows, n_bad, worst = [], 0, 0.0
+        if not np.issubdtype(data.dtype, np.floating):
+            problems.append(f"{rel} has dtype {data.dtype}, not a float dtype")
+            continue
+        small = float(np.finfo(data.dtype).max) <= MAX_ABS_VALUE  # float16: only NaN/inf can be out of range
+        for lo in range(0, len(data), step):
+            chunk = np.asarray(data[lo : lo + step]).reshape(min(step, len(data) - lo), -1)
+            with np.errstate(invalid="ignore"):
+                if np.isfinite(chunk).all() if small else np.abs(chunk).max(initial=0) <= MAX_ABS_VALUE:
+                    continue  # the common case: one reduction per chunk
+                chunk = np.abs(chunk.astype(np.float32))
+                bad = ~(chunk <= MAX_ABS_VALUE)  # NaN, inf and overflow-prone values
+            if bad.any():
+                per_row = bad.sum(axis=1)
+                n_bad += int(per_row.sum())
+                bad_rows.extend((lo + np.flatnonzero(per_row)).tolist())
+                worst = max(worst, float(np.nanmax(chunk[bad], initial=0.0)))
+        if n_bad:
+            ids = objects["object_id"].to_numpy()[np.isin(rows, bad_rows)] if rows.size else np.empty(0)
+            problems.append(f"{rel}: {n_bad} value(s) not finite or beyond {MAX_ABS_VALUE:.3g} (largest |value| "
+                            f"{worst:.4g}) in {len(bad_rows)} row(s) {bad_rows[:5]}, object_id "
+                            f"{', '.join(map(str, ids[:5])) or '(none)'}")
+    if problems:
+        raise SchemaError(f"{paths.root}: invalid store arrays (docs/contracts.md, Contract 1; rebuild the store "
+                          "with agnbench prep):\n  " + "\n  ".join(problems))
+
+
+def validate_store(path: str | Path) -> Store:
+    """Check a whole store (``agnbench validate``): :func:`open_store`, the files ``manifest.json`` lists
+    (size and sha256 unchanged, none missing) and :func:`validate_store_arrays`.
+
+    Raises
+    ------
+    AgnbenchError
+        Naming every file that is missing or changed, or (:class:`SchemaError`) every array problem.
+    """
+    from agnbench.fileio import file_manifest
+
+    store = open_store(path)
+    listed = store.manifest.get("files") or {}
+    actual = file_manifest(store.path, exclude=[f for f in _all_files(store.path) if f not in listed])
+    missing = sorted(set(listed) - set(actual))
+    changed = sorted(f for f in listed if f in actual and actual[f] != listed[f])
+    if missing or changed:
+        raise AgnbenchError(f"{store.path}: files differ from manifest.json (docs/contracts.md, Contract 1): "
+                            + "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
+                                        + [f"changed since prep {', '.join(changed)}"] * bool(changed))
+                            + "; rebuild the store with agnbench prep")
+    validate_store_arrays(store.path, store.objects)
+    return store
+
+
+def _all_files(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 
 
 def read_objects(path: str | Path) -> pd.DataFrame:

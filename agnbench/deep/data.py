@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from agnbench.config.deep import DeepTrainConfig, ImagesConfig, SpectraConfig
-from agnbench.contracts.store import Store
+from agnbench.contracts.store import Store, validate_store_arrays
 from agnbench.deep import augment
 from agnbench.errors import AgnbenchError
 from agnbench.seeding import make_worker_init_fn, rng, torch_generator
@@ -77,6 +77,9 @@ class TrackData:
                 raise AgnbenchError(
                     f"{self.store.path}: the store has no {rel}, so the {self.track} track cannot train on it; "
                     f"rebuild it with agnbench prep from a raw directory that has {self.track}")
+        # a store made before prep checked its arrays may hold inf/NaN: say which objects, not "Input contains NaN"
+        validate_store_arrays(self.store.path, self.store.objects,
+                              arrays=("flux", "ivar") if self.track == "spectra" else ("cutouts",))
         self.rows = self.store.objects[_ROW[self.track]].to_numpy(np.int64)
         if not (self.rows >= 0).any():
             raise AgnbenchError(f"{self.store.path}: no object has {self.track} ({_ROW[self.track]} is -1 for all); "

@@ -88,7 +88,7 @@ def test_argparse_choices_are_the_registry() -> None:
 
 def test_commands_in_order() -> None:
     assert list(_subparsers(build_parser())) == ["simulate", "prep", "train", "predict", "compare", "explain", "report", "run",
-                                                 "fetch"]
+                                                 "fetch", "validate"]
 
 
 @pytest.mark.parametrize("argv", [["prep"], ["train", "catalog"], ["train", "spectra"], ["train", "images"],

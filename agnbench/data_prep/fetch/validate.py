@@ -26,7 +26,7 @@ import numpy as np
 
 from agnbench.data_prep.formats.fastfits import (BLOCK, GUNZIP_MAX_RATIO, FitsFile, gunzip_limit, iter_gunzip,
                                                  read_header, read_image)
-from agnbench.data_prep.formats.sdss_files import SurveyFileError
+from agnbench.data_prep.formats.sdss_files import SurveyFileError, identity_mismatches
 
 #: Columns (upper case) that HDU 1 of each MPA-JHU table must hold, by file stem.
 CATALOG_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -150,11 +150,9 @@ def validate_spectrum(path: Path, *, plate: int, mjd: int, fiber: int) -> Invali
         return Invalid(f"{path.name}: COADD has no pixels")
     if not names & {"SPECOBJ", "SPALL"}:
         return Invalid(f"{path.name}: neither a SPECOBJ nor a SPALL HDU")
-    for key, want in (("PLATEID", plate), ("MJD", mjd), ("FIBERID", fiber)):
-        got = primary.get(key)
-        if isinstance(got, int) and got != want:
-            return Invalid(f"{path.name}: primary header {key}={got}, expected {want}; the server sent another "
-                           "object's spectrum (check fetch.spectra_url)")
+    wrong = identity_mismatches(primary, plate=plate, mjd=mjd, fiber=fiber, where="primary header")
+    if wrong:
+        return Invalid(f"{path.name}: {wrong[0]}; the server sent another object's spectrum (check fetch.spectra_url)")
     return None
 
 

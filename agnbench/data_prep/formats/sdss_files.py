@@ -50,6 +50,38 @@ def spec_filename(plate: int, mjd: int, fiber: int) -> str:
     return f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits"
 
 
+def identity_mismatches(values: Mapping[str, Any], *, plate: int, mjd: int, fiber: int, where: str,
+                        table: bool = False) -> list[str]:
+    """The identity a spectrum file states that disagrees with the expected plate, MJD and fiber.
+
+    The one identity check of spectrum files, used by ``agnbench fetch`` (downloads) and ``agnbench prep``
+    (files on disk). Keys absent from ``values`` or not integers are not checked: a file that states no
+    identity is accepted.
+
+    Parameters
+    ----------
+    values : mapping
+        What the file says: primary-header keywords ``PLATEID``, ``MJD``, ``FIBERID``, or (``table=True``)
+        the ``SPECOBJ``/``SPALL`` columns ``PLATE``, ``MJD``, ``FIBERID``.
+    plate, mjd, fiber : int
+        The expected identity (the catalog row's, or the one asked for).
+    where : str
+        Where ``values`` come from, for the message (``"primary header"``, ``"SPECOBJ HDU"``).
+
+    Returns
+    -------
+    list of str
+        One ``"{where} {key}={found}, expected {wanted}"`` per disagreeing key; empty if none.
+    """
+    keys = ("PLATE", "MJD", "FIBERID") if table else ("PLATEID", "MJD", "FIBERID")
+    out = []
+    for key, want in zip(keys, (plate, mjd, fiber)):
+        got = values.get(key)
+        if isinstance(got, (int, np.integer)) and not isinstance(got, bool) and int(got) != int(want):
+            out.append(f"{where} {key}={int(got)}, expected {int(want)}")
+    return out
+
+
 def _atomic_bytes_write(data: bytes, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:

@@ -118,7 +118,8 @@ class Spectrum1D:
     meta : dict
         What the file says about the object: ``layout``, ``medium`` and, where present, ``z``,
         ``spec_class``, ``subclass``, ``zwarning``, ``name``, ``ra``, ``dec`` (SDSS: also ``plate``,
-        ``mjd``, ``fiber``, ``specobjid``).
+        ``mjd``, ``fiber``, ``specobjid`` from the SPECOBJ/SPALL row, ``sdss_hdu`` naming that HDU, and
+        ``header_ids``: the primary header's PLATEID/MJD/FIBERID keywords that are present).
     """
 
     loglam: np.ndarray
@@ -269,7 +270,9 @@ def _read_sdss(f: FitsFile, hdus: list[HDUInfo], reader: ReaderConfig, arrays: b
     row = f.bintable(obj, wanted, rows=slice(0, 1))
     if any(len(v) == 0 for v in row.values()):
         raise SurveyFileError(f"{f.path}: {obj} HDU has no rows")
-    meta: dict[str, Any] = {"layout": "sdss", "medium": "vacuum", "sdss_hdu": obj}
+    meta: dict[str, Any] = {"layout": "sdss", "medium": "vacuum", "sdss_hdu": obj,
+                            "header_ids": {k: hdus[0].header[k] for k in ("PLATEID", "MJD", "FIBERID")
+                                           if k in hdus[0].header}}
     for key, col in pick.items():
         if col is None or col not in row:
             continue

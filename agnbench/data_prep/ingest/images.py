@@ -12,10 +12,15 @@ Quality rules, per item (first failing rule gives the reason):
 
 1. The file must be readable (missing, truncated or corrupt files: the reader's message).
 2. Every expected band must be in the file (extra bands are dropped); else both band lists are named.
-3. Both sides must be at least ``size / 2`` pixels (no more than 2x upsampling).
+3. Both sides must be at least ``size / 2`` pixels (no more than 2x upsampling), and the cutout
+   must be square (a non-square one would be stretched unequally on the two axes); a square cutout
+   of another side is centre-cropped or resampled (:func:`centre_crop_or_resample`).
 4. A band whose pixels are all NaN/inf, all zero or constant is blank: quarantined, band named.
 5. A band with > 5% NaN/inf pixels is quarantined; up to 5% are set to 0 (and left out of the
    sky-noise estimate), which is counted in the log.
+6. A finite pixel beyond :data:`~agnbench.contracts.store.MAX_ABS_VALUE` (~1.8e19: a corrupt value
+   or a fill value such as 3e38, which the stretch would turn into inf) quarantines the cutout,
+   naming the band and the value.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
+from agnbench.contracts.store import MAX_ABS_VALUE
 from agnbench.data_prep.formats.fastfits import read_image
 from agnbench.data_prep.formats.sdss_files import SurveyFileError
 from agnbench.config.choices import STRETCH_METHODS
@@ -59,7 +65,7 @@ class ImageShard:
         Robust per-band pixel noise of the returned image (same units): 1.4826 x MAD of its outer
         ring of pixels (width ``SKY_RING_FRACTION * size``); nan where not ok.
     quarantine : list of dict
-        ``{"object_id", "path", "stage": "images", "reason"}`` per failed item.
+        ``{"object_id", "file", "stage": "images", "reason"}`` per failed item.
     """
 
     images: np.ndarray
@@ -235,6 +241,13 @@ def _check_pixels(data: np.ndarray, bands: str) -> np.ndarray | None:
         bad = ~finite
         data[bad] = 0.0
     flat = data.reshape(len(bands), -1)
+    peak = np.abs(flat).max(axis=1)
+    for b, value, row in zip(bands, peak, flat):
+        if value > MAX_ABS_VALUE:
+            n_huge = int(np.sum(np.abs(row) > MAX_ABS_VALUE))
+            raise _BadItem(f"band {b!r} has {n_huge} pixel(s) with |value| up to {value:.4g} > {MAX_ABS_VALUE:.3g} "
+                           "(a corrupt or fill value; the store's arrays hold only values whose square is finite "
+                           "in float32)")
     for b, vmin, vmax in zip(bands, flat.min(axis=1), flat.max(axis=1)):
         if vmin == vmax:
             what = "all zeros" if vmin == 0 else f"constant value {vmin:g}"
@@ -253,6 +266,10 @@ def _ingest_one(path: str, *, size: int, bands: str, source: str) -> tuple[np.nd
     if min(height, width) < size / 2:
         raise _BadItem(f"image shape {tuple(data.shape)} is smaller than size/2 = {size / 2:g} pixels "
                        f"on a side (size {size})")
+    if height != width:
+        raise _BadItem(f"cutout is not square: shape {tuple(data.shape)} (bands, height, width); resizing it to "
+                       f"{size}x{size} would stretch one axis {max(height, width) / min(height, width):.3g}x "
+                       "more than the other")
     bad = _check_pixels(data, bands)
     flux = source == "fits"
     image = centre_crop_or_resample(data, size, flux_conserving=flux)
@@ -309,7 +326,7 @@ def ingest_cutouts(
             ok[i] = True
             n_repaired += repaired
             continue
-        quarantine.append({"object_id": str(object_id), "path": str(path), "stage": "images", "reason": reason})
+        quarantine.append({"object_id": str(object_id), "file": str(path), "stage": "images", "reason": reason})
         log.debug("quarantined %s (%s): %s", object_id, path, reason)
     if n_repaired or quarantine:
         log.info("%d of %d cutouts quarantined; %d kept with <= %g%% NaN/inf pixels in a band set to 0",

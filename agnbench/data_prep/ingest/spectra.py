@@ -10,7 +10,18 @@ masked pixels by interpolation. Flux values keep their observed-frame f_lambda u
 normalisation (only the wavelengths are relabelled), so ``norm`` is in 1e-17 erg/s/cm^2/A as observed.
 
 A bad input becomes a quarantine row with a reason naming the value; it never raises out of
-:func:`ingest_spectra` and never affects other items: every item is processed on its own.
+:func:`ingest_spectra` and never affects other items: every item is processed on its own. Besides
+unreadable files, missing coverage and normalisers, two checks protect the store:
+
+- identity: an item that carries the catalog row's (plate, mjd, fiber) is checked against what the
+  SDSS/BOSS file itself says (primary header PLATEID/MJD/FIBERID, SPECOBJ/SPALL PLATE/MJD/FIBERID,
+  :func:`~agnbench.data_prep.formats.sdss_files.identity_mismatches`); another object's spectrum
+  under the right name is quarantined naming both. A file that states no identity is accepted.
+- range: a spectrum whose normalised flux or ivar on the grid exceeds
+  :data:`~agnbench.contracts.store.MAX_ABS_VALUE` (~1.8e19, e.g. a 3e38 fill value in the file) is
+  quarantined naming the largest value in the file. It is not masked like a NaN pixel: such a value
+  means a corrupt or fill-valued file, which quarantine.csv then shows, instead of a spectrum
+  silently repaired.
 """
 
 from __future__ import annotations
@@ -19,13 +30,14 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from agnbench.config.prep import ReaderConfig
+from agnbench.contracts.store import MAX_ABS_VALUE
 from agnbench.data_prep.formats.fastfits import FitsFile
-from agnbench.data_prep.formats.sdss_files import Spectrum, SurveyFileError
+from agnbench.data_prep.formats.sdss_files import Spectrum, SurveyFileError, identity_mismatches
 from agnbench.data_prep.formats.spectrum1d import read_coadd, read_spectrum_1d
 from agnbench.data_prep.lines import LINE_HALF_WIDTH, line_centres
 
@@ -229,9 +241,46 @@ def _normalise(out_flux: np.ndarray, usable: np.ndarray, norm_mask: np.ndarray |
     return scale, True
 
 
+def _check_identity(path: str, meta: dict, expected: tuple[int, int, int] | None) -> None:
+    """Raise :class:`_Reject` if an SDSS/BOSS file states another plate/mjd/fiber than ``expected``."""
+    if expected is None:
+        return
+    plate, mjd, fiber = (int(v) for v in expected)
+    if meta.get("layout") != "sdss":
+        log.debug("%s: %s layout states no SDSS identity; not checked against plate/mjd/fiber %s",
+                  path, meta.get("layout"), expected)
+        return
+    table = {"PLATE": meta.get("plate"), "MJD": meta.get("mjd"), "FIBERID": meta.get("fiber")}
+    wrong = identity_mismatches(meta.get("header_ids", {}), plate=plate, mjd=mjd, fiber=fiber,
+                                where="primary header") + \
+        identity_mismatches(table, plate=plate, mjd=mjd, fiber=fiber, where=f"{meta.get('sdss_hdu')} HDU", table=True)
+    if wrong:
+        raise _Reject(f"the file holds another object's spectrum: {'; '.join(wrong)} (the catalog row's "
+                      f"plate/mjd/fiber {plate}/{mjd}/{fiber})")
+    if not meta.get("header_ids") and all(v is None for v in table.values()):
+        log.debug("%s states no plate/mjd/fiber; accepted by its name", path)
+
+
+def _check_range(path: str, spectrum: Any, flux: np.ndarray, ivar: np.ndarray, norm: float) -> None:
+    """Raise :class:`_Reject` if the normalised ``flux``/``ivar`` hold a value beyond MAX_ABS_VALUE."""
+    over = {name: int(np.sum(~(np.abs(arr) <= MAX_ABS_VALUE))) for name, arr in (("flux", flux), ("ivar", ivar))}
+    if not any(over.values()):
+        return
+    good = spectrum.good
+    parts = []
+    for name, raw in (("flux", spectrum.flux), ("ivar", spectrum.ivar)):
+        if over[name]:
+            k = int(np.argmax(np.where(good, np.abs(raw), -np.inf)))
+            parts.append(f"{over[name]} grid pixel(s) of the normalised {name} beyond {MAX_ABS_VALUE:.3g} (largest "
+                         f"|{name}| in the file {abs(float(raw[k])):.4g} at {10 ** spectrum.loglam[k]:.1f} A)")
+    raise _Reject(f"values too large for the store: {'; '.join(parts)}, normaliser {norm:.4g}: a corrupt or "
+                  "fill value in the file")
+
+
 def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray | None,
              norm_window: tuple[float, float], windows: list[np.ndarray] | None, max_uncovered: float,
              frame: str, norm_floor: float, norm_fallback: str, reader: ReaderConfig,
+             expected: tuple[int, int, int] | None = None,
              ) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
     """One item: (flux, ivar, norm, sn_median, norm_fell_back) on the grid, or raise :class:`_Reject`."""
     zf = _redshift(z, frame)
@@ -239,6 +288,7 @@ def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray 
         spectrum = read_spectrum_1d(path, reader)
     except SurveyFileError as exc:
         raise _Reject(f"unreadable spectrum: {exc}") from None
+    _check_identity(path, spectrum.meta, expected)
     obs, flux, ivar, good = spectrum.loglam, spectrum.flux, spectrum.ivar, spectrum.good
     if not good.any():
         finite = np.isfinite(flux) & np.isfinite(ivar)
@@ -273,11 +323,12 @@ def _process(path: str, z: object, *, loglam: np.ndarray, norm_mask: np.ndarray 
         out_flux[~usable] = np.interp(pix[~usable], pix[usable], out_flux[usable])
     if windows:
         _blank_lines(out_flux, loglam, windows)
+    _check_range(path, spectrum, out_flux, out_ivar, norm)
     sn = float(np.median(out_flux[usable] * np.sqrt(out_ivar[usable])))
     return out_flux, out_ivar, norm, sn, fell_back
 
 
-def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarray,
+def ingest_spectra(items: Sequence[tuple], *, loglam: np.ndarray,
                    norm_window: tuple[float, float] | None = (5300.0, 5700.0), mask_lines: bool = False,
                    line_set: str = "all", max_uncovered: float = 0.05, frame: str = "rest",
                    norm_floor: float = 0.1, norm_fallback: str = "median_abs",
@@ -286,9 +337,10 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
 
     Parameters
     ----------
-    items : sequence of (object_id, path, z)
+    items : sequence of (object_id, path, z) or (object_id, path, z, (plate, mjd, fiber))
         ``z`` is the catalog redshift (rest frame: a missing, NaN or <= -1 value quarantines the
-        item; observed frame: not used).
+        item; observed frame: not used). ``(plate, mjd, fiber)``, the catalog row's identity, is
+        checked against what an SDSS/BOSS file says (module docstring).
     loglam : numpy.ndarray, shape (n_pix,)
         log10 wavelength (A) of the grid (:func:`rest_grid`), rest or observed frame (``frame``).
     norm_window : (float, float) or None
@@ -342,12 +394,12 @@ def ingest_spectra(items: Sequence[tuple[str, str, float]], *, loglam: np.ndarra
     norm, sn = np.full(n, np.nan), np.full(n, np.nan)
     fell_back = np.zeros(n, dtype=bool)
     quarantine: list[dict] = []
-    for i, (object_id, path, z) in enumerate(items):
+    for i, (object_id, path, z, *rest) in enumerate(items):
         try:
             f, iv, norm[i], sn[i], fell_back[i] = _process(
                 str(path), z, loglam=loglam, norm_mask=norm_mask, norm_window=norm_window or (0.0, 0.0),
                 windows=windows, max_uncovered=max_uncovered, frame=frame, norm_floor=norm_floor,
-                norm_fallback=norm_fallback, reader=reader)
+                norm_fallback=norm_fallback, reader=reader, expected=rest[0] if rest else None)
             flux[i], ivar[i], ok[i] = f, iv, True
         except _Reject as exc:
             reason = str(exc)

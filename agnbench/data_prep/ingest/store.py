@@ -5,9 +5,15 @@ memory-mapped arrays -> write objects.parquet, quarantine.csv, manifest.json, co
 rename into place.
 
 Resume: shard results are saved in a work directory ``.<name>.partial`` beside the output as
-they finish; running the same command again skips finished shards (the plan hash guards against
-resuming with other inputs or settings), and the finished store is byte-identical to an
-uninterrupted run. Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
+they finish; running the same command again skips finished shards, and the finished store is
+byte-identical to an uninterrupted run on the inputs as they are now. The plan hash (object ids,
+``--source spectra`` files, prep settings, seed, raw path) discards a work directory made with other
+settings or objects. Each shard also records its items (object id, file, redshift, catalog
+plate/mjd/fiber) and every input file's size and mtime_ns; a shard whose items or files changed
+(or whose files vanished) since it was saved is redone, and the log says how many were. Everything
+else taken from the catalogs (labels, splits, features, photometry) is rebuilt on every run, never
+resumed. Before the store is renamed into place its arrays are checked
+(:func:`~agnbench.contracts.store.validate_store_arrays`). Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
 files, so peak memory does not grow with the number of objects. Shard work is a pure function of
 its items (:func:`spectra.ingest_spectra`, :func:`images.ingest_cutouts`), runnable locally or with
 Dask (README).
@@ -19,14 +25,12 @@ import hashlib
 import json
 import logging
 import shutil
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from agnbench import __version__
 from agnbench.config.choices import PREP_SOURCES
@@ -34,13 +38,15 @@ from agnbench.config.core import Config, config_to_dict, dump_config
 from agnbench.config.rules import alternatives
 from agnbench.data_prep.ingest import images as img
 from agnbench.data_prep.ingest import spectra as spec
+from agnbench.data_prep.formats.sdss_files import spec_filename
 from agnbench.data_prep.ingest.objects import Selection
+from agnbench.data_prep.ingest.shards import load_shard, run_shards
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.fileio import default_workers, file_manifest
 from agnbench.contracts import files
 from agnbench.contracts.schema import validate_objects
-from agnbench.contracts.store import STORE_KIND, store_paths
+from agnbench.contracts.store import STORE_KIND, store_paths, validate_store_arrays
 
 log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
@@ -93,8 +99,11 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     grid, spec_kw = spectra_settings(cfg)
     img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
               "source": cfg.prep.image_source}
-    spec_shards = _run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, cfg, workers, progress, budget)
-    img_shards = _run_shards("images", img_items, img.ingest_cutouts, img_kw, work, cfg, workers, progress, budget)
+    size = cfg.prep.shard_size
+    spec_shards = run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, shard_size=size, workers=workers,
+                             progress=progress, budget=budget)
+    img_shards = run_shards("images", img_items, img.ingest_cutouts, img_kw, work, shard_size=size, workers=workers,
+                            progress=progress, budget=budget)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         paths = store_paths(tmp)
         if spec_shards:
@@ -107,6 +116,7 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
                 "units": "asinh(flux / scale) per band" if stretch.method == "asinh_global" else "per-image min-max",
                 "stretch": asdict(stretch), "dtype": "float16"})
         validate_objects(objects, source=str(store_paths(out).objects))
+        validate_store_arrays(tmp, objects)
         atomic_write_parquet(paths.objects, objects)
         qdf = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
         atomic_write_text(paths.quarantine, qdf.to_csv(index=False))
@@ -162,7 +172,9 @@ def _prepare_work_dir(work: Path, plan: str) -> None:
     atomic_write_text(stamp, plan)
 
 
-def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> list[tuple[str, str, float]]:
+def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> list[tuple]:
+    """(object_id, file, z, (plate, mjd, fiber)) per object with a ``spec-PLATE-MJD-FIBER.fits``; the
+    catalog row's identity is checked against the file's own by :func:`spectra.ingest_spectra`."""
     index = {}
     for path in sorted((raw / "spectra").glob("**/spec-*.fits")):
         parts = path.stem.split("-")
@@ -181,10 +193,11 @@ def _spectra_items(objects: pd.DataFrame, raw: Path, quarantine: list[dict]) -> 
     for row in objects.itertuples(index=False):
         path = index.get((int(row.plate), int(row.mjd), int(row.fiberid))) if hasattr(row, "plate") else None
         if path is None:
-            quarantine.append({"object_id": row.object_id, "file": "", "stage": "spectra",
-                               "reason": "no spectrum file for this object's plate/mjd/fiber"})
+            wanted = spec_filename(int(row.plate), int(row.mjd), int(row.fiberid)) if hasattr(row, "plate") else ""
+            quarantine.append({"object_id": row.object_id, "file": str(raw / "spectra" / "**" / wanted) if wanted else "",
+                               "stage": "spectra", "reason": "no spectrum file for this object's plate/mjd/fiber"})
         else:
-            items.append((row.object_id, str(path), float(row.z)))
+            items.append((row.object_id, str(path), float(row.z), (int(row.plate), int(row.mjd), int(row.fiberid))))
     return items
 
 
@@ -204,7 +217,7 @@ def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list
         names = [f"{key}{s}" for key in (oid, objid) if key for s in suffixes]
         path = next((present[n] for n in names if n in present), None)
         if path is None:
-            quarantine.append({"object_id": oid, "file": "", "stage": "images",
+            quarantine.append({"object_id": oid, "file": str(folders[0] / names[0]), "stage": "images",
                                "reason": f"no cutout named {' or '.join(names[:: len(suffixes)])} (+{suffixes[0]}) in "
                                          f"{' or '.join(map(str, folders))}"})
         else:
@@ -212,74 +225,14 @@ def _image_items(objects: pd.DataFrame, raw: Path, cfg: Config, quarantine: list
     return items
 
 
-def _shard_call(func: Callable, items: list, kwargs: dict) -> Any:
-    return func(items, **kwargs)
-
-
-def _run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path, cfg: Config, workers: int,
-                progress: bool, budget: list[int | None]) -> list[Path]:
-    """Run ``func`` over shards of ``items``; return the shard result files in order."""
-    if not items:
-        return []
-    size = cfg.prep.shard_size
-    shards = [items[i : i + size] for i in range(0, len(items), size)]
-    paths = [work / kind / f"shard-{k:05d}.npz" for k in range(len(shards))]
-    paths[0].parent.mkdir(exist_ok=True)
-    todo = [k for k, p in enumerate(paths) if not p.exists()]
-    bar = tqdm(total=len(items), initial=len(items) - sum(len(shards[k]) for k in todo), desc=f"prep {kind}",
-               unit="file", disable=not progress, leave=False)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for k in todo:
-                _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], budget)
-                bar.update(len(shards[k]))
-        else:
-            # at most 2 shards per worker in flight, and each result is dropped once saved, so
-            # memory stays flat however many shards there are
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-                queue, running = list(todo), {}
-                while queue or running:
-                    while queue and len(running) < 2 * workers:
-                        k = queue.pop(0)
-                        running[pool.submit(_shard_call, func, shards[k], kwargs)] = k
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=running.get):
-                        k = running.pop(fut)
-                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], budget)
-                        bar.update(len(shards[k]))
-                    del done
-    finally:
-        bar.close()
-    return paths
-
-
-def _save_shard(path: Path, result: Any, ids: list[str], budget: list[int | None]) -> None:
-    arrays = {k: v for k, v in vars(result).items() if isinstance(v, np.ndarray)}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, quarantine=np.array(json.dumps(result.quarantine)), object_ids=np.array(ids), **arrays)
-    tmp.replace(path)
-    if budget[0] is not None:
-        budget[0] -= 1
-        if budget[0] <= 0:
-            raise KeyboardInterrupt("stopped after the requested number of shards (test hook)")
-
-
-def _load(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Arrays of a shard file (only ``keys`` if given: npz members are read lazily)."""
-    with np.load(path) as npz:
-        out = {k: npz[k] for k in (keys or npz.files)}
-    if "quarantine" in out:
-        out["quarantine"] = json.loads(str(out["quarantine"]))
-    return out
-
-
 def _assign_rows(shards: list[Path], objects: pd.DataFrame, column: str, quarantine: list[dict]) -> int:
     """Give the ok items of every shard compact row numbers (shard order = object order); return the count."""
     row, order = 0, {oid: i for i, oid in enumerate(objects["object_id"])}
     rows = objects[column].to_numpy().copy()
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "quarantine"))
-        quarantine.extend(shard["quarantine"])
+        shard = load_shard(path, ("object_ids", "ok", "quarantine"))
+        quarantine.extend({"object_id": q["object_id"], "file": q.get("file", q.get("path", "")), "stage": q["stage"],
+                           "reason": q["reason"]} for q in shard["quarantine"])
         for oid in shard["object_ids"][shard["ok"]]:
             rows[order[oid]] = row
             row += 1
@@ -299,7 +252,7 @@ def _assemble_spectra(tmp: Path, shards: list[Path], objects: pd.DataFrame, grid
     order = {oid: i for i, oid in enumerate(objects["object_id"])}
     row = 0
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "flux", "ivar", "sn_median", "norm_fallback"))
+        shard = load_shard(path, ("object_ids", "ok", "flux", "ivar", "sn_median", "norm_fallback"))
         ok = shard["ok"]
         n = int(ok.sum())
         flux[row : row + n] = shard["flux"][ok]
@@ -324,7 +277,7 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     split = dict(zip(objects["object_id"], objects["split"]))
     sigmas = []
     for path in shards:
-        shard = _load(path, ("object_ids", "ok", "sky_sigma"))
+        shard = load_shard(path, ("object_ids", "ok", "sky_sigma"))
         train = np.array([split[o] == "train" for o in shard["object_ids"]]) & shard["ok"]
         sigmas.append(shard["sky_sigma"][train])
     bands = "grz" if cfg.prep.image_source == "fits" else "gri"
@@ -338,7 +291,7 @@ def _assemble_images(tmp: Path, shards: list[Path], objects: pd.DataFrame, cfg: 
     cutouts = np.lib.format.open_memmap(paths.cutouts, mode="w+", dtype=np.float16, shape=shape)
     row = 0
     for path in shards:
-        shard = _load(path, ("ok", "images"))
+        shard = load_shard(path, ("ok", "images"))
         ok = shard["ok"]
         n = int(ok.sum())
         cutouts[row : row + n] = img.apply_stretch(shard["images"][ok], stretch, dtype=np.float16)

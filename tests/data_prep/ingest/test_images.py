@@ -205,10 +205,10 @@ def test_bad_inputs_are_quarantined_with_reasons(tmp_path: Path, sim_cutouts, se
     shard = ingest_cutouts(items, size=48)
     assert isinstance(shard, ImageShard)
     assert shard.ok.tolist() == [True] + [False] * len(bad) + [True]
-    rows = {Path(q["path"]).name: q for q in shard.quarantine}
+    rows = {Path(q["file"]).name: q for q in shard.quarantine}
     assert set(rows) == set(bad)
     for name, ((oid, path), why) in bad.items():
-        assert rows[name]["object_id"] == oid and rows[name]["path"] == path and rows[name]["stage"] == "images"
+        assert rows[name]["object_id"] == oid and rows[name]["file"] == path and rows[name]["stage"] == "images"
         assert why in rows[name]["reason"], (name, rows[name]["reason"])
     assert (shard.images[~shard.ok] == 0).all() and np.isnan(shard.sky_sigma[~shard.ok]).all()
     assert np.isfinite(shard.sky_sigma[shard.ok]).all()
