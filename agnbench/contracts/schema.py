@@ -189,7 +189,7 @@ def validate_objects(df: pd.DataFrame, *, source: str = "objects.parquet") -> No
         On the first violation: missing column, wrong dtype kind, missing values in a
         required column, duplicated ``object_id``, unknown ``split`` or ``bpt_class``,
         ``spec_row``/``image_row`` < -1, ``label``/``label_name`` not one-to-one (for
-        labels >= 0), or a non-numeric ``feat_`` column.
+        labels >= 0), or a non-numeric ``feat_`` column or one holding +-inf (NaN is allowed).
     """
     fix = "re-run agnbench prep or fix the table"
     _check_columns(df, OBJECT_COLUMNS, source=source, fix=fix, nullable=OBJECT_NULLABLE)
@@ -212,6 +212,14 @@ def validate_objects(df: pd.DataFrame, *, source: str = "objects.parquet") -> No
                 f"{source}: feature column {name!r} has dtype {df[column].dtype}, "
                 f"expected numeric; {fix}"
             )
+        if name.startswith(FEATURE_PREFIX):
+            values = df[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite = np.isinf(values)
+            if infinite.any():
+                raise SchemaError(
+                    f"{source}: feature column {name!r} has {int(infinite.sum())} infinite value(s) (object_id "
+                    f"{_examples(df['object_id'][infinite])}); features are finite or NaN; {fix}"
+                )
 
 
 def validate_predictions(df: pd.DataFrame, *, source: str = "predictions.parquet") -> None:

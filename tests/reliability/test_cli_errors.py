@@ -194,3 +194,18 @@ def test_damaged_comparison_and_duplicate_runs(uv_logreg: Path, tmp_path: Path, 
     rc, err = _cli(["report", str(comparison)], capsys)
     assert rc == 1 and "Traceback" not in err
     assert "summary.csv: lacks column(s) metric, run, estimate" in err and "--overwrite" in err
+
+
+
+def test_validate_objects_refuses_infinite_features(uv_store: Path) -> None:
+    """Contract 1: feat_* are finite or NaN (prep sets +-inf to NaN and counts them in the manifest)."""
+    from agnbench.contracts.schema import validate_objects
+    from agnbench.contracts.store import read_objects
+    from agnbench.errors import SchemaError
+
+    objects = read_objects(uv_store)
+    validate_objects(objects)
+    feature = next(c for c in objects.columns if c.startswith("feat_"))
+    objects.loc[objects.index[:3], feature] = [np.inf, -np.inf, np.nan]
+    with pytest.raises(SchemaError, match=rf"feature column '{feature}' has 2 infinite value\(s\)"):
+        validate_objects(objects)
