@@ -33,6 +33,7 @@ from agnbench.data_prep.ingest.labels import assign_labels
 from agnbench.data_prep.formats.sdss_files import SurveyFileError, specobjid
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_write_bytes, atomic_write_text
+from agnbench.data_prep.formats.table_values import id_text
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ def targets(raw: Path, cfg: Config) -> pd.DataFrame:
     bpt = _bpt(cat_dir, info)
     sdss_class = info["SPECTROTYPE"].astype(str).to_numpy() if "SPECTROTYPE" in info else None
     out = pd.DataFrame({
-        "object_id": info["OBJECT_ID"].to_numpy(str), "plate": info["PLATEID"].to_numpy(np.int64),
+        "object_id": id_text(info["OBJECT_ID"], column="OBJECT_ID", source="galSpecInfo").astype(str),
+        "plate": info["PLATEID"].to_numpy(np.int64),
         "mjd": info["MJD"].to_numpy(np.int64), "fiber": info["FIBERID"].to_numpy(np.int64),
         "ra": info["RA"].to_numpy(np.float64), "dec": info["DEC"].to_numpy(np.float64), "z": z[keep],
         "bpt_class": bpt,
@@ -228,7 +230,7 @@ def choose(frame: pd.DataFrame, *, limit: int, stratify: bool, seed: int) -> pd.
         raise AgnbenchError("no object has a label or the ood role (no BPTCLASS?): cannot draw a labelled subset; "
                             "fetch galSpecExtra or use --limit 0")
     groups = np.where(eligible, strata, "") if stratify else np.where(eligible, "all", "")
-    ids = frame["object_id"].to_numpy(str)
+    ids = frame["object_id"].to_numpy(dtype=object).astype(str)  # never .to_numpy(str): pandas truncates str+NA
     order: dict[str, np.ndarray] = {}
     for g in sorted(set(groups) - {""}):
         idx = np.flatnonzero(groups == g)
