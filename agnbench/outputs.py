@@ -80,8 +80,7 @@ def output_path(path: str | Path) -> Path:
             if not parent.is_dir():
                 raise AgnbenchError(f"{path}: {parent} is a file, not a directory; choose a writable --out")
             break
-    parent = absolute.parent
-    return (parent.resolve() if parent.exists() else parent) / absolute.name
+    return absolute.parent.resolve() / absolute.name  # symlinks of the existing part followed: one name per place
 
 
 def lock_path(final: str | Path) -> Path:
