@@ -266,8 +266,8 @@ def check_replaceable(final: str | Path, *, kind: str, inputs: Iterable[str | Pa
     target = Path(os.path.realpath(final))
 
     def refuse(why: str) -> AgnbenchError:
-        return AgnbenchError(f"--overwrite refused: {final} {why}; agnbench replaces only a {kind} directory it "
-                             f"made itself (marked by {MARKER}). Choose another output directory")
+        return AgnbenchError(f"--overwrite refused: {final} {why}; only a {kind} directory made by agnbench (marked "
+                             f"by {MARKER}) is replaced: choose another output directory")
 
     for special, what in ((Path(os.path.realpath(os.getcwd())), "the working directory"),
                           (Path(os.path.realpath(Path.home())), "your home directory")):
