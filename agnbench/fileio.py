@@ -178,48 +178,63 @@ def _exists_message(final: Path) -> str:
 
 
 @contextlib.contextmanager
-def atomic_directory(final: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(final: str | Path, *, kind: str, overwrite: bool = False, inputs: Iterable[Any] = (),
+                     config: dict[str, Any] | None = None) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``final``; rename it to ``final`` on success.
 
-    The temporary directory ``<parent>/.<name>.tmp-<random>`` is removed if the body raises.
-    With ``overwrite`` an existing ``final`` is moved aside and deleted only after the new
-    directory is in place, so nothing half-written is ever visible at ``final``.
+    ``final`` is claimed for the whole block (:func:`agnbench.outputs.claim_output`: locked, leftovers of
+    killed commands removed, ``overwrite`` allowed only on agnbench's own ``kind`` output and never on one of
+    ``inputs``). The marker (:data:`agnbench.outputs.MARKER`, recording ``kind`` and ``config``) is written
+    into the directory last. The temporary directory ``<parent>/.<name>.tmp-<random>`` is removed if the body
+    raises. With ``overwrite`` an existing ``final`` is moved aside and deleted only after the new directory
+    is in place, so nothing half-written is ever visible at ``final``.
 
     Raises
     ------
     RunExistsError
         If ``final`` exists and ``overwrite`` is False (checked before yielding and again
         just before the rename).
+    AgnbenchError
+        If ``final`` is locked by another command or may not be replaced.
     """
+    from agnbench.outputs import claim_output, write_marker
+
     final = Path(final)
-    if final.exists() and not overwrite:
-        raise RunExistsError(_exists_message(final))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(final)
-    tmp.mkdir()
-    try:
-        yield tmp
+    with claim_output(final, kind=kind, overwrite=overwrite, inputs=inputs):
         if final.exists() and not overwrite:
             raise RunExistsError(_exists_message(final))
-        old: Path | None = None
-        if final.exists() or final.is_symlink():
-            old = final.parent / f".{final.name}.old-{secrets.token_hex(6)}"
-            os.replace(final, old)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_path(final)
+        tmp.mkdir()
         try:
-            os.replace(tmp, final)
+            yield tmp
+            write_marker(tmp, kind=kind, config=config)
+            if final.exists() and not overwrite:
+                raise RunExistsError(_exists_message(final))
+            _swap_in(tmp, final)
         except BaseException:
-            if old is not None:
-                os.replace(old, final)
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync_dir(final.parent)
-        if old is not None:
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink(missing_ok=True)
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``, moving an existing ``final`` aside first and deleting it afterwards."""
+    old: Path | None = None
+    if final.exists() or final.is_symlink():
+        old = final.parent / f".{final.name}.old-{secrets.token_hex(6)}"
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            os.replace(old, final)
         raise
+    _fsync_dir(final.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- hashing, manifests
@@ -237,10 +252,13 @@ def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
 def file_manifest(root: str | Path, *, exclude: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Return ``{relative posix path: {"sha256": hex, "bytes": size}}`` for files under ``root``.
 
-    Sorted by path; ``exclude`` lists relative POSIX paths to leave out.
+    Sorted by path; ``exclude`` lists relative POSIX paths to leave out. The output marker
+    (:data:`agnbench.contracts.files.OUTPUT_MARKER`) is provenance, not content, and never listed.
     """
+    from agnbench.contracts.files import OUTPUT_MARKER
+
     root = Path(root)
-    skip = {Path(p).as_posix() for p in exclude}
+    skip = {Path(p).as_posix() for p in exclude} | {OUTPUT_MARKER}
     entries: dict[str, dict[str, Any]] = {}
     for path in root.rglob("*"):
         if not path.is_file():

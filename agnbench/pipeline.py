@@ -4,23 +4,32 @@ simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images -> 
 explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
 a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
 continues from the first unfinished stage. A stage downstream of one that ran again is redone.
-Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which owns every format.
+Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which owns every format;
+whether it was made with the current config, of :mod:`agnbench.pipeline_records` (a changed one is refused,
+or redone with ``overwrite``). The four top-level paths are locked for the whole run (:mod:`agnbench.outputs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agnbench.config.choices import DEEP_MODEL_NAMES
 from agnbench.config.core import Config
 from agnbench.contracts.comparison import (comparison_complete, comparison_paths, crosstrack_complete, read_table,
                                            report_complete)
 from agnbench.contracts.run_dir import attributions_complete, attributions_dir, has_model_meta, is_complete
 from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
 from agnbench.config.choices import RUN_CATALOG_MODELS as CATALOG_MODELS
+from agnbench.errors import AgnbenchError
+from agnbench.outputs import clean_leftovers, output_lock
+from agnbench.pipeline_records import comparison_dir, explain_name, run_names, stale_stages
 
 log = logging.getLogger(__name__)
 
@@ -35,58 +44,89 @@ class StageResult:
     seconds: float
 
 
-def run_all(cfg: Config, *, progress: bool = True) -> list[StageResult]:
+def run_all(cfg: Config, *, overwrite: bool = False, progress: bool = True) -> list[StageResult]:
     """Run the implemented stages for ``cfg``; return one result per stage.
 
-    A stage whose output is complete (:func:`~agnbench.contracts.store.survey_complete`,
-    :func:`~agnbench.contracts.store.store_complete`, ...) is skipped.
+    ``paths.raw``, ``paths.data``, ``paths.runs`` and ``paths.comparisons`` are locked for the whole run
+    (:func:`agnbench.outputs.output_lock`: a second ``agnbench run`` on them is refused, naming this one's
+    PID). A stage whose output is complete (:func:`~agnbench.contracts.store.survey_complete`,
+    :func:`~agnbench.contracts.store.store_complete`, ...) and was made with the current config is skipped.
+    One made with other science settings (:func:`agnbench.pipeline_records.stale_stages`) is never reused:
+    without ``overwrite`` the run is refused, naming the stage and the changed keys; with it, that stage
+    and every stage after it are redone (each output replaced only once the new one is complete).
+
+    Raises
+    ------
+    AgnbenchError
+        If another command holds one of the paths, or a stage's recorded config differs and not ``overwrite``.
     """
+    with contextlib.ExitStack() as held:
+        for directory in (cfg.paths.raw, cfg.paths.data, cfg.paths.runs, cfg.paths.comparisons):
+            held.enter_context(output_lock(directory))
+        stale = stale_stages(cfg)
+        if stale and not overwrite:
+            later = f" ({len(stale) - 1} later stage(s) changed too)" if len(stale) > 1 else ""
+            raise AgnbenchError(f"{stale[0].describe()}{later}; its result is not reused: pass --overwrite to redo "
+                                "it and every stage after it, or choose other paths (paths.raw, paths.data, "
+                                "paths.runs, paths.comparisons)")
+        for s in stale:
+            log.warning("%s: redoing it and every stage after it (--overwrite)", s.describe())
+        return _run_stages(cfg, redo={s.stage for s in stale}, progress=progress)
+
+
+def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageResult]:
+    """Every stage; those named in ``redo`` and those after a stage that ran are redone."""
     from agnbench.data_prep.mock.simulate import simulate
     from agnbench.data_prep.ingest.store import prep
 
     raw, data = Path(cfg.paths.raw), Path(cfg.paths.data)
-    stages: list[tuple[str, Path, Callable[[Path], bool], Callable[[], object]]] = [
-        ("simulate", raw, survey_complete, lambda: simulate(cfg, raw, progress=progress)),
-        ("prep", data, store_complete, lambda: prep(cfg, source="mpajhu", raw=raw, out=data, progress=progress)),
-    ]
     results = []
-    for name, output, complete, action in stages:
-        start = time.perf_counter()
-        if complete(output):
-            log.info("%s: %s is complete; skipping (delete it to redo this stage)", name, output)
-            results.append(StageResult(name, "skipped", output, 0.0))
-            continue
-        if name == "simulate" and (store_complete(data) or survey_has_catalog(raw)):
+    start = time.perf_counter()
+    if "simulate" in redo or not survey_complete(raw) and not store_complete(data) and not survey_has_catalog(raw):
+        simulate(cfg, raw, overwrite="simulate" in redo, progress=progress)
+        results.append(StageResult("simulate", "done", raw, time.perf_counter() - start))
+    else:
+        if not survey_complete(raw):
             log.info("simulate: %s", "the store exists" if store_complete(data)
                      else f"{raw} holds survey files (e.g. from agnbench fetch); no mock survey is made")
-            results.append(StageResult(name, "skipped", raw, 0.0))
-            continue
-        action()
-        results.append(StageResult(name, "done", output, time.perf_counter() - start))
-    results += _catalog_stages(cfg, data)
-    results += _deep_stages(cfg, data, progress=progress)
+        else:
+            log.info("simulate: %s is complete; skipping (delete it to redo this stage)", raw)
+        results.append(StageResult("simulate", "skipped", raw, 0.0))
+    start = time.perf_counter()
+    upstream = results[-1].status == "done"
+    if "prep" in redo or upstream or not store_complete(data):
+        prep(cfg, source="mpajhu", raw=raw, out=data, overwrite=("prep" in redo or upstream) and data.exists(),
+             progress=progress)
+        results.append(StageResult("prep", "done", data, time.perf_counter() - start))
+    else:
+        log.info("prep: %s is complete; skipping (delete it to redo this stage)", data)
+        results.append(StageResult("prep", "skipped", data, 0.0))
+    stale_runs = {name for name in run_names(cfg) if name in redo or results[-1].status == "done"}
+    results += _catalog_stages(cfg, data, redo=stale_runs)
+    results += _deep_stages(cfg, data, redo=stale_runs, progress=progress)
     trained = [r for r in results if r.name.startswith(("catalog", "train"))]
-    compared = _compare_stage(cfg, [r.output for r in trained], stale=any(r.status == "done" for r in trained),
-                              progress=progress)
+    compared = _compare_stage(cfg, [r.output for r in trained],
+                              stale="compare" in redo or any(r.status == "done" for r in trained), progress=progress)
     results.append(compared)
-    explained = [_explain_stage(cfg, r.output, data, progress=progress) for r in trained]
+    explained = [_explain_stage(cfg, r.output, data, redo=explain_name(r.output) in redo, progress=progress)
+                 for r in trained]
     results += explained
     cross = _crosstrack_stage(trained, compared, data, stale=compared.status == "done")
     results.append(cross)
     upstream = compared.status == "done" or any(r.status == "done" for r in [*explained, cross])
-    results.append(_report_stage(cfg, compared.output, data, stale=upstream, progress=progress))
+    results.append(_report_stage(cfg, compared.output, data, stale=upstream or "report" in redo, progress=progress))
     return results
 
 
-def _explain_stage(cfg: Config, run: Path, data: Path, *, progress: bool) -> StageResult:
-    """``agnbench explain`` of one run, unless its ``attributions/`` is complete."""
+def _explain_stage(cfg: Config, run: Path, data: Path, *, redo: bool, progress: bool) -> StageResult:
+    """``agnbench explain`` of one run, unless its ``attributions/`` is complete (and not to be ``redo``ne)."""
     from agnbench.interpretability.explain import explain_run
 
-    name = f"explain {run.name.rsplit('-s', 1)[0]}"
-    if attributions_complete(run):
+    name = explain_name(run)
+    if attributions_complete(run) and not redo:
         return StageResult(name, "skipped", attributions_dir(run), 0.0)
     start = time.perf_counter()
-    out = explain_run(cfg, run=run, data=data, progress=progress)
+    out = explain_run(cfg, run=run, data=data, overwrite=redo, progress=progress)
     return StageResult(name, "done", out, time.perf_counter() - start)
 
 
@@ -126,7 +166,7 @@ def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool
     """
     from agnbench.bootstrap.compare import compare
 
-    out = Path(cfg.paths.comparisons) / f"{Path(cfg.paths.data).name}-s{cfg.seed}"
+    out = comparison_dir(cfg)
     if comparison_complete(out) and not stale:
         log.info("compare: %s is complete; skipping (delete it to redo this stage)", out)
         return StageResult("compare", "skipped", out, 0.0)
@@ -135,52 +175,77 @@ def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool
     return StageResult("compare", "done", out, time.perf_counter() - start)
 
 
-def _catalog_stages(cfg: Config, data: Path) -> list[StageResult]:
+def _catalog_stages(cfg: Config, data: Path, *, redo: set[str]) -> list[StageResult]:
     """One catalog run per model, named ``catalog-<model>-s<seed>`` under paths.runs."""
     from agnbench.baselines.train_catalog import train_catalog
 
     out = []
     runs_dir = Path(cfg.paths.runs)
     for model in CATALOG_MODELS:
-        name = f"catalog-{model}-s{cfg.seed}"
-        run = runs_dir / name
-        if is_complete(run):
-            out.append(StageResult(f"catalog {model}", "skipped", run, 0.0))
+        stage = f"catalog {model}"
+        run = run_names(cfg)[stage]
+        if is_complete(run) and stage not in redo:
+            out.append(StageResult(stage, "skipped", run, 0.0))
             continue
-        if run.exists():  # interrupted earlier: keep it, out of the way
-            aside = run.with_name(f"{name}.incomplete-{time.strftime('%Y%m%d-%H%M%S')}")
-            run.rename(aside)
-            log.warning("%s was incomplete; moved to %s and training again", run, aside)
         start = time.perf_counter()
         model_cfg = replace(cfg, catalog=replace(cfg.catalog, model=model))
-        train_catalog(model_cfg, data=data, runs_dir=runs_dir, name=name)
-        out.append(StageResult(f"catalog {model}", "done", run, time.perf_counter() - start))
+        with _replacing(run, redo=stage in redo):
+            train_catalog(model_cfg, data=data, runs_dir=runs_dir, name=run.name)
+        out.append(StageResult(stage, "done", run, time.perf_counter() - start))
     return out
 
 
-def _deep_stages(cfg: Config, data: Path, *, progress: bool) -> list[StageResult]:
-    """The spectra and images runs, named ``<track>-<model>-s<seed>``; an interrupted one resumes from its checkpoint."""
-    from agnbench.deep.train_deep import MODEL_NAMES, train_deep
+def _deep_stages(cfg: Config, data: Path, *, redo: set[str], progress: bool) -> list[StageResult]:
+    """The spectra and images runs, named ``<track>-<model>-s<seed>``; an interrupted one resumes from its checkpoint
+    (its config was checked by :func:`~agnbench.pipeline_records.stale_stages`: a changed one is in ``redo``)."""
+    from agnbench.deep.train_deep import train_deep
 
     out = []
     runs_dir = Path(cfg.paths.runs)
-    for track, model in MODEL_NAMES.items():
-        run = runs_dir / f"{track}-{model}-s{cfg.seed}"
-        if is_complete(run):
-            out.append(StageResult(f"train {track}", "skipped", run, 0.0))
+    for track in DEEP_MODEL_NAMES:
+        stage = f"train {track}"
+        run = run_names(cfg)[stage]
+        if is_complete(run) and stage not in redo:
+            out.append(StageResult(stage, "skipped", run, 0.0))
             continue
         start = time.perf_counter()
-        if has_model_meta(run):
+        if has_model_meta(run) and stage not in redo:
             log.info("%s was interrupted; resuming it from its last checkpoint", run)
             train_deep(cfg, track=track, data=data, runs_dir=runs_dir, resume=run, progress=progress)
         else:
-            if run.exists():  # created but never started training: keep it, out of the way
-                aside = run.with_name(f"{run.name}.incomplete-{time.strftime('%Y%m%d-%H%M%S')}")
-                run.rename(aside)
-                log.warning("%s was incomplete; moved to %s and training again", run, aside)
-            train_deep(cfg, track=track, data=data, runs_dir=runs_dir, name=run.name, progress=progress)
-        out.append(StageResult(f"train {track}", "done", run, time.perf_counter() - start))
+            with _replacing(run, redo=stage in redo):
+                train_deep(cfg, track=track, data=data, runs_dir=runs_dir, name=run.name, progress=progress)
+        out.append(StageResult(stage, "done", run, time.perf_counter() - start))
     return out
+
+
+@contextlib.contextmanager
+def _replacing(run: Path, *, redo: bool) -> Iterator[None]:
+    """Clear ``run``'s name for a new training, under its lock (refused while another command trains it).
+
+    An interrupted run is kept out of the way as ``<name>.incomplete-<time>``. A run made with another config
+    (``redo``) is moved to ``.<name>.old-<random>`` and deleted once the new run exists; if training fails
+    before creating it, the old run is put back.
+    """
+    with output_lock(run):
+        clean_leftovers(run)
+        old = None
+        if run.exists() and redo:
+            old = run.with_name(f".{run.name}.old-{secrets.token_hex(6)}")
+            run.rename(old)
+        elif run.exists():
+            aside = run.with_name(f"{run.name}.incomplete-{time.strftime('%Y%m%d-%H%M%S')}")
+            run.rename(aside)
+            log.warning("%s was incomplete; moved to %s and training again", run, aside)
+        try:
+            yield
+        except BaseException:
+            if old is not None and not run.exists():
+                old.rename(run)
+            raise
+        finally:
+            if old is not None and old.exists():
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def summary(results: list[StageResult]) -> str:

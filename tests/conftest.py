@@ -45,6 +45,7 @@ SLOW_TESTS = (
     "tests/test_pipeline.py",
     "tests/reports/test_report_spectra_store.py",
     "tests/deep/test_pathological_spectrum.py",
+    "tests/reliability/test_run_stale.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

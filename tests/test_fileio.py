@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from agnbench.contracts.run_dir import create_run_dir, run_id
+from agnbench.outputs import MARKER, read_marker, write_marker
 from agnbench.errors import AgnbenchError, ConfigError, RunExistsError
 from agnbench.fileio import (
     atomic_directory,
@@ -95,19 +96,20 @@ def test_atomic_write_failure_midway_removes_temp(tmp_path, monkeypatch):
 
 def test_atomic_directory_success(tmp_path):
     final = tmp_path / "sub" / "out"
-    with atomic_directory(final) as tmp:
+    with atomic_directory(final, kind="report") as tmp:
         assert tmp.is_dir() and tmp.parent == final.parent
         assert tmp.name.startswith(".out.tmp-")
         assert not final.exists()
         (tmp / "f.txt").write_text("x")
     assert (final / "f.txt").read_text() == "x"
+    assert read_marker(final)["kind"] == "report"  # the marker is written into every output directory
     assert leftovers(final.parent) == []
 
 
 def test_atomic_directory_body_raises_leaves_nothing(tmp_path):
     final = tmp_path / "out"
     with pytest.raises(RuntimeError, match="boom"):
-        with atomic_directory(final) as tmp:
+        with atomic_directory(final, kind="report") as tmp:
             (tmp / "half.txt").write_text("half")
             raise RuntimeError("boom")
     assert not final.exists()
@@ -120,7 +122,7 @@ def test_atomic_directory_refuses_existing_before_body(tmp_path):
     (final / "keep.txt").write_text("keep")
     ran = []
     with pytest.raises(RunExistsError) as info:
-        with atomic_directory(final):
+        with atomic_directory(final, kind="report"):
             ran.append(True)
     assert not ran
     msg = str(info.value)
@@ -132,7 +134,7 @@ def test_atomic_directory_refuses_existing_before_body(tmp_path):
 def test_atomic_directory_rechecks_at_rename(tmp_path):
     final = tmp_path / "out"
     with pytest.raises(RunExistsError):
-        with atomic_directory(final) as tmp:
+        with atomic_directory(final, kind="report") as tmp:
             (tmp / "new.txt").write_text("new")
             final.mkdir()  # someone else created it meanwhile
             (final / "theirs.txt").write_text("theirs")
@@ -144,10 +146,11 @@ def test_atomic_directory_overwrite_replaces(tmp_path):
     final = tmp_path / "out"
     final.mkdir()
     (final / "old.txt").write_text("old")
-    with atomic_directory(final, overwrite=True) as tmp:
+    write_marker(final, kind="report")  # --overwrite replaces only agnbench's own output of the same kind
+    with atomic_directory(final, kind="report", overwrite=True) as tmp:
         assert (final / "old.txt").exists()  # old one stays until the new one is complete
         (tmp / "new.txt").write_text("new")
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in final.iterdir()) == [MARKER, "new.txt"]
     assert leftovers(tmp_path) == []
 
 
@@ -155,11 +158,12 @@ def test_atomic_directory_overwrite_failure_keeps_old(tmp_path):
     final = tmp_path / "out"
     final.mkdir()
     (final / "old.txt").write_text("old")
+    write_marker(final, kind="report")
     with pytest.raises(ValueError):
-        with atomic_directory(final, overwrite=True) as tmp:
+        with atomic_directory(final, kind="report", overwrite=True) as tmp:
             (tmp / "new.txt").write_text("new")
             raise ValueError("fail")
-    assert sorted(p.name for p in final.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in final.iterdir()) == [MARKER, "old.txt"]
     assert leftovers(tmp_path) == []
 
 
@@ -240,7 +244,7 @@ def test_create_run_dir_suffixes_and_never_overwrites(tmp_path):
     assert second.name == first.name + "-2"
     assert third.name == first.name + "-3"
     assert (first / "predictions.parquet").read_text() == "precious"
-    assert list(second.iterdir()) == []
+    assert [p.name for p in second.iterdir()] == [MARKER]  # a new run holds only agnbench's marker
 
 
 def test_create_run_dir_named(tmp_path):

@@ -26,12 +26,14 @@ from agnbench.contracts.comparison import write_comparison
 from agnbench.contracts.store import STORE_MISSING, STORE_UNKNOWN, locate_store, read_objects, store_state
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, capture_env
+from agnbench.outputs import claiming
 from agnbench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 MAJORITY = "majority-baseline"
 
 
+@claiming("comparison", inputs=("runs", "data"))
 def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = None, overwrite: bool = False,
             transfer: bool = False, progress: bool = True) -> Path:
     """Compare runs by their predictions; write ``out`` (Contract 4) and return it.
@@ -68,7 +70,7 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     if len(combined):
         summary = pd.concat([summary, combined], ignore_index=True)
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
         write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
                          tables={"seeds": seeds, **extras},
                          inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer))

@@ -35,7 +35,9 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
                    help="allow runs on different stores, or from models trained on different stores (agnbench "
                         "predict): objects are matched by object_id, counts in inputs.yaml (docs/contracts.md, "
                         "Contract 4)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing comparison once the new one is complete")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing comparison once the new one is complete (only a comparison agnbench made, "
+                        "never a compared run)")
     add_common(p)
     p.set_defaults(func=run_compare)
 

@@ -66,5 +66,11 @@ def run_fetch(args: argparse.Namespace) -> Path | None:
                           estimate=True)
         print(plan.describe())
         return None
-    return fetch(cfg, what=args.what, raw=args.raw, photometry=args.photometry, jpeg=args.jpeg,
-                 retry_missing=args.retry_missing, progress=not args.quiet)
+    from agnbench.outputs import claim_output, read_marker, write_marker
+
+    with claim_output(args.raw, kind="raw"):  # no simulate, prep --out or agnbench run writes it meanwhile
+        args.raw.mkdir(parents=True, exist_ok=True)
+        if read_marker(args.raw) is None:
+            write_marker(args.raw, kind="raw")
+        return fetch(cfg, what=args.what, raw=args.raw, photometry=args.photometry, jpeg=args.jpeg,
+                     retry_missing=args.retry_missing, progress=not args.quiet)

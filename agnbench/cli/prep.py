@@ -97,7 +97,9 @@ def add_prep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame", choices=SPECTRA_FRAMES,
                    help="spectra grid frame (config: prep.frame; auto = observed for labels.scheme sdss_class)")
     p.add_argument("--workers", type=int, help="processes; 0 = all cores (config: prep.workers)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing store once the new one is complete")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing store once the new one is complete (only a store agnbench made, never "
+                        "--raw or --table)")
     add_common(p)
     p.set_defaults(func=run_prep)
 

@@ -22,11 +22,17 @@ def add_run(sub: argparse._SubParsersAction) -> None:
             "paths.comparisons/<store>-s<seed>, explain every run (attributions/) and the tracks against each other (<comparison>/crosstrack), and "
             "write the report (<comparison>/report/report.html). Finished stages are skipped, an interrupted deep "
             "run resumes from its last checkpoint, and stages downstream of one that ran again are redone, so "
-            "rerunning the command continues. At the end it prints the time per stage, the headline results "
+            "rerunning the command continues. Each stage's output records the settings that made it: after a config "
+            "change (e.g. --set prep.mask_lines=true) the run is refused, naming the stage and the changed keys, "
+            "unless --overwrite redoes that stage and everything after it. The four paths are locked while it "
+            "runs: a second agnbench run on them is refused, naming the first one's PID. At the end it prints the time per stage, the headline results "
             "and, as the last line, the report directory. With a real store in paths.data (and paths.raw "
             "holding fetched files) the same steps run on real data."
         ),
     )
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo every stage whose output was made with other settings (and every stage after it), "
+                        "replacing it once the new one is complete; without it such a run is refused")
     add_common(p)
     p.set_defaults(func=run_suite)
 
@@ -35,6 +41,6 @@ def run_suite(args: argparse.Namespace) -> Path:
     """Run ``agnbench run``; print the summary and return the report directory."""
     from agnbench.pipeline import run_all, summary
 
-    results = run_all(resolve(args, {}), progress=not args.quiet)
+    results = run_all(resolve(args, {}), overwrite=args.overwrite, progress=not args.quiet)
     print(summary(results))
     return results[-1].output

@@ -56,6 +56,8 @@ FETCH_VERIFY: tuple[str, ...] = ("sha256", "size")
 CATALOG_MODELS: tuple[str, ...] = ("xgboost", "lightgbm", "logreg", "rf")
 #: Catalog models that ``agnbench run`` trains (the reference points every paper table needs).
 RUN_CATALOG_MODELS: tuple[str, ...] = CATALOG_MODELS[:3]
+#: The network of each deep track (run names ``<track>-<model>-s<seed>``).
+DEEP_MODEL_NAMES = MappingProxyType({"spectra": "resnet1d", "images": "resnet18"})
 #: ``catalog.features``: named feature sets (or else a comma-separated list of ``feat_`` columns).
 CATALOG_FEATURE_SETS: tuple[str, ...] = ("photometry", "physical", "all")
 #: ``catalog.search``: hyper-parameter search on the train split.

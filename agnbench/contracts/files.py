@@ -8,6 +8,9 @@ spells them.
 
 from __future__ import annotations
 
+#: Marker inside every output directory agnbench writes (docs/contracts.md, "Output directories").
+OUTPUT_MARKER = ".agnbench-output.json"
+
 # --- Contract 1: the dataset store (``agnbench prep``) and a raw survey (``agnbench simulate``)
 OBJECTS = "objects.parquet"
 MANIFEST = "manifest.json"

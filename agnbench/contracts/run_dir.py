@@ -79,7 +79,8 @@ def create_run_dir(
     """Create a new, empty run directory ``runs_dir/<run_id>`` (or ``runs_dir/name``).
 
     ``runs_dir`` is created if missing. An automatic id that already exists gets ``-2``,
-    ``-3``, ... appended; an existing directory is never reused or overwritten.
+    ``-3``, ... appended; an existing directory is never reused or overwritten. The new directory holds
+    only the output marker (:data:`agnbench.outputs.MARKER`, kind ``run``).
 
     Raises
     ------
@@ -88,7 +89,10 @@ def create_run_dir(
     AgnbenchError
         If ``name`` contains a path separator or starts with ``'.'``.
     """
+    from agnbench.outputs import output_path, write_marker
+
     runs_dir = Path(runs_dir)
+    output_path(runs_dir / "x")  # one clear line when a parent of runs_dir is a file
     runs_dir.mkdir(parents=True, exist_ok=True)
     if name is not None:
         _check_name_part(name, "run name")
@@ -99,6 +103,7 @@ def create_run_dir(
             raise RunExistsError(
                 f"{path}: run already exists; runs are never overwritten, choose another --name"
             ) from None
+        write_marker(path, kind="run")
         return path
     base = run_id(track, model, seed, now=now)
     suffix = 1
@@ -109,6 +114,7 @@ def create_run_dir(
         except FileExistsError:
             suffix += 1
             continue
+        write_marker(path, kind="run")
         logger.debug("created run directory %s", path)
         return path
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agnbench.config.choices import DEEP_MODEL_NAMES
 from agnbench.config.core import Config, dump_config, load_config
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import (
@@ -35,12 +36,13 @@ from agnbench.deep.networks import architecture, build_model, load_init
 from agnbench.deep.optim import class_weights
 from agnbench.deep.trainer import BEST, LAST, LoopState, Runtime, load_torch, predict_proba, save_torch, train_loop
 from agnbench.errors import AgnbenchError
+from agnbench.outputs import output_lock
 from agnbench.fileio import atomic_write_json, capture_env
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.post_training import ModelSummary, check_decision_rule, check_splits, finish_run
 
 log = logging.getLogger(__name__)
-MODEL_NAMES = {"spectra": "resnet1d", "images": "resnet18"}
+MODEL_NAMES = DEEP_MODEL_NAMES
 #: The best epoch's weights (torch state_dict), beside ``BEST`` and ``LAST`` of :mod:`agnbench.deep.trainer`.
 WEIGHTS = "model.pt"
 #: ``status.json`` of a run stopped by Ctrl-C (resumable with ``--resume``).
@@ -99,9 +101,20 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     set_threads(tc.threads)
     model = build_model(track, tc, in_channels=tdata.n_channels, n_classes=n_classes, n_scalars=tdata.n_scalars,
                         seed=cfg.seed)
-    checkpoint = None
-    if run_dir is None:
+    fresh = run_dir is None
+    if fresh:
         run_dir = create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed, name=name)
+    with output_lock(run_dir):  # no second command resumes (or moves aside) this run while it trains
+        return _train_in(run_dir, fresh=fresh, cfg=cfg, track=track, store=store, tdata=tdata, model=model,
+                         n_classes=n_classes, device=device, rt=rt, init_from=init_from, on_epoch_end=on_epoch_end)
+
+
+def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tdata: TrackData, model, n_classes: int,
+              device, rt: Runtime, init_from: Path | None, on_epoch_end: Callable[[LoopState], None] | None) -> Path:
+    """Train (or resume) in ``run_dir``, whose lock the caller holds."""
+    tc = getattr(cfg, track)
+    checkpoint = None
+    if fresh:
         write_status(run_dir, RUNNING)
         dump_config(cfg, config_path(run_dir))
         write_data_record(run_dir, store.fingerprint())

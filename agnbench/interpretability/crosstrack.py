@@ -20,10 +20,12 @@ from agnbench.contracts.store import STORE_OK, locate_store, read_objects, store
 from agnbench.errors import AgnbenchError
 from agnbench.interpretability import probes
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
+from agnbench.outputs import claiming
 
 log = logging.getLogger(__name__)
 
 
+@claiming("crosstrack", inputs=("runs", "data"))
 def explain_compare(*, runs: list[Path], out: Path, data: Path | None = None, positive: str = "agn", k: int = 30,
                     overwrite: bool = False) -> Path:
     """Cross-track comparison of the runs' scores; return ``out``."""
@@ -36,7 +38,7 @@ def explain_compare(*, runs: list[Path], out: Path, data: Path | None = None, po
     objects = read_objects(store)
     preds = {r.name: r.preds for r in loaded}
     wide = probes.score_table(preds, positive=positive)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, kind="crosstrack", overwrite=overwrite, inputs=[*runs, data]) as tmp:
         atomic_write_text(tmp / files.CROSSTRACK_CORRELATIONS, probes.score_correlations(wide).to_csv(index=False))
         atomic_write_text(tmp / files.CROSSTRACK_DISAGREEMENTS, probes.disagreements(wide, objects, k=k).to_csv(index=False))
         atomic_write_text(tmp / files.CROSSTRACK_DRIVERS, probes.score_drivers(wide, objects).to_csv(index=False))

@@ -21,6 +21,7 @@ from agnbench.contracts.run_dir import (attributions_dir, config_path, has_model
                                         read_data_record, read_model_meta)
 from agnbench.contracts.store import STORE_CHANGED, STORE_OK, Store, locate_store, open_store, store_state
 from agnbench.errors import AgnbenchError
+from agnbench.config.provenance import EXPLAIN_SECTIONS, science_config
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text
 from agnbench.seeding import rng
 from agnbench.config.choices import EXPLAIN_METHODS as METHODS
@@ -51,7 +52,8 @@ def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | No
     ec = cfg.explain
     positions = _select(store, track, ec.split, n if n is not None else ec.n, explicit=n is not None, seed=cfg.seed)
     log.info("explaining %s (%s) on %d %s objects: %s", run.name, track, positions.size, ec.split, ", ".join(methods))
-    with atomic_directory(attributions_dir(run), overwrite=overwrite) as tmp:
+    with atomic_directory(attributions_dir(run), kind="attributions", overwrite=overwrite, inputs=[data],
+                          config=science_config(cfg, EXPLAIN_SECTIONS)) as tmp:
         ids = store.objects["object_id"].to_numpy()[positions].astype(str)
         atomic_write_text(tmp / files.ATTRIBUTIONS_OBJECT_IDS, pd.DataFrame({"object_id": ids}).to_csv(index=False))
         if track == "catalog":

@@ -35,6 +35,7 @@ from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, ren
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord
 from agnbench.reports.summary_text import summary_paragraph
+from agnbench.config.provenance import REPORT_SECTIONS, science_config
 from agnbench.fileio import atomic_directory, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,8 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
     inputs = load_report_inputs(Path(comparison), data=data)
     rc = cfg.report
     report_dir = comparison_paths(comparison).report_dir
-    with atomic_directory(report_dir, overwrite=overwrite) as tmp:
+    with atomic_directory(report_dir, kind="report", overwrite=overwrite, inputs=[comparison, data],
+                          config=science_config(cfg, REPORT_SECTIONS)) as tmp:
         figures_dir, tables_dir = tmp / "figures", tmp / "tables"
         figures_dir.mkdir()
         tables_dir.mkdir()

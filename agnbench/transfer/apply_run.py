@@ -36,6 +36,7 @@ from agnbench.contracts.run_dir import config_path, is_complete, read_data_recor
 from agnbench.contracts.schema import UNLABELLED_SPLIT, class_names
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, capture_env, read_json
+from agnbench.outputs import claiming
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.metrics import METRIC_SPLITS, split_metrics
 from agnbench.protocol.prior_shift import adjust_posteriors, em_prior_shift, implied_prior
@@ -55,6 +56,7 @@ _PRIOR_SPLITS = ("val", UNLABELLED_SPLIT)
 _N_PRIOR_BOOT, _WIDE_INTERVAL = 200, 0.2
 
 
+@claiming("predictions", inputs=("run", "data"))
 def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: bool = False,
             rethreshold: str | None = None, id_col: str | None = None, progress: bool = True) -> Path:
     """Apply a finished run to the objects of ``data``; write ``out`` and return it.
@@ -118,7 +120,7 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
                              model=str(first["model"]), run_id=out.name, seed=int(first["seed"]))
     record = _record(run, new, meta, applied, preds, classes, trained_on, no_input,
                      adapt_prior=adapt_prior, rethreshold=rethreshold)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, kind="predictions", inputs=[run, data]) as tmp:
         write_predictions(tmp, preds)
         atomic_write_json(tmp / files.DATA_RECORD, {**new.fingerprint, "trained_on": trained_on})
         atomic_write_json(tmp / files.PREDICT_RECORD, record)

@@ -35,6 +35,7 @@ import pandas as pd
 from agnbench import __version__
 from agnbench.config.choices import PREP_SOURCES
 from agnbench.config.core import Config, config_to_dict, dump_config
+from agnbench.config.provenance import RUNTIME_ONLY as _RUNTIME_ONLY
 from agnbench.config.rules import alternatives
 from agnbench.data_prep.ingest import images as img
 from agnbench.data_prep.ingest import spectra as spec
@@ -44,6 +45,7 @@ from agnbench.data_prep.ingest.shards import load_shard, run_shards
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, atomic_write_text, capture_env
 from agnbench.fileio import default_workers, file_manifest
+from agnbench.outputs import claiming
 from agnbench.contracts import files
 from agnbench.contracts.schema import validate_objects
 from agnbench.contracts.store import STORE_KIND, store_paths, validate_store_arrays
@@ -51,8 +53,8 @@ from agnbench.contracts.store import STORE_KIND, store_paths, validate_store_arr
 log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = ("object_id", "file", "stage", "reason")
 #: Settings that change how fast the store is made but not a byte of it (kept out of the manifest
-#: and of the resume plan; config.yaml still records them).
-RUNTIME_ONLY = frozenset({"workers"})
+#: and of the resume plan; config.yaml still records them): the prep entry of the one definition.
+RUNTIME_ONLY = _RUNTIME_ONLY["prep"]
 #: Prep settings that shape only spectra, or only cutouts (not applied when a table store has none).
 _SPECTRA_SETTINGS = ("wave_min", "wave_max", "dloglam", "norm_wave_min", "norm_wave_max", "mask_lines",
                      "masked_lines", "max_uncovered", "frame", "observed_wave_min", "observed_wave_max",
@@ -64,6 +66,7 @@ def _science_prep(cfg: Config) -> dict:
     return {k: v for k, v in config_to_dict(cfg.prep).items() if k not in RUNTIME_ONLY}
 
 
+@claiming("store", inputs=("raw",))
 def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, overwrite: bool = False,
                 progress: bool = True, stop_after_shards: int | None = None) -> Path:
     """Write the dataset store for a selection (see module docstring).
@@ -104,7 +107,7 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
                              progress=progress, budget=budget)
     img_shards = run_shards("images", img_items, img.ingest_cutouts, img_kw, work, shard_size=size, workers=workers,
                             progress=progress, budget=budget)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, kind="store", overwrite=overwrite, inputs=[raw]) as tmp:
         paths = store_paths(tmp)
         if spec_shards:
             _assemble_spectra(tmp, spec_shards, objects, grid, quarantine)
@@ -343,6 +346,7 @@ def _log_summary(out: Path, objects: pd.DataFrame, qdf: pd.DataFrame) -> None:
              int((objects["spec_row"] >= 0).sum()), int((objects["image_row"] >= 0).sum()), len(qdf), counts)
 
 
+@claiming("store", inputs=("raw", "table"))
 def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table: Path | None = None,
          id_col: str | None = None, label_col: str | None = None, label_map: str | None = None,
          ra_col: str | None = None, dec_col: str | None = None, z_col: str | None = None,

@@ -43,6 +43,7 @@ from agnbench.data_prep.mock.catalogs import assign_survey_ids, catalog_tables
 from agnbench.data_prep.mock.population import draw_population
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, atomic_write_json, atomic_write_parquet, default_workers
+from agnbench.outputs import claiming
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ TRUTH_COLUMNS = (
 )
 
 
+@claiming("survey")
 def simulate(cfg: Config, out: str | Path, *, overwrite: bool = False, progress: bool = True) -> Path:
     """Write a mock survey of ``cfg.simulate.n`` galaxies to ``out``.
 
@@ -80,7 +82,7 @@ def simulate(cfg: Config, out: str | Path, *, overwrite: bool = False, progress:
     log.info("drawing a flux-limited population of %d galaxies (seed %d)", sim.n, cfg.seed)
     pop = draw_population(sim, seeding.rng(cfg.seed, "population"))
     pop = assign_survey_ids(pop, seeding.rng(cfg.seed, "ids"))
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, kind="survey", overwrite=overwrite) as tmp:
         meas, hashes = _render_all(pop, cfg, tmp, progress=progress)
         tables = catalog_tables(pop, meas, seeding.rng(cfg.seed, "catalogs"))
         paths = survey_paths(tmp)

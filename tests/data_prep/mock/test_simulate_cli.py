@@ -33,9 +33,12 @@ def test_same_seed_same_bytes_any_worker_count(tmp_path: Path) -> None:
     assert main(["simulate", *TINY, "--seed", "5", "--workers", "2", "--out", str(tmp_path / "a")]) == 0
     assert main(["simulate", *TINY, "--seed", "5", "--workers", "1", "--out", str(tmp_path / "b")]) == 0
     a, b = _tree_hashes(tmp_path / "a"), _tree_hashes(tmp_path / "b")
-    assert len(a) == 40 * 2 + 5 + 3  # spectra, cutouts, 5 catalogs, truth, config, manifest
-    # config.yaml records the worker count (provenance); every data byte and the manifest agree
+    assert len(a) == 40 * 2 + 5 + 4  # spectra, cutouts, 5 catalogs, truth, config, manifest, output marker
+    # config.yaml records the worker count and the marker the creation time (provenance); every data byte and
+    # the manifest agree
     assert a.pop("config.yaml") != b.pop("config.yaml")
+    a.pop(".agnbench-output.json"), b.pop(".agnbench-output.json")
+    assert json.loads((tmp_path / "a" / ".agnbench-output.json").read_text())["kind"] == "survey"
     assert a == b
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["files"] == {k: v for k, v in a.items() if k != "manifest.json"}
