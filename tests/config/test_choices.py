@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import pytest
 
@@ -53,7 +54,8 @@ def _registry() -> dict[str, object]:
 
 def test_registry_entries_are_unique_nonempty_tuples() -> None:
     for name, values in _registry().items():
-        lists = values.values() if name == "EXPLAIN_METHODS" else [tuple(values)] if name == "SPPIXMASK_BITS" \
+        # mappings: their keys are the choices (EXPLAIN_METHODS: each value is a list of choices too)
+        lists = values.values() if name == "EXPLAIN_METHODS" else [tuple(values)] if isinstance(values, Mapping) \
             else [values]
         for items in lists:
             assert isinstance(items, tuple) and items, name
