@@ -143,6 +143,9 @@ def _float(value: Any) -> float:
 def _join_labels(frame: pd.DataFrame, table: Path, *, id_col: str | None, label_col: str,
                  label_map: str) -> tuple[pd.Series, str]:
     """The label-table value of every object (NaN where it has no row) and how the join was made."""
+    if id_col is not None and id_col.lower() == label_col.lower():
+        raise AgnbenchError(f"{table}: --id-col and --label-col are both {id_col!r}; the ids and the labels must be "
+                            "different columns")
     tab = read_table(Path(table), text_columns=(id_col,) if id_col else ())
     if label_col not in tab.columns:
         raise AgnbenchError(f"{table}: no column {label_col!r} (--label-col); columns are: {', '.join(map(str, tab.columns))}")

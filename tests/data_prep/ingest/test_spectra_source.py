@@ -113,6 +113,10 @@ def test_6df_style_folder_with_a_label_table_joined_by_file_name(tmp_path: Path)
     assert np.argmax(flux[0, ha - 10 : ha + 11]) in (9, 10, 11)
     agn = (obj.sort_values("spec_row")["label_name"] == "agn").to_numpy()
     assert peak[agn].min() > peak[~agn].max()  # the planted line strength survives the pipeline
+    with pytest.raises(AgnbenchError, match="--id-col and --label-col are both 'bpt'"):
+        prep(_cfg("prep.z_min=0.0"), source="spectra", raw=raw, table=tmp_path / "labels.csv", id_col="bpt",
+             label_col="bpt", label_map="1:sf,4:agn", out=tmp_path / "store2", progress=False)
+    assert not (tmp_path / "store2").exists()
 
 
 def test_near_zero_normaliser_falls_back_or_is_quarantined(tmp_path: Path) -> None:
