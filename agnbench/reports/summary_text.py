@@ -134,10 +134,11 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
     if inputs.get("classes") or inputs.get("class_counts"):
         parts.append(_majority_sentence(summary, inputs, digits))
     calib = _estimates(summary, "ece", models)
-    if calib:
-        best = _best(calib, "ece")
-        parts.append(f"The best calibrated is {describe.get(best, best)} (expected calibration error "
-                     f"{_iv(_row(summary, best, 'ece'), digits)}).")
+    if calib:  # listed, never ranked: the plug-in ECE is biased upward, most for small samples
+        listed = "; ".join(f"{describe.get(run, run)} {_iv(_row(summary, run, 'ece'), digits)}" for run in calib)
+        bins = (inputs.get("compare") or {}).get("ece_bins")
+        parts.append(f"Expected calibration error (plug-in{f', {bins} bins' if bins else ''}; biased upward for small "
+                     f"samples, so it is not used to rank the models): {listed}.")
     return " ".join(parts)
 
 

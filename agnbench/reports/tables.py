@@ -42,6 +42,11 @@ def metric_label(metric: str, *, labels: Mapping[str, str] = METRIC_LABELS, f1: 
     return metric
 
 
+#: Metrics shown but never used to name a best run: the plug-in ECE is biased upward, the more so the smaller
+#: the sample and the better calibrated the model (a perfectly calibrated model has ECE ~0.04 at n ~ 360).
+UNRANKED_METRICS = frozenset({"ece"})
+
+
 def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_METRICS,
                    runs: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per run (majority baseline last), ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` columns.
@@ -59,7 +64,8 @@ def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_M
     -------
     DataFrame
         Columns ``run``, then three per metric; a ``best`` attribute (``df.attrs["best"]``) maps each
-        metric to the best run other than the baseline (max, or min for Brier/log-loss/ECE).
+        metric but :data:`UNRANKED_METRICS` to the best run other than the baseline (max, or min for
+        Brier/log-loss).
     """
     present = [m for m in metrics if m in set(summary["metric"])]
     order = list(runs) if runs is not None else list(dict.fromkeys(summary["run"]))
@@ -79,7 +85,7 @@ def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_M
     models = table[table["run"] != MAJORITY]
     for m in present:
         values = models[m].to_numpy(dtype=float)
-        if np.isfinite(values).any():
+        if m not in UNRANKED_METRICS and np.isfinite(values).any():
             idx = np.nanargmin(values) if m in LOWER_IS_BETTER else np.nanargmax(values)
             best[m] = str(models["run"].iloc[idx])
     table.attrs["best"] = best

@@ -33,7 +33,7 @@ def _tests() -> pd.DataFrame:
 def test_headline_table_picks_the_best_model_per_direction() -> None:
     head = tb.headline_table(_summary(), metrics=("roc_auc", "balanced_accuracy", "ece"))
     assert list(head["run"]) == ["a", "b", tb.MAJORITY]  # baseline last, never "best"
-    assert head.attrs["best"] == {"roc_auc": "b", "balanced_accuracy": "a", "ece": "b"}  # ECE: lower is better
+    assert head.attrs["best"] == {"roc_auc": "b", "balanced_accuracy": "a"}  # plug-in ECE is never ranked
     tex = tb.headline_latex(head, caption="50% of a_b & c", label="tab:x")
     assert r"50\% of a\_b \& c" in tex
     assert r"$\mathbf{0.950^{+0.010}_{-0.020}}$" in tex and "$0.900^{+0.010}_{-0.020}$" in tex
@@ -65,7 +65,7 @@ def test_summary_paragraph_states_the_right_winner_and_significance() -> None:
     assert "difference +0.050 [+0.020, +0.080], DeLong p = 0.002, Holm-corrected p = 0.006: significant at 0.05" in text
     assert "model A has the highest balanced accuracy" in text and "not significant at 0.05" in text
     assert "accuracy 0.800" in text  # the majority baseline
-    assert "best calibrated is model B" in text
+    assert "best calibrated" not in text and "not used to rank the models): model A 0." in text
     real = summary_paragraph(_summary(), _tests(), inputs, describe={}, mock=False)
     assert "mock" not in real
 
