@@ -131,7 +131,8 @@ def read_parquet(path: str | Path, *, columns: list[str] | None = None, fix: str
     try:
         return pd.read_parquet(path, columns=columns)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        head = path.read_bytes()[:64].lstrip().lower() if path.is_file() else b""
+        with open(path, "rb") as handle:  # only the first bytes: is it an HTML page saved as .parquet?
+            head = handle.read(64).lstrip().lower()
         what = "an HTML page, not Parquet" if head.startswith((b"<!doctype", b"<html")) else \
             f"not a readable Parquet file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
         raise AgnbenchError(f"{path}: {what}; it may be truncated or corrupt: {fix}") from None
