@@ -19,8 +19,10 @@ from agnbench.bootstrap.decisions import abstention_table, threshold_table
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
 from agnbench.bootstrap.paired import paired_comparison
 from agnbench.bootstrap.paired_tests import seed_spread
+from agnbench.bootstrap.primary import PrimaryChoice, choose_reference, primary_table, val_scores
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
 from agnbench.bootstrap.subgroups import subgroup_metrics
+from agnbench.config.choices import PRIMARY_REFERENCE_RULES
 from agnbench.config.core import Config, config_to_dict
 from agnbench.contracts.comparison import write_comparison
 from agnbench.contracts.store import STORE_MISSING, STORE_UNKNOWN, locate_store, read_objects, store_state
@@ -70,10 +72,15 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     if len(combined):
         summary = pd.concat([summary, combined], ignore_index=True)
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
+    choice = _primary_choice(loaded, cc)
+    extras["primary"] = primary_table(tests, summary, choice)
+    if choice.why_not:
+        skipped["primary"] = choice.why_not
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
         write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
                          tables={"seeds": seeds, **extras},
-                         inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer))
+                         inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer,
+                                        primary=choice))
     log.info("comparison written to %s", out)
     return out
 
@@ -180,8 +187,23 @@ def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _primary_choice(loaded: list[RunPredictions], cc) -> PrimaryChoice:
+    """The primary comparison's reference (:mod:`agnbench.bootstrap.primary`), chosen on val, never on test."""
+    tracks = {r.name: r.track for r in loaded}
+    scores, why = None, None
+    if cc.primary_reference == PRIMARY_REFERENCE_RULES[0]:
+        candidates = [r for r in loaded if r.track == "catalog"]
+        if candidates:
+            try:
+                scores = val_scores(candidates, metric=cc.primary_metric, units={r.name: [r.name] for r in candidates})
+            except AgnbenchError as exc:
+                why = f"the catalog runs cannot be scored on val ({exc})"
+    return choose_reference(metric=cc.primary_metric, setting=cc.primary_reference, tracks=tracks, scores=scores,
+                            why_no_scores=why)
+
+
 def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majority, skipped: dict, *,
-            transfer: bool = False) -> dict:
+            transfer: bool = False, primary: PrimaryChoice | None = None) -> dict:
     out = {
         "runs": [{"path": str(r.path.resolve()), "name": r.name, "track": r.track, "model": r.model, "seed": r.seed}
                  for r in loaded],
@@ -195,6 +217,7 @@ def _inputs(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, majorit
             "note": "predicts the training split's majority class, with its training frequencies as probabilities"},
         "skipped": skipped,
         "compare": config_to_dict(cfg.compare),
+        "primary": None if primary is None else primary.record(),
         "seed": cfg.seed,
         "env": {k: v for k, v in capture_env().items() if k in ("agnbench", "git", "packages", "timestamp_utc")},
     }

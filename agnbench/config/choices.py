@@ -97,6 +97,11 @@ COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
 RETHRESHOLD_SPLITS: tuple[str, ...] = ("val",)
 #: ``compare.ci``: the interval written to summary.csv (both are always computed).
 INTERVAL_METHODS: tuple[str, ...] = ("percentile", "bca")
+#: ``compare.primary_metric``: metrics a primary comparison may be declared on (higher is better for each).
+PRIMARY_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "balanced_accuracy", "macro_f1", "mcc", "accuracy")
+#: ``compare.primary_reference``: rules choosing the reference (best_catalog: the catalog model best on val);
+#: any other value names a run.
+PRIMARY_REFERENCE_RULES: tuple[str, ...] = ("best_catalog",)
 #: ``compare.seeds``: runs that differ only by seed kept apart, or also pooled.
 SEED_MODES: tuple[str, ...] = ("separate", "combined")
 #: ``explain.split`` / ``agnbench explain --split``.

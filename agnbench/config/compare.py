@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agnbench.config.choices import COMPARE_SPLITS, INTERVAL_METHODS, SEED_MODES, THRESHOLD_RULES
+from agnbench.config.choices import (COMPARE_SPLITS, INTERVAL_METHODS, PRIMARY_METRICS,
+                                    PRIMARY_REFERENCE_RULES,
+                                    SEED_MODES, THRESHOLD_RULES)
 from agnbench.config.rules import alternatives, check_rules
 
 
@@ -16,6 +18,10 @@ class CompareConfig:
     to every run (stratified by the true label when ``stratify``), so intervals on differences are
     valid. ``ci`` chooses the interval in summary.csv (``percentile``, or ``bca`` with a
     delete-a-group jackknife of ``jackknife_groups`` groups); both are always written.
+
+    ``primary_metric`` and ``primary_reference`` declare the one comparison a paper leads with (each
+    other track against the reference; :mod:`agnbench.bootstrap.primary`): ``best_catalog`` is the catalog
+    model best on the val split, or name a run.
     """
 
     split: str = "test"  # choices.COMPARE_SPLITS
@@ -31,6 +37,8 @@ class CompareConfig:
     threshold_rules: tuple[str, ...] = THRESHOLD_RULES  # chosen on val, applied to test
     target_precision: float = 0.9
     coverages: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)  # abstention: answer only the most confident
+    primary_metric: str = "roc_auc"  # choices.PRIMARY_METRICS
+    primary_reference: str = PRIMARY_REFERENCE_RULES[0]  # or a run name
     seeds: str = "separate"  # choices.SEED_MODES; combined also pools runs that differ only by seed
 
     def validate(self) -> None:
@@ -48,5 +56,9 @@ class CompareConfig:
              f"must be a list of {', '.join(THRESHOLD_RULES)}"),
             ("target_precision", 0 < self.target_precision < 1, "must be in (0, 1)"),
             ("coverages", all(0 < c <= 1 for c in self.coverages), "must be fractions in (0, 1]"),
+            ("primary_metric", self.primary_metric in PRIMARY_METRICS,
+             f"must be {alternatives(PRIMARY_METRICS, quote=True)}"),
+            ("primary_reference", bool(str(self.primary_reference).strip()),
+             f"must be {PRIMARY_REFERENCE_RULES[0]!r} or the name of a run compared"),
             ("seeds", self.seeds in SEED_MODES, f"must be {alternatives(SEED_MODES, quote=True)}"),
         ])

@@ -39,6 +39,7 @@ CHOICE_KEYS = [
     ("compare.split", choices.COMPARE_SPLITS),
     ("compare.ci", choices.INTERVAL_METHODS),
     ("compare.seeds", choices.SEED_MODES),
+    ("compare.primary_metric", choices.PRIMARY_METRICS),
     ("explain.split", choices.EXPLAIN_SPLITS),
     ("explain.target", choices.EXPLAIN_TARGETS),
     ("explain.spectra_baseline", choices.SPECTRA_BASELINES),
