@@ -34,6 +34,7 @@ from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord
+from agnbench.reports.results_tables import result_tables, save_table
 from agnbench.reports.summary_text import summary_paragraph
 from agnbench.config.provenance import REPORT_SECTIONS, science_config
 from agnbench.fileio import atomic_directory, atomic_write_text
@@ -192,33 +193,16 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
         by_key[key].items.extend(Figure(r) for r in records if r.section in fig_sections)
     describe = describe_runs(inputs)
     text = summary_paragraph(summary, tests, inputs.inputs, describe=describe, mock=bool(_is_mock(inputs)),
-                             alpha=rc.alpha, digits=rc.digits)
+                             alpha=rc.alpha, digits=rc.digits, primary=inputs.tables.get("primary"))
     atomic_write_text(tables_dir.parent / "summary.txt", text + "\n")
     by_key["summary"].items[:0] = [Paragraph(text), Paragraph("Runs: " + "; ".join(
         f"{name} = {desc}" for name, desc in describe.items()) + ".")]
 
-    head = tb.headline_table(summary)
-    _save(tables_dir, "headline", head, tb.headline_latex(
-        head, caption=_headline_caption(inputs) + " Bold: the best model per column.", label="tab:headline"))
-    _save(tables_dir, "metrics_all", summary, None)
-    results = [Table(_headline_caption(inputs), tb.headline_display(head, digits=rc.digits),
-                     ("tables/headline.csv", "tables/headline.tex"))]
-    pair = tb.pairwise_table(tests, alpha=rc.alpha)
-    if len(pair):
-        _save(tables_dir, "pairwise", pair, tb.pairwise_latex(pair, caption=(
-            f"Pairwise differences on the {inputs.split} split: delta = A - B with its interval; p-values of the "
-            f"paired bootstrap, DeLong (ROC-AUC) and McNemar (accuracy) tests, Holm-corrected over all pairs and "
-            f"metrics; * marks Holm p < {rc.alpha:g}."), label="tab:pairwise"))
-        results.append(Table("Pairwise tests (delta = A - B; * = significant after Holm correction)",
-                             tb.pairwise_display(pair, digits=rc.digits),
-                             ("tables/pairwise.csv", "tables/pairwise.tex")))
-    else:
-        skips.skip("Pairwise tests table", "tests.csv has no rows (a single run, or nothing to compare it with)",
-                   logger=log)
+    results = result_tables(inputs, tables_dir=tables_dir, alpha=rc.alpha, digits=rc.digits, skips=skips)
     seeds = seed_groups_checked(inputs, skips)
     if len(seeds):
         seeds = tb.seeds_table(seeds)
-        _save(tables_dir, "seeds", seeds, None)
+        save_table(tables_dir, "seeds", seeds, None)
         results.append(Table("Spread over training seeds (runs whose config is the same apart from the seed; mean, "
                              "sample standard deviation)", seeds, ("tables/seeds.csv",)))
     else:
@@ -230,19 +214,19 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
         by_key["composites"].items.insert(0, Table(
             f"Where each run puts the ood objects ({ood_description(inputs)}; fraction per predicted class, with "
             f"intervals)", inputs.tables["ood"], ("tables/ood.csv",)))
-        _save(tables_dir, "ood", inputs.tables["ood"], None)
+        save_table(tables_dir, "ood", inputs.tables["ood"], None)
     for name, caption in (("thresholds", "Decision thresholds chosen on val, applied to test"),
                           ("abstention", "Abstention: accuracy when answering only the most confident objects "
                                          "(threshold chosen on val)")):
         if name in inputs.tables and len(inputs.tables[name]):
-            _save(tables_dir, name, inputs.tables[name], None)
+            save_table(tables_dir, name, inputs.tables[name], None)
             by_key["decisions"].items.append(Table(caption, inputs.tables[name], (f"tables/{name}.csv",)))
         else:
             why = (inputs.inputs.get("skipped") or {}).get(name) or f"the comparison has no {name}.csv"
             skips.skip(f"Operating points: {name} table", why, logger=log)
     facts = attribution_facts(inputs)
     if len(facts):
-        _save(tables_dir, "attribution_facts", facts, None)
+        save_table(tables_dir, "attribution_facts", facts, None)
         by_key["interpretability"].items.insert(0, Table(
             "Attribution summaries per run (from each run's attributions/summary.json)", facts,
             ("tables/attribution_facts.csv",)))
@@ -278,19 +262,6 @@ def seed_groups_checked(inputs: ReportInputs, skips: Skips) -> pd.DataFrame:
             skips.skip(f"Seed spread of {group}", f"its runs ({', '.join(names)}) differ by more than the seed (or "
                        "lack config.yaml); re-run `agnbench compare` to regroup them", logger=log)
     return seeds[seeds["group"].isin(keep)].reset_index(drop=True)
-
-
-def _headline_caption(inputs: ReportInputs) -> str:
-    c = inputs.inputs.get("compare", {})
-    counts = ", ".join(f"{v} {k}" for k, v in inputs.inputs.get("class_counts", {}).items())
-    return (f"Metrics on the {inputs.split} split ({counts}) with {100 * float(c.get('confidence', 0.95)):g}% "
-            f"{c.get('ci', 'percentile')} bootstrap intervals ({c.get('n_boot', '?')} paired replicates"
-            f"{', stratified by class' if c.get('stratify', True) else ''})"
-            f"{'; the majority baseline predicts the training majority class' if _has_majority(inputs) else ''}.")
-
-
-def _has_majority(inputs: ReportInputs) -> bool:
-    return tb.MAJORITY in set(inputs.tables["summary"]["run"])
 
 
 def _dataset_items(inputs: ReportInputs) -> list:
@@ -383,12 +354,6 @@ def _is_mock(inputs: ReportInputs) -> bool | None:
             if read_survey_manifest(raw).get("kind") == MOCK_SURVEY_KIND:
                 return True
     return False
-
-
-def _save(tables_dir: Path, name: str, frame: pd.DataFrame, latex: str | None) -> None:
-    atomic_write_text(tables_dir / f"{name}.csv", frame.to_csv(index=False))
-    if latex is not None:
-        atomic_write_text(tables_dir / f"{name}.tex", latex)
 
 
 #: Tables longer than this are figure data (curves, per-object scores), kept as CSV only.

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from agnbench.reports.tables import LOWER_IS_BETTER, MAJORITY, format_p, metric_label
+from agnbench.reports.methods_text import (difference_method, floor_note, holm_bounds, interval_phrase, p_bounds,
+                                           p_text, prevalence_note)
+from agnbench.reports.tables import LOWER_IS_BETTER, MAJORITY, metric_label
 
 #: Metrics the paragraph reports, with the preferred test for each.
 _PARAGRAPH_METRICS = (("roc_auc", ("DeLong", "paired bootstrap")), ("balanced_accuracy", ("paired bootstrap",)))
@@ -50,24 +52,26 @@ def majority_baseline(classes: Sequence[str], counts: Mapping[str, int], *,
             "roc_auc": 0.5 if present == len(classes) and present >= 2 else float("nan")}
 
 
-def oriented_test(tests: pd.DataFrame, a: str, b: str, metric: str, test: str) -> dict | None:
-    """The row of ``tests`` comparing ``a`` with ``b`` (delta = a - b, interval flipped if stored as b - a)."""
+def oriented_test(tests: pd.DataFrame, a: str, b: str, metric: str, test: str, *,
+                  n_boot: int | None = None) -> dict | None:
+    """The row of ``tests`` comparing ``a`` with ``b`` (delta = a - b, interval flipped if stored as b - a).
+
+    ``p_bound`` / ``p_holm_bound`` say whether the p-values are floor-limited bounds (:mod:`methods_text`).
+    """
     rows = tests[(tests["metric"] == metric) & (tests["test"] == test)]
-    hit = rows[(rows["run_a"] == a) & (rows["run_b"] == b)]
-    if len(hit):
-        r = hit.iloc[0]
-        return {"delta": r["delta"], "lo": r["lo"], "hi": r["hi"], "p": r["p_value"], "p_holm": r["p_holm"],
-                "test": test}
-    hit = rows[(rows["run_a"] == b) & (rows["run_b"] == a)]
-    if len(hit):
-        r = hit.iloc[0]
-        return {"delta": -r["delta"], "lo": -r["hi"], "hi": -r["lo"], "p": r["p_value"], "p_holm": r["p_holm"],
-                "test": test}
+    for first, second, sign in ((a, b, 1.0), (b, a, -1.0)):
+        hit = rows[(rows["run_a"] == first) & (rows["run_b"] == second)]
+        if len(hit):
+            r = hit.iloc[0]
+            lo, hi = (r["lo"], r["hi"]) if sign > 0 else (-r["hi"], -r["lo"])
+            return {"delta": sign * r["delta"], "lo": lo, "hi": hi, "p": r["p_value"], "p_holm": r["p_holm"],
+                    "test": test, "row": r.to_dict(), "p_bound": bool(p_bounds(tests, n_boot=n_boot)[hit.index[0]]),
+                    "p_holm_bound": bool(holm_bounds(tests, n_boot=n_boot)[hit.index[0]])}
     return None
 
 
 def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, *, describe: dict[str, str],
-                      mock: bool, alpha: float = 0.05, digits: int = 3) -> str:
+                      mock: bool, alpha: float = 0.05, digits: int = 3, primary: pd.DataFrame | None = None) -> str:
     """The results paragraph.
 
     Parameters
@@ -82,24 +86,25 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
         The store was built from the simulated survey (the paragraph then opens with that caveat).
     alpha : float
         Family-wise significance level for the Holm-corrected p-values.
+    primary : DataFrame, optional
+        ``primary.csv``: the declared primary comparison, stated first.
     """
     settings = inputs.get("compare", {})
     split = inputs.get("objects", {}).get("split", "test")
     counts = inputs.get("class_counts", {})
     n = inputs.get("objects", {}).get("shared", sum(counts.values()))
-    conf = 100 * float(settings.get("confidence", 0.95))
     n_boot = int(settings.get("n_boot", 2000))
-    ci = "BCa" if settings.get("ci") == "bca" else "percentile"
+    ci = str(summary["ci"].iloc[0]) if "ci" in summary and len(summary) else None
     parts = []
     if mock:
         parts.append("These numbers come from the simulated (mock) survey and are not science results; they "
                      "show what the pipeline reports.")
     class_text = ", ".join(f"{v} {k}" for k, v in counts.items())
-    strat = " stratified by class" if settings.get("stratify", True) else ""
-    parts.append(f"On the {split} split ({n} objects: {class_text}), with {conf:g}% {ci} intervals from "
-                 f"{settings.get('n_boot', '?')} paired bootstrap replicates{strat},")
+    if primary is not None and len(primary):
+        parts.append(_primary_sentence(primary, inputs, settings, describe=describe, alpha=alpha, digits=digits))
+    parts.append(f"On the {split} split ({n} objects: {class_text}), with {interval_phrase(settings, split=split, ci=ci)},")
     models = [r for r in dict.fromkeys(summary["run"]) if r != MAJORITY]
-    first = True
+    first, floored = True, False
     for metric, preferred in _PARAGRAPH_METRICS:
         values = _estimates(summary, metric, models)
         if not values:
@@ -116,16 +121,17 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
             parts.append(sentence)
         others = []
         for other in sorted((m for m in models if m != best), key=lambda m: -values.get(m, -np.inf)):
-            test = next((t for t in (oriented_test(tests, best, other, metric, name) for name in preferred) if t), None)
+            test = next((t for t in (oriented_test(tests, best, other, metric, name, n_boot=n_boot)
+                                     for name in preferred) if t), None)
             orow = _row(summary, other, metric)
             text = f"{describe.get(other, other)} {_iv(orow, digits)}"
             if test is not None:
-                floor = test["test"] == "paired bootstrap" and test["p"] <= 2.0 / (n_boot + 1) + 1e-12
+                floored = floored or test["p_bound"] or test["p_holm_bound"]
                 verdict = "significant" if test["p_holm"] < alpha else "not significant"
                 text += (f" (difference {test['delta']:+.{digits}f} [{test['lo']:+.{digits}f}, {test['hi']:+.{digits}f}], "
-                         f"{test['test']} {_p_text(test['p'])}{' (the smallest p the replicates resolve)' if floor else ''}, "
-                         f"Holm-corrected {_p_text(test['p_holm'])}: "
-                         f"{verdict} at {alpha:g})")
+                         f"{difference_method(test['row'], settings)}; {test['test']} "
+                         f"{p_text(test['p'], bound=test['p_bound'])}, Holm-corrected "
+                         f"{p_text(test['p_holm'], bound=test['p_holm_bound'])}: {verdict} at {alpha:g})")
             others.append(text)
         if others:
             parts[-1] += "; compared with " + "; ".join(others)
@@ -133,6 +139,9 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
         first = False
     if inputs.get("classes") or inputs.get("class_counts"):
         parts.append(_majority_sentence(summary, inputs, digits))
+    parts.append(prevalence_note(settings, split=split))
+    if floored:
+        parts.append(floor_note(n_boot))
     calib = _estimates(summary, "ece", models)
     if calib:  # listed, never ranked: the plug-in ECE is biased upward, most for small samples
         listed = "; ".join(f"{describe.get(run, run)} {_iv(_row(summary, run, 'ece'), digits)}" for run in calib)
@@ -172,9 +181,25 @@ def _row(summary: pd.DataFrame, run: str, metric: str) -> dict | None:
     return None if sub.empty else sub.iloc[0].to_dict()
 
 
-def _p_text(p: float) -> str:
-    text = format_p(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
+def _primary_sentence(primary: pd.DataFrame, inputs: dict, settings: dict, *, describe: dict[str, str],
+                      alpha: float, digits: int) -> str:
+    """The declared primary comparison: each other track against the reference, with its method and Holm family."""
+    rec = inputs.get("primary") or {}
+    metric = str(primary["metric"].iloc[0])
+    ref = str(primary["reference"].iloc[0])
+    name = _NAMES.get(metric, metric_label(metric))
+    how = rec.get("rule") or "declared in the config"
+    bounds = holm_bounds(primary, n_boot=int(settings.get("n_boot", 2000)))
+    items = []
+    for i, r in primary.iterrows():
+        verdict = "significant" if r["p_holm"] < alpha else "not significant"
+        items.append(f"{describe.get(r['run'], r['run'])} minus {describe.get(ref, ref)} {r['delta']:+.{digits}f} "
+                     f"[{r['lo']:+.{digits}f}, {r['hi']:+.{digits}f}] "
+                     f"({difference_method(r.to_dict(), settings)}; Holm over the {int(r['family_size'])} primary "
+                     f"comparisons {p_text(r['p_holm'], bound=bool(bounds[i]))}: {verdict} at "
+                     f"{alpha:g})")
+    return (f"Primary comparison, declared before looking ({name}; reference: {describe.get(ref, ref)}, {how}): "
+            + "; ".join(items) + ". Everything else below is secondary.")
 
 
 def _iv(row: dict | None, digits: int) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from agnbench.reports.methods_text import holm_bounds, p_bounds
+
 #: Metrics of the headline table, in order (all in ``summary.csv``; per-class ones are in the full table).
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "macro_f1", "mcc", "accuracy", "brier", "ece")
 #: Metrics where a smaller value is better.
@@ -94,15 +96,18 @@ def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_M
 
 
 def pairwise_table(tests: pd.DataFrame, *, metrics: Sequence[str] = ("roc_auc", "balanced_accuracy", "accuracy"),
-                   alpha: float = 0.05) -> pd.DataFrame:
+                   alpha: float = 0.05, n_boot: int | None = None) -> pd.DataFrame:
     """The pairwise tests of ``tests.csv`` for the given metrics, one row per (pair, metric, test).
 
-    Columns: ``run_a, run_b, metric, test, delta, lo, hi, p_value, p_holm, significant``
-    (``significant`` = Holm-corrected p < ``alpha``; ``delta`` = metric(a) - metric(b)).
+    Columns: ``run_a, run_b, metric, test, delta, lo, hi, p_value, p_holm, significant, p_bound, p_holm_bound``
+    (``significant`` = Holm-corrected p < ``alpha``; ``delta`` = metric(a) - metric(b); the ``*_bound`` columns
+    mark p-values at the bootstrap floor 2/(B+1) of ``n_boot`` replicates, which are upper bounds).
     """
-    keep = tests[tests["metric"].isin(metrics)].copy()
+    keep = tests.assign(p_bound=p_bounds(tests, n_boot=n_boot), p_holm_bound=holm_bounds(tests, n_boot=n_boot))
+    keep = keep[keep["metric"].isin(metrics)].copy()
     keep["significant"] = keep["p_holm"] < alpha
-    cols = ["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "p_value", "p_holm", "significant"]
+    cols = ["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "p_value", "p_holm", "significant", "p_bound",
+            "p_holm_bound"]
     order = {m: i for i, m in enumerate(metrics)}
     keep = keep.assign(_m=keep["metric"].map(order)).sort_values(["run_a", "run_b", "_m", "test"], kind="stable")
     return keep[cols].reset_index(drop=True)
@@ -130,10 +135,13 @@ def format_interval(value: float, lo: float, hi: float, *, digits: int = 3, late
     return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def format_p(p: float) -> str:
-    """A p-value for a table: 3 significant digits, ``< 1e-4`` style below 1e-4."""
+def format_p(p: float, *, bound: bool = False, latex: bool = False) -> str:
+    """A p-value for a table: 3 significant digits, ``< 1e-4`` style below 1e-4; ``bound``: ``≤ 0.001``
+    (a bootstrap p at its floor 2/(B+1), an upper bound; ``$\\le$`` in LaTeX)."""
     if not np.isfinite(p):
         return "n/a"
+    if bound:
+        return ("$\\le$ " if latex else "\N{LESS-THAN OR EQUAL TO} ") + f"{p:.3g}"
     return "< 1e-4" if p < 1e-4 else f"{p:.3g}"
 
 
@@ -161,8 +169,8 @@ def pairwise_latex(table: pd.DataFrame, *, caption: str, label: str = "tab:pairw
     """Pairwise tests as a booktabs table: pair, metric, test, delta with interval, p, Holm p."""
     header = ["Run A", "Run B", "Metric", "Test", r"$\Delta$ (A $-$ B)", "$p$", r"$p_\mathrm{Holm}$"]
     body = [[latex_escape(r.run_a), latex_escape(r.run_b), latex_escape(metric_label(r.metric)), latex_escape(r.test),
-             format_interval(r.delta, r.lo, r.hi, digits=digits), latex_escape(format_p(r.p_value)),
-             latex_escape(format_p(r.p_holm)) + ("$^{*}$" if r.significant else "")]
+             format_interval(r.delta, r.lo, r.hi, digits=digits), _latex_p(r.p_value, _flag(r, "p_bound")),
+             _latex_p(r.p_holm, _flag(r, "p_holm_bound")) + ("$^{*}$" if r.significant else "")]
             for r in table.itertuples()]
     return _latex_table(header, body, caption=caption, label=label, align="lllllrr")
 
@@ -200,9 +208,24 @@ def pairwise_display(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
         "A": table["run_a"], "B": table["run_b"], "metric": table["metric"].map(metric_label), "test": table["test"],
         "delta (A - B)": [format_interval(d, lo, hi, digits=digits, latex=False)
                           for d, lo, hi in zip(table["delta"], table["lo"], table["hi"])],
-        "p": table["p_value"].map(format_p),
-        "p (Holm)": [format_p(p) + (" *" if s else "") for p, s in zip(table["p_holm"], table["significant"])],
+        "p": [format_p(p, bound=b) for p, b in zip(table["p_value"], _flags(table, "p_bound"))],
+        "p (Holm)": [format_p(p, bound=b) + (" *" if s else "")
+                     for p, s, b in zip(table["p_holm"], table["significant"], _flags(table, "p_holm_bound"))],
     })
+
+
+def _flags(table: pd.DataFrame, column: str) -> list[bool]:
+    """``table[column]`` as bools (all False when absent)."""
+    return [bool(v) for v in table[column]] if column in table else [False] * len(table)
+
+
+def _flag(row, column: str) -> bool:
+    return bool(getattr(row, column, False))
+
+
+def _latex_p(p: float, bound: bool) -> str:
+    """A p-value cell: ``$\\le$ 0.001`` for a floor-limited bound, else the escaped :func:`format_p` text."""
+    return format_p(p, bound=True, latex=True) if bound and np.isfinite(p) else latex_escape(format_p(p))
 
 
 def _latex_table(header: list[str], body: list[list[str]], *, caption: str, label: str, align: str,
