@@ -89,9 +89,10 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
                    replicates: dict[str, dict[str, np.ndarray]], summary: pd.DataFrame, *, runs: Sequence[str],
                    metrics: Sequence[str], confidence: float) -> pd.DataFrame:
     """Every pair of ``runs``: paired bootstrap deltas (A - B) for every metric, DeLong (ROC-AUC, binary) and
-    McNemar (accuracy); ``p_holm`` is Holm-corrected within each (metric, test) family, i.e. across the run
-    pairs compared on that metric by that test (the comparisons one row of a paper table makes). Correcting
-    across all metrics at once would treat 15 strongly correlated views of the same predictions as
+    McNemar (accuracy); ``p_holm`` is Holm-corrected within each (metric, test kind) family, i.e. across the run
+    pairs compared on that metric by that test (the comparisons one row of a paper table makes), whatever
+    form of the test each pair used (McNemar's exact and chi-square rows form one family,
+    :func:`family_of_test`). Correcting across all metrics at once would treat 15 strongly correlated views of the same predictions as
     independent questions and, with the bootstrap's p-value floor 2 / (B + 1), declare no difference
     significant once there are more than a handful of runs."""
     est = summary.set_index(["run", "metric"])["estimate"]
@@ -115,9 +116,19 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
                      "note": f"a wrong & b right: {mc.n01}; a right & b wrong: {mc.n10}"})
     table = pd.DataFrame(rows, columns=["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "statistic",
                                         "p_value", "note"])
-    table["p_holm"] = (table.groupby(["metric", "test"], sort=False)["p_value"]
+    family = [table["metric"], table["test"].map(family_of_test)]
+    table["p_holm"] = (table.groupby(family, sort=False)["p_value"]
                        .transform(lambda p: holm(p.to_numpy(np.float64))) if len(table) else [])
     return table
+
+
+def family_of_test(test: str) -> str:
+    """The test without its method detail: ``"McNemar (exact binomial)"`` -> ``"McNemar"``.
+
+    Holm families are (metric, test kind): McNemar picks the exact or the chi-square form per pair (by its
+    number of discordant pairs), and both forms answer the same question about the same pairs.
+    """
+    return test.split(" (", 1)[0]
 
 
 @dataclass(frozen=True, eq=False)
