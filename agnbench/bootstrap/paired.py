@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import norm
 from tqdm.auto import tqdm
 
+from agnbench.bootstrap.auc_intervals import newcombe_auc_interval
 from agnbench.bootstrap.delong import delong_test
 from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes, point_metrics, weighted_metrics
 from agnbench.bootstrap.paired_tests import holm, mcnemar_test
@@ -68,7 +69,13 @@ def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict
                   replicates: dict[str, dict[str, np.ndarray]], jackknife: dict[str, dict[str, np.ndarray]], *,
                   classes: Sequence[str], metrics: Sequence[str], confidence: float, ci: str,
                   notes: dict[str, str], ece_bins: int = 15) -> pd.DataFrame:
-    """One row per (metric, run): point estimate, percentile and BCa intervals, ``lo``/``hi`` from ``ci``."""
+    """One row per (metric, run): point estimate, percentile and BCa intervals, ``lo``/``hi`` from ``ci``.
+
+    ``ci`` is ``"percentile"``, ``"bca"`` or ``"newcombe"``: the Newcombe (2006) score interval for a binary
+    ROC-AUC (:func:`~agnbench.bootstrap.auc_intervals.newcombe_auc_interval`, on the class counts of
+    ``y_true``) and BCa for every other metric. The row's ``ci`` column names the interval in its ``lo``/``hi``.
+    """
+    counts = np.bincount(y_true, minlength=len(classes))
     rows = []
     for run in proba:
         point = point_metrics(y_true, proba[run], y_pred[run], classes=classes, metrics=metrics, ece_bins=ece_bins)
@@ -76,13 +83,26 @@ def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict
             reps = replicates[run][m]
             p_lo, p_hi = percentile_interval(reps, confidence=confidence)
             b_lo, b_hi = bca_interval(reps, estimate=point[m], jackknife=jackknife[run][m], confidence=confidence)
-            lo, hi = (p_lo, p_hi) if ci == "percentile" else (b_lo, b_hi)
+            method = row_interval_method(ci, m, len(classes))
+            if method == "newcombe":
+                lo, hi = (newcombe_auc_interval(point[m], int(counts[1]), int(counts[0]), confidence=confidence)
+                          if np.isfinite(point[m]) and counts.min() > 0 else (np.nan, np.nan))
+            else:
+                lo, hi = (p_lo, p_hi) if method == "percentile" else (b_lo, b_hi)
             rows.append({"metric": m, "run": run, "estimate": point[m], "lo": float(lo), "hi": float(hi),
                          "percentile_lo": float(p_lo), "percentile_hi": float(p_hi), "bca_lo": float(b_lo),
-                         "bca_hi": float(b_hi), "ci": ci, "confidence": confidence, "n": int(y_true.size),
+                         "bca_hi": float(b_hi), "ci": method, "confidence": confidence, "n": int(y_true.size),
                          "n_boot": int(reps.size), "n_boot_valid": int(np.isfinite(reps).sum()),
                          "note": notes.get(m, "")})
     return pd.DataFrame(rows)
+
+
+def row_interval_method(ci: str, metric: str, n_classes: int) -> str:
+    """The interval that ``compare.ci`` puts in ``lo``/``hi`` for ``metric``: ``percentile``, ``bca`` or
+    ``newcombe`` (``ci: newcombe`` gives the Newcombe score interval for a binary ROC-AUC, BCa otherwise)."""
+    if ci == "newcombe":
+        return "newcombe" if metric == "roc_auc" and n_classes == 2 else "bca"
+    return ci
 
 
 def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray],

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from agnbench.config.choices import INTERVAL_LABELS
 from agnbench.config.core import Config
 from agnbench.contracts import files
 from agnbench.contracts.comparison import comparison_paths
@@ -284,7 +285,8 @@ def _headline_caption(inputs: ReportInputs) -> str:
     c = inputs.inputs.get("compare", {})
     counts = ", ".join(f"{v} {k}" for k, v in inputs.inputs.get("class_counts", {}).items())
     return (f"Metrics on the {inputs.split} split ({counts}) with {100 * float(c.get('confidence', 0.95)):g}% "
-            f"{c.get('ci', 'percentile')} bootstrap intervals ({c.get('n_boot', '?')} paired replicates"
+            f"{INTERVAL_LABELS.get(c.get('ci', 'percentile'), 'percentile bootstrap')} intervals "
+            f"({c.get('n_boot', '?')} paired replicates"
             f"{', stratified by class' if c.get('stratify', True) else ''})"
             f"{'; the majority baseline predicts the training majority class' if _has_majority(inputs) else ''}.")
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from agnbench.config.choices import INTERVAL_LABELS
 from agnbench.reports.tables import LOWER_IS_BETTER, MAJORITY, format_p, metric_label
 
 #: Metrics the paragraph reports, with the preferred test for each.
@@ -89,7 +90,7 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
     n = inputs.get("objects", {}).get("shared", sum(counts.values()))
     conf = 100 * float(settings.get("confidence", 0.95))
     n_boot = int(settings.get("n_boot", 2000))
-    ci = "BCa" if settings.get("ci") == "bca" else "percentile"
+    ci = INTERVAL_LABELS.get(settings.get("ci", "percentile"), "percentile bootstrap")
     parts = []
     if mock:
         parts.append("These numbers come from the simulated (mock) survey and are not science results; they "
