@@ -7,8 +7,8 @@ runs the paired bootstrap exactly as ``agnbench compare`` does (``index_chunks``
 ``jackknife_weights``) and records whether each interval method covers the population value:
 
 * ROC-AUC: ``percentile``, ``bca`` (bootstrap), ``delong-wald`` (DeLong SE, normal, clipped to [0, 1]),
-  ``logit-delong`` (DeLong SE, normal on the logit scale, Pepe 2003), ``newcombe`` (the default ``compare.ci``: score interval,
-  Hanley-McNeil variance at theta, Newcombe 2006 method 5).
+  ``logit-delong`` (DeLong SE, normal on the logit scale, Pepe 2003), ``newcombe`` (the default
+  ``compare.ci``: score interval, Hanley-McNeil variance at theta, Newcombe 2006 method 5).
 * balanced accuracy (decision ``score > mu / 2``) and PR-AUC (average precision): ``percentile``, ``bca``.
 * paired ROC-AUC difference A - B (two scorings of the same objects, noise correlation ``RHO``):
   ``percentile`` (tests.csv's paired bootstrap row), ``bca`` (bootstrap of the difference, jackknife of
@@ -149,6 +149,22 @@ def paired(auc_a: float, auc_b: float, *, reps: int, n_boot: int, seed: int) -> 
                   "truth": truth} for key, v in hits.items()}
 
 
+def markdown(rows: list[dict]) -> str:
+    """docs/statistics.md's tables: one per quantity, method x regime -> coverage (mean width)."""
+    out = []
+    for quantity in dict.fromkeys(r["quantity"] for r in rows):
+        sel = [r for r in rows if r["quantity"] == quantity]
+        regimes = list(dict.fromkeys(r["regime"] for r in sel))
+        out.append(f"**{quantity}**\n")
+        out.append("| method | " + " | ".join(regimes) + " |")
+        out.append("|---|" + "---|" * len(regimes))
+        for method in dict.fromkeys(r["method"] for r in sel):
+            cells = {r["regime"]: f"{r['coverage']:.3f} ({r['mean_width']:.4f})" for r in sel if r["method"] == method}
+            out.append(f"| {method} | " + " | ".join(cells.get(g, "") for g in regimes) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     reps = int(args[0]) if args else 1000
@@ -173,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
               "truth": f"{r['truth']:.4f}"} for r in rows]
     print(table(shown, ["quantity", "regime", "method", "coverage", "mean_width", "truth"]))
     print(f"R = {reps}, B = {n_boot}, MC s.e. at 0.95: {mc:.4f}; {payload['seconds']:.0f} s; written to {path}")
+    print(markdown(rows))
 
 
 if __name__ == "__main__":

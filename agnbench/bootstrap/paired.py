@@ -112,9 +112,9 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
     McNemar (accuracy); ``p_holm`` is Holm-corrected within each (metric, test kind) family, i.e. across the run
     pairs compared on that metric by that test (the comparisons one row of a paper table makes), whatever
     form of the test each pair used (McNemar's exact and chi-square rows form one family,
-    :func:`family_of_test`). Correcting across all metrics at once would treat 15 strongly correlated views of the same predictions as
-    independent questions and, with the bootstrap's p-value floor 2 / (B + 1), declare no difference
-    significant once there are more than a handful of runs."""
+    :func:`family_of_test`). Correcting across all metrics at once would treat 15 strongly correlated views
+    of the same predictions as independent questions and, with the bootstrap's p-value floor 2 / (B + 1),
+    declare no difference significant once there are more than a handful of runs."""
     est = summary.set_index(["run", "metric"])["estimate"]
     rows = []
     for a, b in itertools.combinations(runs, 2):

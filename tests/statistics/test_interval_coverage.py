@@ -11,6 +11,9 @@ conservative there, about 0.99: docs/statistics.md). Tolerance: 3 Monte-Carlo st
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 
 from agnbench.bootstrap.auc_intervals import newcombe_auc_interval
@@ -59,7 +62,20 @@ def test_default_auc_interval_holds_at_the_ceiling():
     assert cov >= LEVEL - _tolerance(), f"coverage {cov:.3f} at AUC 0.999 with the default ci={CompareConfig().ci!r}"
 
 
-def test_newcombe_interval_is_exact_away_from_the_ceiling_and_never_short_up_to_it():
+def _documented_newcombe_coverage() -> dict[float, tuple[float, int]]:
+    """docs/statistics.md's roc_auc ``newcombe`` row: {AUC: (coverage, R)}."""
+    text = (Path(__file__).parents[2] / "docs" / "statistics.md").read_text()
+    table = text[text.index("**roc_auc**"):]
+    header = next(line for line in table.splitlines() if line.startswith("| method |"))
+    row = next(line for line in table.splitlines() if line.startswith("| newcombe |"))
+    regimes = [float(c.strip().split()[1]) for c in header.strip("|").split("|")[1:]]
+    cells = [float(c.split()[0]) for c in row.strip("|").split("|")[1:]]
+    reps = int(re.search(r"R = (\d+)", text).group(1))
+    return {auc: (cov, reps) for auc, cov in zip(regimes, cells)}
+
+
+def test_newcombe_interval_is_exact_away_from_the_ceiling_never_short_up_to_it_and_as_documented():
+    documented = _documented_newcombe_coverage()
     rng = np.random.default_rng(17)
     y = labels(N_POS, N_NEG)
     for auc, two_sided in ((0.75, True), (0.9, True), (0.98, False), (0.998, False), (0.999, False)):
@@ -69,6 +85,8 @@ def test_newcombe_interval_is_exact_away_from_the_ceiling_and_never_short_up_to_
         assert cov >= LEVEL - _tolerance(FAST_REPS), (auc, cov)
         if two_sided:
             assert cov <= LEVEL + _tolerance(FAST_REPS), (auc, cov)
+        doc_cov, doc_reps = documented[auc]  # the table agrees with this simulation within their joint MC error
+        assert abs(doc_cov - cov) <= 3 * np.sqrt(LEVEL * (1 - LEVEL) * (1 / doc_reps + 1 / FAST_REPS)), (auc, cov)
 
 
 def test_newcombe_bounds_solve_the_score_equation_and_stay_inside_0_1():
