@@ -120,7 +120,9 @@ class _Context:
         """Legend text for ``metric`` (display name) whose summary.csv rows are ``key`` (e.g. ``roc_auc``)."""
         boot = f"{self.summary_boot} " if self.summary_boot else ""
         ci = self.summary_ci.get(key, "percentile")
-        return f"{metric} with its {self.pct} {ci} interval from summary.csv ({boot}paired replicates)"
+        if ci == "newcombe":  # a score interval: no bootstrap replicates in it
+            return f"{metric} with its {self.pct} Newcombe score interval from summary.csv"
+        return f"{metric} with its {self.pct} {ci} bootstrap interval from summary.csv ({boot}paired replicates)"
 
 
 def _aligned(inputs: ReportInputs) -> Aligned:
