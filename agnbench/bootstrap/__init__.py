@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "agnbench.bootstrap.metrics": ["METRIC_NAMES", "point_metrics", "weighted_metrics"],
     "agnbench.bootstrap.resample": ["index_chunks", "percentile_interval", "bca_interval", "bootstrap_pvalue"],
     "agnbench.bootstrap.delong": ["delong_test", "delong_ci"],
+    "agnbench.bootstrap.auc_intervals": ["newcombe_auc_interval"],
     "agnbench.bootstrap.paired_tests": ["mcnemar_test", "holm"],
     "agnbench.bootstrap.subgroups": ["subgroup_metrics"],
     "agnbench.bootstrap.decisions": ["threshold_table", "abstention_table"],

@@ -47,8 +47,9 @@ def compare_predictions(y_true: np.ndarray | Sequence, proba: Mapping[str, np.nd
         Root seed (``agnbench compare --seed``); replicate ``b`` depends only on it and the data.
     confidence : float, optional
         Interval level (default 0.95).
-    ci : {"percentile", "bca"}, optional
-        Which interval goes to ``lo``/``hi`` (both are always given); default ``"percentile"``.
+    ci : {"newcombe", "bca", "percentile"}, optional
+        Which interval goes to ``lo``/``hi`` (percentile and BCa are always given too); default
+        ``"newcombe"``: Newcombe's score interval for a binary ROC-AUC, BCa for the other metrics.
     stratify : bool, optional
         Resample within each true class (default True).
     jackknife_groups : int, optional

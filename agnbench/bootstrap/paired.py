@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import norm
 from tqdm.auto import tqdm
 
+from agnbench.bootstrap.auc_intervals import newcombe_auc_interval
 from agnbench.bootstrap.delong import delong_test
 from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes, point_metrics, weighted_metrics
 from agnbench.bootstrap.paired_tests import holm, mcnemar_test
@@ -68,7 +69,13 @@ def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict
                   replicates: dict[str, dict[str, np.ndarray]], jackknife: dict[str, dict[str, np.ndarray]], *,
                   classes: Sequence[str], metrics: Sequence[str], confidence: float, ci: str,
                   notes: dict[str, str], ece_bins: int = 15) -> pd.DataFrame:
-    """One row per (metric, run): point estimate, percentile and BCa intervals, ``lo``/``hi`` from ``ci``."""
+    """One row per (metric, run): point estimate, percentile and BCa intervals, ``lo``/``hi`` from ``ci``.
+
+    ``ci`` is ``"percentile"``, ``"bca"`` or ``"newcombe"``: the Newcombe (2006) score interval for a binary
+    ROC-AUC (:func:`~agnbench.bootstrap.auc_intervals.newcombe_auc_interval`, on the class counts of
+    ``y_true``) and BCa for every other metric. The row's ``ci`` column names the interval in its ``lo``/``hi``.
+    """
+    counts = np.bincount(y_true, minlength=len(classes))
     rows = []
     for run in proba:
         point = point_metrics(y_true, proba[run], y_pred[run], classes=classes, metrics=metrics, ece_bins=ece_bins)
@@ -76,24 +83,38 @@ def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict
             reps = replicates[run][m]
             p_lo, p_hi = percentile_interval(reps, confidence=confidence)
             b_lo, b_hi = bca_interval(reps, estimate=point[m], jackknife=jackknife[run][m], confidence=confidence)
-            lo, hi = (p_lo, p_hi) if ci == "percentile" else (b_lo, b_hi)
+            method = row_interval_method(ci, m, len(classes))
+            if method == "newcombe":
+                lo, hi = (newcombe_auc_interval(point[m], int(counts[1]), int(counts[0]), confidence=confidence)
+                          if np.isfinite(point[m]) and counts.min() > 0 else (np.nan, np.nan))
+            else:
+                lo, hi = (p_lo, p_hi) if method == "percentile" else (b_lo, b_hi)
             rows.append({"metric": m, "run": run, "estimate": point[m], "lo": float(lo), "hi": float(hi),
                          "percentile_lo": float(p_lo), "percentile_hi": float(p_hi), "bca_lo": float(b_lo),
-                         "bca_hi": float(b_hi), "ci": ci, "confidence": confidence, "n": int(y_true.size),
+                         "bca_hi": float(b_hi), "ci": method, "confidence": confidence, "n": int(y_true.size),
                          "n_boot": int(reps.size), "n_boot_valid": int(np.isfinite(reps).sum()),
                          "note": notes.get(m, "")})
     return pd.DataFrame(rows)
+
+
+def row_interval_method(ci: str, metric: str, n_classes: int) -> str:
+    """The interval that ``compare.ci`` puts in ``lo``/``hi`` for ``metric``: ``percentile``, ``bca`` or
+    ``newcombe`` (``ci: newcombe`` gives the Newcombe score interval for a binary ROC-AUC, BCa otherwise)."""
+    if ci == "newcombe":
+        return "newcombe" if metric == "roc_auc" and n_classes == 2 else "bca"
+    return ci
 
 
 def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict[str, np.ndarray],
                    replicates: dict[str, dict[str, np.ndarray]], summary: pd.DataFrame, *, runs: Sequence[str],
                    metrics: Sequence[str], confidence: float) -> pd.DataFrame:
     """Every pair of ``runs``: paired bootstrap deltas (A - B) for every metric, DeLong (ROC-AUC, binary) and
-    McNemar (accuracy); ``p_holm`` is Holm-corrected within each (metric, test) family, i.e. across the run
-    pairs compared on that metric by that test (the comparisons one row of a paper table makes). Correcting
-    across all metrics at once would treat 15 strongly correlated views of the same predictions as
-    independent questions and, with the bootstrap's p-value floor 2 / (B + 1), declare no difference
-    significant once there are more than a handful of runs."""
+    McNemar (accuracy); ``p_holm`` is Holm-corrected within each (metric, test kind) family, i.e. across the run
+    pairs compared on that metric by that test (the comparisons one row of a paper table makes), whatever
+    form of the test each pair used (McNemar's exact and chi-square rows form one family,
+    :func:`family_of_test`). Correcting across all metrics at once would treat 15 strongly correlated views
+    of the same predictions as independent questions and, with the bootstrap's p-value floor 2 / (B + 1),
+    declare no difference significant once there are more than a handful of runs."""
     est = summary.set_index(["run", "metric"])["estimate"]
     rows = []
     for a, b in itertools.combinations(runs, 2):
@@ -102,7 +123,8 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
             lo, hi = percentile_interval(delta, confidence=confidence)
             rows.append({"run_a": a, "run_b": b, "metric": m, "test": "paired bootstrap",
                          "delta": float(est[(a, m)] - est[(b, m)]), "lo": float(lo), "hi": float(hi),
-                         "statistic": np.nan, "p_value": bootstrap_pvalue(delta), "note": ""})
+                         "statistic": np.nan, "p_value": bootstrap_pvalue(delta),
+                         "p_floor": 2.0 / (np.count_nonzero(np.isfinite(delta)) + 1), "note": ""})
         if proba[a].shape[1] == 2:
             d = delong_test(y_true, proba[a][:, 1], proba[b][:, 1])
             rows.append({"run_a": a, "run_b": b, "metric": "roc_auc", "test": "DeLong", "delta": d.delta,
@@ -114,10 +136,20 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
                      "hi": np.nan, "statistic": mc.statistic, "p_value": mc.p_value,
                      "note": f"a wrong & b right: {mc.n01}; a right & b wrong: {mc.n10}"})
     table = pd.DataFrame(rows, columns=["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "statistic",
-                                        "p_value", "note"])
-    table["p_holm"] = (table.groupby(["metric", "test"], sort=False)["p_value"]
+                                        "p_value", "p_floor", "note"])
+    family = [table["metric"], table["test"].map(family_of_test)]
+    table["p_holm"] = (table.groupby(family, sort=False)["p_value"]
                        .transform(lambda p: holm(p.to_numpy(np.float64))) if len(table) else [])
     return table
+
+
+def family_of_test(test: str) -> str:
+    """The test without its method detail: ``"McNemar (exact binomial)"`` -> ``"McNemar"``.
+
+    Holm families are (metric, test kind): McNemar picks the exact or the chi-square form per pair (by its
+    number of discordant pairs), and both forms answer the same question about the same pairs.
+    """
+    return test.split(" (", 1)[0]
 
 
 @dataclass(frozen=True, eq=False)

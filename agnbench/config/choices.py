@@ -95,8 +95,16 @@ COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
 #: ``agnbench predict --rethreshold``: the new store's split a run's decision rule may be refitted on
 #: (never test).
 RETHRESHOLD_SPLITS: tuple[str, ...] = ("val",)
-#: ``compare.ci``: the interval written to summary.csv (both are always computed).
-INTERVAL_METHODS: tuple[str, ...] = ("percentile", "bca")
+#: ``compare.ci``: the interval in summary.csv's ``lo``/``hi`` (percentile and BCa are always written too).
+#: ``newcombe``: Newcombe's score interval for a binary ROC-AUC, BCa for every other metric; it keeps its
+#: coverage near AUC = 1, where percentile and BCa intervals are too narrow (docs/statistics.md).
+INTERVAL_METHODS: tuple[str, ...] = ("newcombe", "bca", "percentile")
+#: How reports name each interval method (and what it applies to), as in "95% <label> intervals".
+INTERVAL_LABELS: dict[str, str] = {
+    "newcombe": "Newcombe score (ROC AUC) and BCa bootstrap (other metrics)",
+    "bca": "BCa bootstrap",
+    "percentile": "percentile bootstrap",
+}
 #: ``compare.primary_metric``: metrics a primary comparison may be declared on (higher is better for each).
 PRIMARY_METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "balanced_accuracy", "macro_f1", "mcc", "accuracy")
 #: ``compare.primary_reference``: rules choosing the reference (best_catalog: the catalog model best on val);

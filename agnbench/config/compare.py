@@ -16,8 +16,10 @@ class CompareConfig:
 
     One matrix of ``n_boot`` resamples of the objects that every run scored on ``split`` is applied
     to every run (stratified by the true label when ``stratify``), so intervals on differences are
-    valid. ``ci`` chooses the interval in summary.csv (``percentile``, or ``bca`` with a
-    delete-a-group jackknife of ``jackknife_groups`` groups); both are always written.
+    valid. ``ci`` chooses the interval in summary.csv's ``lo``/``hi``: ``newcombe`` (default: Newcombe's
+    score interval for a binary ROC-AUC, which keeps its coverage near AUC = 1, and BCa for every other
+    metric), ``bca`` (with a delete-a-group jackknife of ``jackknife_groups`` groups) or ``percentile``;
+    percentile and BCa are always written too (docs/statistics.md gives their measured coverage).
 
     ``primary_metric`` and ``primary_reference`` declare the one comparison a paper leads with (each
     other track against the reference; :mod:`agnbench.bootstrap.primary`): ``best_catalog`` is the catalog
@@ -28,7 +30,7 @@ class CompareConfig:
     n_boot: int = 2000
     confidence: float = 0.95
     stratify: bool = True
-    ci: str = "percentile"  # choices.INTERVAL_METHODS
+    ci: str = "newcombe"  # choices.INTERVAL_METHODS
     jackknife_groups: int = 200
     ece_bins: int = 15
     subgroups: tuple[str, ...] = ("z", "q_logmass", "q_sn_median", "q_g_r")  # store columns, binned by quantile

@@ -99,7 +99,9 @@ class _Context:
         self.n_boot = min(int(cc.get("n_boot", MAX_CURVE_BOOT)), MAX_CURVE_BOOT) if n_boot is None else int(n_boot)
         self.seed = seed
         summary = inputs.tables["summary"]
-        self.summary_ci = str(summary["ci"].iloc[0]) if "ci" in summary and len(summary) else "percentile"
+        # the interval method of each metric's rows (compare.ci: newcombe differs between ROC AUC and the rest)
+        self.summary_ci = (dict(zip(summary["metric"].astype(str), summary["ci"].astype(str)))
+                           if {"ci", "metric"} <= set(summary.columns) else {})
         self.summary_boot = int(summary["n_boot"].iloc[0]) if "n_boot" in summary and len(summary) else None
         self.pct = f"{100 * self.confidence:g}%"
 
@@ -114,9 +116,13 @@ class _Context:
         return (f"{self.pct} paired bootstrap percentile bands ({self.n_boot} resamples{strat}; one resample "
                 f"matrix shared by all runs; seed {self.seed})")
 
-    def headline(self, metric: str) -> str:
+    def headline(self, metric: str, key: str) -> str:
+        """Legend text for ``metric`` (display name) whose summary.csv rows are ``key`` (e.g. ``roc_auc``)."""
         boot = f"{self.summary_boot} " if self.summary_boot else ""
-        return f"{metric} with its {self.pct} {self.summary_ci} interval from summary.csv ({boot}paired replicates)"
+        ci = self.summary_ci.get(key, "percentile")
+        if ci == "newcombe":  # a score interval: no bootstrap replicates in it
+            return f"{metric} with its {self.pct} Newcombe score interval from summary.csv"
+        return f"{metric} with its {self.pct} {ci} bootstrap interval from summary.csv ({boot}paired replicates)"
 
 
 def _aligned(inputs: ReportInputs) -> Aligned:
@@ -185,16 +191,16 @@ def _curves(inputs: ReportInputs, ctx: _Context, y: np.ndarray, proba: Proba, wh
     summary = inputs.tables["summary"]
     binary = len(inputs.classes) == 2
     records = []
-    for name, plot, what, metric, table_name in (
-            ("roc", plot_roc, "ROC curves", "ROC AUC", "roc_curves"),
-            ("pr", plot_pr, "Precision-recall curves", "average precision", "pr_curves")):
+    for name, plot, what, metric, key, table_name in (
+            ("roc", plot_roc, "ROC curves", "ROC AUC", "roc_auc", "roc_curves"),
+            ("pr", plot_pr, "Precision-recall curves", "average precision", "pr_auc", "pr_curves")):
         table = tables[name]
         _write(tables_dir, table_name, table)
         if binary:
             fig, ax = new_figure("column", aspect=0.9)
             plot(table, ax=ax, colors=ctx.colors, summary=summary)
             of = f"of the positive class ({inputs.positive})"
-            legend = f"Legend: {ctx.headline(metric)}."
+            legend = f"Legend: {ctx.headline(metric, key)}."
         else:
             # two panels per row: each is a column-width panel, with room for its legend of per-class values
             fig, flat = _grid(len(inputs.classes), panel_aspect=1.15, max_cols=2, max_row=1.0)
@@ -227,7 +233,7 @@ def _calibration(inputs: ReportInputs, ctx: _Context, y: np.ndarray, proba: Prob
         caption=(f"Reliability of {_names(ctx.runs)} on {where}: fraction correct against mean confidence (largest "
                  f"class probability) in {ctx.ece_bins} equal-width bins, the binning of the ECE. Error bars: "
                  f"{ctx.pct} Wilson score intervals of each bin's accuracy; empty bins omitted; dotted: perfect "
-                 f"calibration. Legend: {ctx.headline('ECE')}. Lower panel: objects per bin."),
+                 f"calibration. Legend: {ctx.headline('ECE', 'ece')}. Lower panel: objects per bin."),
         tables=["reliability"]))
     conf = confusion_table(y, y_pred, classes=inputs.classes)
     _write(tables_dir, "confusion", conf)

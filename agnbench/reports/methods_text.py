@@ -18,17 +18,22 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from agnbench.bootstrap.paired import family_of_test
+from agnbench.config.choices import INTERVAL_LABELS
+
 __all__ = ["BOOTSTRAP_TEST", "difference_method", "floor_note", "holm_bounds", "holm_phrase", "interval_name",
-           "interval_phrase", "p_bounds", "p_text", "prevalence_note", "test_kind"]
+           "interval_phrase", "p_bounds", "p_text", "prevalence_note"]
 
 #: The ``tests.csv`` test whose p-value is limited by the number of replicates.
 BOOTSTRAP_TEST = "paired bootstrap"
-_INTERVAL_NAMES = {"percentile": "percentile", "bca": "BCa"}
+#: Short names of one row's interval (``summary.csv``/``tests.csv`` ``ci``), as in "95% BCa interval".
+_ROW_INTERVALS = {"percentile": "percentile", "bca": "BCa", "newcombe": "Newcombe score"}
 
 
 def interval_name(ci: str | None) -> str:
-    """Display name of a ``compare.ci`` value (``bca`` -> ``BCa``); other values are shown as given."""
-    return _INTERVAL_NAMES.get(str(ci or "percentile"), str(ci))
+    """Display name of a ``compare.ci`` value (:data:`~agnbench.config.choices.INTERVAL_LABELS`, e.g. ``bca`` ->
+    ``BCa bootstrap``); other values are shown as given."""
+    return INTERVAL_LABELS.get(str(ci or "percentile"), str(ci))
 
 
 def interval_phrase(settings: Mapping, *, split: str, ci: str | None = None) -> str:
@@ -45,7 +50,7 @@ def interval_phrase(settings: Mapping, *, split: str, ci: str | None = None) -> 
     """
     level = 100 * float(settings.get("confidence", 0.95))
     strat = ", stratified by class" if settings.get("stratify", True) else ", not stratified"
-    return (f"{level:g}% {interval_name(ci or settings.get('ci'))} bootstrap intervals "
+    return (f"{level:g}% {interval_name(ci or settings.get('ci'))} intervals "
             f"({settings.get('n_boot', '?')} paired resamples of the {split} objects{strat})")
 
 
@@ -68,15 +73,11 @@ def difference_method(row: Mapping, settings: Mapping) -> str:
     if test == BOOTSTRAP_TEST:
         ci = row.get("ci")
         ci = ci if isinstance(ci, str) and ci else "percentile"
-        return f"{level:g}% {interval_name(ci)} interval of {settings.get('n_boot', '?')} paired bootstrap differences"
+        name = _ROW_INTERVALS.get(ci, ci)
+        return f"{level:g}% {name} interval of {settings.get('n_boot', '?')} paired bootstrap differences"
     if test.startswith("McNemar"):
         return "no interval (McNemar tests the discordant pairs)"
     return f"{level:g}% interval ({test})"
-
-
-def test_kind(test: str) -> str:
-    """The test without its method detail: ``"McNemar (exact binomial)"`` -> ``"McNemar"``."""
-    return str(test).split(" (", 1)[0]
 
 
 def p_bounds(tests: pd.DataFrame, *, n_boot: int | None) -> pd.Series:
@@ -88,10 +89,10 @@ def p_bounds(tests: pd.DataFrame, *, n_boot: int | None) -> pd.Series:
     if tests.empty:
         return pd.Series([], dtype=bool)
     boot = tests["test"].astype(str) == BOOTSTRAP_TEST
+    floor = np.full(len(tests), 2.0 / (int(n_boot) + 1) if n_boot else np.nan)
     if "p_floor" in tests:
-        floor = tests["p_floor"].to_numpy(np.float64)
-    else:
-        floor = np.full(len(tests), 2.0 / (int(n_boot) + 1) if n_boot else np.nan)
+        own = tests["p_floor"].to_numpy(np.float64)
+        floor = np.where(np.isfinite(own), own, floor)
     p = tests["p_value"].to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
         hit = np.isfinite(floor) & np.isfinite(p) & (p <= floor * (1 + 1e-9))
@@ -103,13 +104,13 @@ def holm_bounds(tests: pd.DataFrame, *, n_boot: int | None) -> pd.Series:
 
     Holm's adjusted p of the j-th smallest p in a family of m is ``max_{i<=j} min(1, (m-i+1) p_(i))``; it is
     a bound when the term attaining the maximum comes from a p-value at the bootstrap floor. Families are
-    (metric, :func:`test_kind`), as in the comparison.
+    (metric, :func:`family_of_test`), as in the comparison.
     """
     raw = p_bounds(tests, n_boot=n_boot)
     out = pd.Series(False, index=tests.index)
     if tests.empty:
         return out
-    keys = list(zip(tests["metric"], tests["test"].map(test_kind)))
+    keys = list(zip(tests["metric"], tests["test"].map(family_of_test)))
     for key in dict.fromkeys(keys):
         idx = [i for i, k in zip(tests.index, keys) if k == key]
         p = tests.loc[idx, "p_value"].to_numpy(np.float64)
@@ -151,7 +152,7 @@ def holm_phrase(tests: pd.DataFrame) -> str:
     """How the Holm correction was grouped, with the family sizes found in ``tests``."""
     if tests.empty:
         return "Holm-corrected within each (metric, test) family"
-    sizes = tests.groupby([tests["metric"], tests["test"].map(test_kind)]).size()
+    sizes = tests.groupby([tests["metric"], tests["test"].map(family_of_test)]).size()
     span = f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()}-{sizes.max()}"
     return (f"Holm-corrected within each family of run pairs compared on one metric by one test "
             f"({len(sizes)} families of {span} comparisons), not over all metrics")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from agnbench.config.choices import INTERVAL_LABELS
 from agnbench.config.core import Config
 from agnbench.contracts import files
 from agnbench.contracts.comparison import comparison_paths

@@ -94,7 +94,7 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
     counts = inputs.get("class_counts", {})
     n = inputs.get("objects", {}).get("shared", sum(counts.values()))
     n_boot = int(settings.get("n_boot", 2000))
-    ci = str(summary["ci"].iloc[0]) if "ci" in summary and len(summary) else None
+    ci = settings.get("ci")
     parts = []
     if mock:
         parts.append("These numbers come from the simulated (mock) survey and are not science results; they "

@@ -62,7 +62,9 @@ def test_summary_paragraph_states_the_right_winner_and_significance() -> None:
     text = summary_paragraph(_summary(), _tests(), inputs, describe={"a": "model A", "b": "model B"}, mock=True)
     assert text.startswith("These numbers come from the simulated (mock) survey")
     assert "model B has the highest ROC-AUC, 0.950 [0.930, 0.960]" in text
-    assert "difference +0.050 [+0.020, +0.080], DeLong p = 0.002, Holm-corrected p = 0.006: significant at 0.05" in text
+    assert ("difference +0.050 [+0.020, +0.080], DeLong normal-approximation 95% interval; DeLong p = 0.002, "
+            "Holm-corrected p = 0.006: significant at 0.05") in text  # the interval names its method (item 6)
+    assert "95% percentile interval of 2000 paired bootstrap differences; paired bootstrap p = 0.2" in text
     assert "model A has the highest balanced accuracy" in text and "not significant at 0.05" in text
     assert "accuracy 0.800" in text  # the majority baseline
     assert "best calibrated" not in text and "not used to rank the models): model A 0." in text
