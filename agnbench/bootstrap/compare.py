@@ -3,7 +3,8 @@
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
 percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
-spread of runs that differ only by seed -> subgroups (store q_ columns), composites (ood),
+spread of runs that differ only by seed and (``compare.seeds: combined``, the default) one row per seed group
+with an interval over objects x seeds, the tests then comparing groups -> subgroups (store q_ columns), composites (ood),
 thresholds and abstention chosen on val -> write everything atomically.
 """
 
@@ -17,7 +18,8 @@ import pandas as pd
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
-from agnbench.bootstrap.paired import paired_comparison
+from agnbench.bootstrap.paired import PairedComparison, long_replicates, paired_comparison, with_holm
+from agnbench.bootstrap.seed_groups import SeedUnits, combined_units
 from agnbench.bootstrap.paired_tests import seed_spread
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
 from agnbench.bootstrap.subgroups import subgroup_metrics
@@ -65,43 +67,39 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
                                stratify=cc.stratify, confidence=cc.confidence, ci=cc.ci,
                                jackknife_groups=cc.jackknife_groups, ece_bins=cc.ece_bins, tested=names,
                                progress=progress)
-    summary, tests, reps, metrics = paired.summary, paired.tests, paired.replicates, paired.metrics
-    seeds, combined = _seed_tables(loaded, summary, reps, metrics, cc)
-    if len(combined):
-        summary = pd.concat([summary, combined], ignore_index=True)
-    extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
+    summary, tests, reps = paired.summary, paired.tests, paired.replicates
+    seeds, units = _seed_tables(loaded, paired, cc, seed=cfg.seed, tested=names)
+    if units is not None:
+        summary = pd.concat([summary, units.summary], ignore_index=True)
+        tests, reps = with_holm(units.tests), {**reps, **units.replicates}
+    extras, skipped = _extra_tables(cfg, loaded, aligned, data, paired.metrics)
+    record = _inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer)
+    record["seed_groups"] = {} if units is None else units.groups
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
-        write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
-                         tables={"seeds": seeds, **extras},
-                         inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer))
+        write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
+                         tables={"seeds": seeds, **extras}, inputs=record)
     log.info("comparison written to %s", out)
     return out
 
 
-def _seed_tables(loaded: list[RunPredictions], summary: pd.DataFrame, reps: dict, metrics: list[str],
-                 cc) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _seed_tables(loaded: list[RunPredictions], paired: PairedComparison, cc, *, seed: int, tested: list[str]
+                 ) -> tuple[pd.DataFrame, SeedUnits | None]:
     """Seed spread (mean, std of point estimates across seeds) per seed group with > 1 run (runs whose config.yaml
-    is the same apart from the seed: :attr:`RunPredictions.group`); with
-    ``compare.seeds: combined`` also summary rows for the seed-averaged metric (its bootstrap interval)."""
+    is the same apart from the seed: :attr:`RunPredictions.group`) and, with ``compare.seeds: combined``, the
+    seed-inclusive summary rows and the tests among units (:mod:`agnbench.bootstrap.seed_groups`)."""
     groups: dict[str, list[str]] = {}
     for run in loaded:
         groups.setdefault(run.group, []).append(run.name)
-    est = summary.set_index(["run", "metric"])["estimate"]
-    spread, combined = [], []
-    for group, members in groups.items():
-        if len(members) < 2:
-            continue
-        for m in metrics:
-            values = np.array([est[(r, m)] for r in members])
-            spread.append({"group": group, "metric": m, **seed_spread(values), "runs": " ".join(members)})
-            if cc.seeds == "combined":
-                mean_reps = np.mean([reps[r][m] for r in members], axis=0)
-                lo, hi = percentile_interval(mean_reps, confidence=cc.confidence)
-                combined.append({"metric": m, "run": f"{group} (mean of {len(members)} seeds)",
-                                 "estimate": float(np.nanmean(values)), "lo": float(lo), "hi": float(hi),
-                                 "ci": "percentile of the seed-averaged replicates", "confidence": cc.confidence,
-                                 "note": f"seed std {np.nanstd(values, ddof=1):.4g} reported in seeds.csv"})
-    return pd.DataFrame(spread), pd.DataFrame(combined)
+    est = paired.summary.set_index(["run", "metric"])["estimate"]
+    spread = [{"group": group, "metric": m, **seed_spread(np.array([est[(r, m)] for r in members])),
+               "runs": " ".join(members)}
+              for group, members in groups.items() if len(members) > 1 for m in paired.metrics]
+    units = None
+    if cc.seeds == "combined":
+        units = combined_units(groups, summary=paired.summary, tests=paired.tests, replicates=paired.replicates,
+                               jackknife=paired.jackknife, metrics=paired.metrics, tested=tested, seed=seed, ci=cc.ci,
+                               confidence=cc.confidence)
+    return pd.DataFrame(spread), units
 
 
 def _extra_tables(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, data: Path | None,
