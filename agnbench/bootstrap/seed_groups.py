@@ -129,7 +129,8 @@ def combined_units(groups: Mapping[str, Sequence[str]], *, summary: pd.DataFrame
     seed : int
         Root seed (the seed draws come from its ``compare/seeds/<group>`` streams).
     ci : str
-        ``compare.ci``: which interval goes to ``lo``/``hi``.
+        ``compare.ci``: ``percentile`` puts the percentile interval in ``lo``/``hi``, any other method the BCa
+        interval (both over objects x seeds; the ``ci`` column says which).
     min_runs : int
         Groups of fewer runs stay single runs (1 makes a row for every group: a group of one run has the run's
         own interval and tests, which the tests check).
@@ -162,15 +163,22 @@ def _summary_row(name: str, metric: str, reps: np.ndarray, values: np.ndarray, j
     estimate = float(np.mean(values))
     p_lo, p_hi = percentile_interval(reps, confidence=confidence)
     b_lo, b_hi = bca_interval(reps, estimate=estimate, jackknife=jackknife, confidence=confidence)
-    lo, hi = (p_lo, p_hi) if ci == "percentile" else (b_lo, b_hi)
+    method = _method(ci)
+    lo, hi = (p_lo, p_hi) if method == "percentile" else (b_lo, b_hi)
     spread = seed_spread(values)
     note = (f"mean of {len(members)} seeds ({', '.join(members)}); seed std {spread['std']:.4g}; interval includes "
             f"object sampling and seed-to-seed variance")
     return {"metric": metric, "run": name, "estimate": estimate, "lo": float(lo), "hi": float(hi),
             "percentile_lo": float(p_lo), "percentile_hi": float(p_hi), "bca_lo": float(b_lo), "bca_hi": float(b_hi),
-            "ci": f"{ci} {OVER_SEEDS}", "confidence": confidence, "n": int(first["n"]), "n_boot": int(reps.size),
+            "ci": f"{method} {OVER_SEEDS}", "confidence": confidence, "n": int(first["n"]), "n_boot": int(reps.size),
             "n_boot_valid": int(np.isfinite(reps).sum()),
             "note": "; ".join(t for t in (str(first["note"]) if pd.notna(first["note"]) else "", note) if t)}
+
+
+def _method(ci: str) -> str:
+    """The bootstrap interval of a seed group for ``compare.ci``: ``percentile`` for ``percentile``, else ``bca``
+    (an analytic single-model interval, e.g. a score interval for the AUC, cannot include the seed variance)."""
+    return "percentile" if ci == "percentile" else "bca"
 
 
 def _units(groups: Mapping[str, Sequence[str]], tested: Sequence[str], *, min_runs: int) -> list[str]:

@@ -97,7 +97,7 @@ COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
 RETHRESHOLD_SPLITS: tuple[str, ...] = ("val",)
 #: ``compare.ci``: the interval written to summary.csv (both are always computed).
 INTERVAL_METHODS: tuple[str, ...] = ("percentile", "bca")
-#: ``compare.seeds``: runs that differ only by seed kept apart, or also combined (interval over objects x seeds).
+#: ``compare.seeds``: runs that differ only by seed kept apart, or also pooled.
 SEED_MODES: tuple[str, ...] = ("separate", "combined")
 #: ``explain.split`` / ``agnbench explain --split``.
 EXPLAIN_SPLITS: tuple[str, ...] = ("test", "val", "ood")

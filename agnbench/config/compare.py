@@ -15,11 +15,7 @@ class CompareConfig:
     One matrix of ``n_boot`` resamples of the objects that every run scored on ``split`` is applied
     to every run (stratified by the true label when ``stratify``), so intervals on differences are
     valid. ``ci`` chooses the interval in summary.csv (``percentile``, or ``bca`` with a
-    delete-a-group jackknife of ``jackknife_groups`` groups); both are always written. ``seeds``: with
-    ``combined`` (the default), runs identical but for the training seed also get one summary row per group
-    whose interval includes the seed-to-seed variance (a two-stage bootstrap over objects x seeds,
-    :mod:`agnbench.bootstrap.seed_groups`) and the pairwise tests compare groups; ``separate`` keeps every run
-    apart (intervals conditional on each trained model). Without two runs differing by seed alone both agree.
+    delete-a-group jackknife of ``jackknife_groups`` groups); both are always written.
     """
 
     split: str = "test"  # choices.COMPARE_SPLITS
@@ -35,7 +31,10 @@ class CompareConfig:
     threshold_rules: tuple[str, ...] = THRESHOLD_RULES  # chosen on val, applied to test
     target_precision: float = 0.9
     coverages: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)  # abstention: answer only the most confident
-    seeds: str = "combined"  # choices.SEED_MODES; combined: one row per seed group, interval over objects x seeds
+    # choices.SEED_MODES. combined: runs identical but for the seed also get one row per group whose interval includes
+    # the seed-to-seed variance (objects x seeds, agnbench.bootstrap.seed_groups) and the tests compare groups;
+    # separate: every run apart (intervals conditional on each trained model). Equal without such runs.
+    seeds: str = "combined"
 
     def validate(self) -> None:
         """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""

@@ -19,13 +19,14 @@ from tests.bootstrap.test_compare import _fake_run, _problem
 
 
 def test_one_seed_is_the_single_run_interval() -> None:
-    """K = 1: the two-stage replicates are the run's own, and the row equals its summary row (percentile and BCa)."""
+    """K = 1: the two-stage replicates are the run's own, and the row equals its summary row (percentile and BCa);
+    ``lo``/``hi`` are the percentile interval for ``ci: percentile`` and BCa for any other method."""
     y, good, weak = _problem(n=300)
     paired = compare_predictions(y, {"a": good, "b": weak}, n_boot=300, seed=4)
     draws = seed_draws(1, n_boot=300, seed=4, group="g")
     assert np.array_equal(seed_mean_replicates(paired.replicates["a"]["roc_auc"][None], draws),
                           paired.replicates["a"]["roc_auc"])
-    for ci in ("percentile", "bca"):
+    for ci, method in (("percentile", "percentile"), ("bca", "bca"), ("newcombe", "bca")):  # any compare.ci
         units = combined_units({"g": ["a"], "h": ["b"]}, summary=paired.summary, tests=paired.tests,
                                replicates=paired.replicates, jackknife=paired.jackknife, metrics=paired.metrics,
                                tested=["a", "b"], seed=4, ci=ci, confidence=0.95, min_runs=1)
@@ -33,8 +34,8 @@ def test_one_seed_is_the_single_run_interval() -> None:
         ref = paired.summary[paired.summary["run"] == "a"].set_index("metric")
         cols = ["estimate", "percentile_lo", "percentile_hi", "bca_lo", "bca_hi"]
         pd.testing.assert_frame_equal(got[cols], ref[cols], check_exact=True)
-        np.testing.assert_array_equal(got[["lo", "hi"]].to_numpy(), ref[[f"{ci}_lo", f"{ci}_hi"]].to_numpy())
-        assert set(got["ci"]) == {f"{ci} over objects x seeds"}
+        np.testing.assert_array_equal(got[["lo", "hi"]].to_numpy(), ref[[f"{method}_lo", f"{method}_hi"]].to_numpy())
+        assert set(got["ci"]) == {f"{method} over objects x seeds"}
         boot = units.tests[units.tests["test"] == "paired bootstrap"].set_index("metric")
         ref_boot = paired.tests[paired.tests["test"] == "paired bootstrap"].set_index("metric")
         np.testing.assert_array_equal(boot.loc[paired.metrics, ["delta", "lo", "hi", "p_value"]].to_numpy(),
