@@ -97,7 +97,8 @@ def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
     assert len(groups) == 5 and all(len(v) == 2 for v in groups.values())
     summary = pd.read_csv(comparison / "summary.csv")
     combined = summary[summary["run"].isin(groups)]
-    assert set(combined["ci"]) == {f"{cfg.compare.ci} over objects x seeds"}
+    method = "percentile" if cfg.compare.ci == "percentile" else "bca"
+    assert set(combined["ci"]) == {f"{method} over objects x seeds"}
     tests = pd.read_csv(comparison / "tests.csv")
     assert set(tests["run_a"]) | set(tests["run_b"]) == set(groups)
     headline = pd.read_csv(comparison / "report" / "tables" / "headline.csv")

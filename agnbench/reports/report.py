@@ -206,9 +206,10 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
 
     head = tb.headline_table(summary, runs=shown)
     _save(tables_dir, "headline", head, tb.headline_latex(
-        head, caption=_headline_caption(inputs) + " Bold: the best model per column.", label="tab:headline"))
+        head, caption=_headline_caption(inputs) + _seed_caption(inputs) + " Bold: the best model per column.",
+        label="tab:headline"))
     _save(tables_dir, "metrics_all", summary, None)
-    results = [Table(_headline_caption(inputs), tb.headline_display(head, digits=rc.digits),
+    results = [Table(_headline_caption(inputs) + _seed_caption(inputs), tb.headline_display(head, digits=rc.digits),
                      ("tables/headline.csv", "tables/headline.tex"))]
     pair = tb.pairwise_table(tests, alpha=rc.alpha)
     if len(pair):
@@ -301,6 +302,18 @@ def _headline_caption(inputs: ReportInputs) -> str:
             f"{c.get('ci', 'percentile')} bootstrap intervals ({c.get('n_boot', '?')} paired replicates"
             f"{', stratified by class' if c.get('stratify', True) else ''})"
             f"{'; the majority baseline predicts the training majority class' if _has_majority(inputs) else ''}.")
+
+
+def _seed_caption(inputs: ReportInputs) -> str:
+    """What a seed group's row is and what its interval includes ("" without seed groups)."""
+    groups = inputs.inputs.get("seed_groups") or {}
+    if not groups:
+        return ""
+    ks = sorted({len(v) for v in groups.values()})
+    return (f" Rows 'mean of K seeds' (K = {', '.join(map(str, ks))}): the mean over K training seeds of identical "
+            "runs; their intervals come from a two-stage bootstrap over objects x seeds, so they include the "
+            "seed-to-seed variance as well as the sampling of the test objects (the other rows are conditional on "
+            "one trained model).")
 
 
 def _has_majority(inputs: ReportInputs) -> bool:

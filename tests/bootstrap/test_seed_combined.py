@@ -119,3 +119,25 @@ def test_separate_keeps_every_run_apart(seed_runs) -> None:
     assert set(summary["run"]) == {"g-s0", "g-s1", "bare", "majority-baseline"}
     assert set(zip(tests["run_a"], tests["run_b"])) == {("g-s0", "g-s1"), ("g-s0", "bare"), ("g-s1", "bare")}
     assert yaml.safe_load((out / "inputs.yaml").read_text())["seed_groups"] == {}
+
+
+def test_report_leads_with_the_seed_groups(seed_runs) -> None:
+    """The report's headline table and summary use each group's combined row; its caption says what the interval
+    includes; the paired-difference figure shows the group pairs that tests.csv holds."""
+    from agnbench.reports.report import build_report
+
+    root, good, weak, bare = seed_runs
+    cfg = load_config(overrides=["compare.n_boot=200", "compare.subgroup_boot=100", "report.curve_boot=20",
+                                 "report.mistakes=0"])
+    out = compare(cfg, runs=[*good[:2], *weak[:2], bare], out=root / "rep", progress=False)
+    report = build_report(cfg, comparison=out, progress=False)
+    groups = yaml.safe_load((out / "inputs.yaml").read_text())["seed_groups"]
+    headline = pd.read_csv(report / "tables" / "headline.csv")
+    assert list(headline["run"]) == [*groups, "bare", "majority-baseline"]
+    md = (report / "report.md").read_text()
+    assert "two-stage bootstrap over objects x seeds" in md
+    summary_text = (report / "summary.txt").read_text()
+    assert "mean of 2 seeds" in summary_text and "g-s0" not in summary_text
+    deltas = pd.read_csv(report / "tables" / "paired_differences.csv")
+    assert set(zip(deltas["run_a"], deltas["run_b"])) == set(zip(pd.read_csv(out / "tests.csv")["run_a"],
+                                                                  pd.read_csv(out / "tests.csv")["run_b"]))
