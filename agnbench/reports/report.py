@@ -199,7 +199,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
     describe = describe_runs(inputs)
     shown = tb.reported_runs(summary, inputs.inputs.get("seed_groups"))
     text = summary_paragraph(summary[summary["run"].isin(shown)], tests, inputs.inputs, describe=describe,
-                             mock=bool(_is_mock(inputs)), alpha=rc.alpha, digits=rc.digits)
+                             mock=bool(_is_mock(inputs)), alpha=rc.alpha, digits=rc.digits) + _seed_sentence(inputs)
     atomic_write_text(tables_dir.parent / "summary.txt", text + "\n")
     by_key["summary"].items[:0] = [Paragraph(text), Paragraph("Runs: " + "; ".join(
         f"{name} = {desc}" for name, desc in describe.items()) + ".")]
@@ -302,6 +302,17 @@ def _headline_caption(inputs: ReportInputs) -> str:
             f"{c.get('ci', 'percentile')} bootstrap intervals ({c.get('n_boot', '?')} paired replicates"
             f"{', stratified by class' if c.get('stratify', True) else ''})"
             f"{'; the majority baseline predicts the training majority class' if _has_majority(inputs) else ''}.")
+
+
+def _seed_sentence(inputs: ReportInputs) -> str:
+    """The summary's note on seed groups ("" without them)."""
+    groups = inputs.inputs.get("seed_groups") or {}
+    if not groups:
+        return ""
+    ks = sorted({len(v) for v in groups.values()})
+    return (f" Each model 'mean of K seeds' is the mean over K = {', '.join(map(str, ks))} training seeds; its "
+            "intervals, differences and p-values come from a two-stage bootstrap over objects x seeds, so they "
+            "include the seed-to-seed variance as well as the sampling of the test objects.")
 
 
 def _seed_caption(inputs: ReportInputs) -> str:

@@ -138,6 +138,7 @@ def test_report_leads_with_the_seed_groups(seed_runs) -> None:
     assert "two-stage bootstrap over objects x seeds" in md
     summary_text = (report / "summary.txt").read_text()
     assert "mean of 2 seeds" in summary_text and "g-s0" not in summary_text
+    assert "include the seed-to-seed variance" in summary_text
     deltas = pd.read_csv(report / "tables" / "paired_differences.csv")
     assert set(zip(deltas["run_a"], deltas["run_b"])) == set(zip(pd.read_csv(out / "tests.csv")["run_a"],
                                                                   pd.read_csv(out / "tests.csv")["run_b"]))
