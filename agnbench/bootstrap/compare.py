@@ -96,7 +96,15 @@ def _seed_tables(loaded: list[RunPredictions], paired: PairedComparison, cc, *, 
               for group, members in groups.items() if len(members) > 1 for m in paired.metrics]
     units = None
     if cc.seeds == "combined":
-        units = combined_units(groups, summary=paired.summary, tests=paired.tests, replicates=paired.replicates,
+        seeds = {r.name: r.seed for r in loaded}
+        distinct = {}
+        for group, members in groups.items():
+            if len({seeds[r] for r in members}) == len(members):
+                distinct[group] = members
+            else:  # reruns with the same seed: no seed variance to speak of; kept apart
+                log.warning("seed group %s: runs %s share a seed; not combined", group, ", ".join(members))
+                distinct.update({f"{group}/{r}": [r] for r in members})
+        units = combined_units(distinct, summary=paired.summary, tests=paired.tests, replicates=paired.replicates,
                                jackknife=paired.jackknife, metrics=paired.metrics, tested=tested, seed=seed, ci=cc.ci,
                                confidence=cc.confidence)
     return pd.DataFrame(spread), units

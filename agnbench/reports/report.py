@@ -168,11 +168,16 @@ def describe_runs(inputs: ReportInputs) -> dict[str, str]:
     for r in inputs.runs:
         if counts[out[r.name]] > 1:
             out[r.name] = (out[r.name][:-1] + f", run {r.name})") if out[r.name].endswith(")") else r.name
-    track = {r.name: r for r in inputs.runs}
+    by_name = {r.name: r for r in inputs.runs}
     for unit, members in (inputs.inputs.get("seed_groups") or {}).items():
-        first = track.get(members[0]) if members else None
-        if first is not None and first.track:
-            out[unit] = f"the {first.track} track ({first.model}, mean of {len(members)} seeds)"
+        first = by_name.get(members[0]) if members else None
+        if first is None:
+            continue
+        text, seed, mean = out[first.name], f", seed {first.seed})", f"mean of {len(members)} seeds"
+        if text.endswith(seed):
+            out[unit] = f"{text[:-len(seed)]}, {mean})"
+        else:
+            out[unit] = f"{text[:-1]}, {mean})" if text.endswith(")") else f"{text} ({mean})"
     return out
 
 
