@@ -4,8 +4,8 @@ Steps: load and check the runs -> align the objects every run scored on the spli
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
 percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
 spread of runs that differ only by seed and (``compare.seeds: combined``, the default) one row per seed group
-with an interval over objects x seeds, the tests then comparing groups -> subgroups (store q_ columns), composites (ood),
-thresholds and abstention chosen on val -> write everything atomically.
+with an interval over objects x seeds, the tests then comparing groups -> subgroups (store q_ columns),
+composites (ood), thresholds and abstention chosen on val -> write everything atomically.
 """
 
 from __future__ import annotations
