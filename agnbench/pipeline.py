@@ -1,6 +1,7 @@
 """``agnbench run``: every stage from one config, skipping stages whose output already exists.
 
-simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images -> compare ->
+simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images, each model with ``seeds`` training
+seeds (``seed``, ``seed + 1``, ...) -> compare (seed groups combined: intervals over objects x seeds) ->
 explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
 a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
 continues from the first unfinished stage. A stage downstream of one that ran again is redone.
@@ -17,19 +18,18 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from agnbench.config.choices import DEEP_MODEL_NAMES
 from agnbench.config.core import Config
-from agnbench.contracts.comparison import (comparison_complete, comparison_paths, crosstrack_complete, read_table,
-                                           report_complete)
+from agnbench.contracts.comparison import (comparison_complete, comparison_paths, crosstrack_complete, read_inputs,
+                                           read_table, report_complete)
 from agnbench.contracts.run_dir import attributions_complete, attributions_dir, has_model_meta, is_complete
 from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
-from agnbench.config.choices import RUN_CATALOG_MODELS as CATALOG_MODELS
 from agnbench.errors import AgnbenchError
 from agnbench.outputs import clean_leftovers, output_lock
-from agnbench.pipeline_records import comparison_dir, explain_name, run_names, stale_stages
+from agnbench.pipeline_records import (compared_runs, comparison_dir, explain_name, planned_runs, run_names,
+                                       stale_stages)
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,15 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
     results += _catalog_stages(cfg, data, redo=stale_runs)
     results += _deep_stages(cfg, data, redo=stale_runs, progress=progress)
     trained = [r for r in results if r.name.startswith(("catalog", "train"))]
-    compared = _compare_stage(cfg, [r.output for r in trained],
-                              stale="compare" in redo or any(r.status == "done" for r in trained), progress=progress)
+    recorded = compared_runs(comparison_dir(cfg))
+    changed = recorded is not None and recorded != {r.output.name for r in trained}
+    if changed:
+        log.info("compare: %s compared other runs (seeds changed?); redoing it", comparison_dir(cfg))
+    compared = _compare_stage(cfg, [r.output for r in trained], progress=progress,
+                              stale="compare" in redo or changed or any(r.status == "done" for r in trained))
     results.append(compared)
-    explained = [_explain_stage(cfg, r.output, data, redo=explain_name(r.output) in redo, progress=progress)
-                 for r in trained]
+    explained = [_explain_stage(cfg, r.output, data, redo=explain_name(r.output, seeds=cfg.seeds) in redo,
+                                progress=progress) for r in trained]
     results += explained
     cross = _crosstrack_stage(trained, compared, data, stale=compared.status == "done")
     results.append(cross)
@@ -119,10 +123,11 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
 
 
 def _explain_stage(cfg: Config, run: Path, data: Path, *, redo: bool, progress: bool) -> StageResult:
-    """``agnbench explain`` of one run, unless its ``attributions/`` is complete (and not to be ``redo``ne)."""
+    """``agnbench explain`` of one run, unless its ``attributions/`` is complete (and not to be ``redo``ne). Every
+    seed's run is explained with the root ``seed`` (the same objects), so attributions compare across seeds."""
     from agnbench.interpretability.explain import explain_run
 
-    name = explain_name(run)
+    name = explain_name(run, seeds=cfg.seeds)
     if attributions_complete(run) and not redo:
         return StageResult(name, "skipped", attributions_dir(run), 0.0)
     start = time.perf_counter()
@@ -138,9 +143,8 @@ def _crosstrack_stage(trained: list[StageResult], compared: StageResult, data: P
     if crosstrack_complete(compared.output) and not stale:
         return StageResult("explain tracks", "skipped", out, 0.0)
     per_track: dict[str, Path] = {}
-    for r in trained:  # the first run of each track: xgboost for the catalog track
-        kind, what = r.name.split(maxsplit=1)
-        per_track.setdefault("catalog" if kind == "catalog" else what, r.output)
+    for r in trained:  # the first run of each track (its first seed): xgboost for the catalog track
+        per_track.setdefault(r.output.name.split("-", 1)[0], r.output)
     start = time.perf_counter()
     explain_compare(runs=list(per_track.values()), out=out, data=data, overwrite=True)
     return StageResult("explain tracks", "done", out, time.perf_counter() - start)
@@ -176,45 +180,47 @@ def _compare_stage(cfg: Config, runs: list[Path], *, stale: bool, progress: bool
 
 
 def _catalog_stages(cfg: Config, data: Path, *, redo: set[str]) -> list[StageResult]:
-    """One catalog run per model, named ``catalog-<model>-s<seed>`` under paths.runs."""
+    """One catalog run per model and seed, named ``catalog-<model>-s<seed>`` under paths.runs."""
     from agnbench.baselines.train_catalog import train_catalog
 
     out = []
     runs_dir = Path(cfg.paths.runs)
-    for model in CATALOG_MODELS:
-        stage = f"catalog {model}"
-        run = run_names(cfg)[stage]
-        if is_complete(run) and stage not in redo:
-            out.append(StageResult(stage, "skipped", run, 0.0))
+    for p in planned_runs(cfg):
+        if p.kind != "catalog":
+            continue
+        if is_complete(p.path) and p.stage not in redo:
+            out.append(StageResult(p.stage, "skipped", p.path, 0.0))
             continue
         start = time.perf_counter()
-        model_cfg = replace(cfg, catalog=replace(cfg.catalog, model=model))
-        with _replacing(run, redo=stage in redo):
-            train_catalog(model_cfg, data=data, runs_dir=runs_dir, name=run.name)
-        out.append(StageResult(stage, "done", run, time.perf_counter() - start))
+        with _replacing(p.path, redo=p.stage in redo):
+            train_catalog(p.config(cfg), data=data, runs_dir=runs_dir, name=p.path.name)
+        out.append(StageResult(p.stage, "done", p.path, time.perf_counter() - start))
     return out
 
 
 def _deep_stages(cfg: Config, data: Path, *, redo: set[str], progress: bool) -> list[StageResult]:
-    """The spectra and images runs, named ``<track>-<model>-s<seed>``; an interrupted one resumes from its checkpoint
-    (its config was checked by :func:`~agnbench.pipeline_records.stale_stages`: a changed one is in ``redo``)."""
+    """The spectra and images runs of every seed, named ``<track>-<model>-s<seed>``; an interrupted one resumes from
+    its checkpoint (its config was checked by :func:`~agnbench.pipeline_records.stale_stages`: a changed one is in
+    ``redo``)."""
     from agnbench.deep.train_deep import train_deep
 
     out = []
     runs_dir = Path(cfg.paths.runs)
-    for track in DEEP_MODEL_NAMES:
-        stage = f"train {track}"
-        run = run_names(cfg)[stage]
+    for p in planned_runs(cfg):
+        if p.kind != "train":
+            continue
+        run, stage = p.path, p.stage
         if is_complete(run) and stage not in redo:
             out.append(StageResult(stage, "skipped", run, 0.0))
             continue
         start = time.perf_counter()
         if has_model_meta(run) and stage not in redo:
             log.info("%s was interrupted; resuming it from its last checkpoint", run)
-            train_deep(cfg, track=track, data=data, runs_dir=runs_dir, resume=run, progress=progress)
+            train_deep(p.config(cfg), track=p.what, data=data, runs_dir=runs_dir, resume=run, progress=progress)
         else:
             with _replacing(run, redo=stage in redo):
-                train_deep(cfg, track=track, data=data, runs_dir=runs_dir, name=run.name, progress=progress)
+                train_deep(p.config(cfg), track=p.what, data=data, runs_dir=runs_dir, name=run.name,
+                           progress=progress)
         out.append(StageResult(stage, "done", run, time.perf_counter() - start))
     return out
 
@@ -258,7 +264,12 @@ def summary(results: list[StageResult]) -> str:
     if compared is not None and comparison_paths(compared).summary.exists():
         from agnbench.reports.tables import headline_display, headline_table, to_markdown
 
-        head = headline_table(read_table(compared, "summary"), metrics=("roc_auc", "balanced_accuracy", "ece"))
-        lines += ["", f"results ({compared.name}; estimate [bootstrap interval], see the report):",
+        from agnbench.reports.tables import reported_runs
+
+        table = read_table(compared, "summary")
+        groups = read_inputs(compared).get("seed_groups")
+        head = headline_table(table, metrics=("roc_auc", "balanced_accuracy", "ece"), runs=reported_runs(table, groups))
+        what = "bootstrap interval; over objects x seeds for seed groups" if groups else "bootstrap interval"
+        lines += ["", f"results ({compared.name}; estimate [{what}], see the report):",
                   to_markdown(headline_display(head))]
     return "\n".join(lines)

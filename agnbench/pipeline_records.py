@@ -15,7 +15,10 @@ report                    ``report/.agnbench-output.json`` config         seed, 
 ========================  ==============================================  =====================================
 
 Settings in :data:`agnbench.config.provenance.RUNTIME_ONLY` (workers, threads, device) and ``paths`` never
-count. An output whose record is missing or unreadable counts as changed.
+count. An output whose record is missing or unreadable counts as changed. A training run is checked against
+the config it is trained with (its own seed: ``seed``, ``seed + 1``, ... for the ``seeds`` seeds); ``seeds``
+itself is no stage's setting: changing it adds or drops runs (and their explain stages), and a comparison
+whose runs are not the current ones is redone (:func:`compared_runs`).
 """
 
 from __future__ import annotations
@@ -51,12 +54,43 @@ class StaleStage:
         return f"{self.stage}: {self.output} was made with other settings ({describe_changes(self.changes)})"
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training run of the pipeline: ``stage`` (``catalog xgboost``, ``train spectra``; `` s<seed>`` appended
+    when ``seeds`` > 1), ``kind`` (``catalog`` or ``train``), ``what`` (the catalog model or the deep track),
+    its ``seed`` and its directory ``path`` (``paths.runs/<track>-<model>-s<seed>``)."""
+
+    stage: str
+    kind: str
+    what: str
+    seed: int
+    path: Path
+
+    def config(self, cfg: Config) -> Config:
+        """``cfg`` as this run is trained with: its seed (and, for the catalog track, its model)."""
+        seeded = replace(cfg, seed=self.seed)
+        return replace(seeded, catalog=replace(cfg.catalog, model=self.what)) if self.kind == "catalog" else seeded
+
+
+def training_seeds(cfg: Config) -> list[int]:
+    """The seeds every model is trained with: ``seed``, ``seed + 1``, ... (``seeds`` of them)."""
+    return [cfg.seed + i for i in range(cfg.seeds)]
+
+
+def planned_runs(cfg: Config) -> list[PlannedRun]:
+    """The pipeline's training runs in stage order: each catalog model, then each deep track, every seed of each."""
+    runs, seeds = Path(cfg.paths.runs), training_seeds(cfg)
+    tag = (lambda s: f" s{s}") if len(seeds) > 1 else (lambda s: "")
+    out = [PlannedRun(f"catalog {m}{tag(s)}", "catalog", m, s, runs / f"catalog-{m}-s{s}")
+           for m in CATALOG_MODELS for s in seeds]
+    out += [PlannedRun(f"train {t}{tag(s)}", "train", t, s, runs / f"{t}-{m}-s{s}")
+            for t, m in DEEP_MODEL_NAMES.items() for s in seeds]
+    return out
+
+
 def run_names(cfg: Config) -> dict[str, Path]:
     """The pipeline's run directories by stage name (``catalog xgboost``, ..., ``train spectra``, ...)."""
-    runs = Path(cfg.paths.runs)
-    out = {f"catalog {m}": runs / f"catalog-{m}-s{cfg.seed}" for m in CATALOG_MODELS}
-    out.update({f"train {t}": runs / f"{t}-{m}-s{cfg.seed}" for t, m in DEEP_MODEL_NAMES.items()})
-    return out
+    return {p.stage: p.path for p in planned_runs(cfg)}
 
 
 def comparison_dir(cfg: Config) -> Path:
@@ -64,9 +98,20 @@ def comparison_dir(cfg: Config) -> Path:
     return Path(cfg.paths.comparisons) / f"{Path(cfg.paths.data).name}-s{cfg.seed}"
 
 
-def explain_name(run: Path) -> str:
-    """The stage name of ``agnbench explain`` of ``run`` (``explain catalog-xgboost``)."""
-    return f"explain {run.name.rsplit('-s', 1)[0]}"
+def explain_name(run: Path, *, seeds: int = 1) -> str:
+    """The stage name of ``agnbench explain`` of ``run``: ``explain catalog-xgboost`` (``explain
+    catalog-xgboost-s0`` when the pipeline trains ``seeds`` > 1 seeds)."""
+    return f"explain {run.name if seeds > 1 else run.name.rsplit('-s', 1)[0]}"
+
+
+def compared_runs(comparison: Path) -> set[str] | None:
+    """The run directory names a comparison's ``inputs.yaml`` lists (None if unreadable)."""
+    try:
+        inputs = read_inputs(comparison)
+    except (OSError, ValueError):
+        return None
+    runs = inputs.get("runs") if isinstance(inputs, dict) else None
+    return {Path(str(r.get("path", ""))).name for r in runs if isinstance(r, dict)} if isinstance(runs, list) else None
 
 
 def _check(stage: str, output: Path, recorded: dict | None, current: Config, sections: tuple[str, ...]
@@ -83,15 +128,11 @@ def stale_stages(cfg: Config) -> list[StaleStage]:
         found.append(_check("simulate", raw, read_run_config(raw), cfg, SIMULATE_SECTIONS))
     if store_complete(data):
         found.append(_check("prep", data, read_run_config(data), cfg, PREP_SECTIONS))
-    runs = run_names(cfg)
-    for stage, run in runs.items():
-        kind, what = stage.split()
-        if kind == "catalog":
-            if is_complete(run):
-                model_cfg = replace(cfg, catalog=replace(cfg.catalog, model=what))
-                found.append(_check(stage, run, read_run_config(run), model_cfg, (*PREP_SECTIONS, "catalog")))
-        elif is_complete(run) or has_model_meta(run):  # a deep run is resumed: its config must still hold
-            found.append(_check(stage, run, read_run_config(run), cfg, (*PREP_SECTIONS, what)))
+    planned = planned_runs(cfg)
+    for p in planned:
+        section = "catalog" if p.kind == "catalog" else p.what
+        if is_complete(p.path) or p.kind == "train" and has_model_meta(p.path):  # a deep run resumes: its config holds
+            found.append(_check(p.stage, p.path, read_run_config(p.path), p.config(cfg), (*PREP_SECTIONS, section)))
     comparison = comparison_dir(cfg)
     if comparison_complete(comparison):
         try:
@@ -101,10 +142,10 @@ def stale_stages(cfg: Config) -> list[StaleStage]:
         recorded = {"seed": inputs.get("seed"), "compare": inputs.get("compare")} if isinstance(inputs, dict) \
             and "compare" in inputs else None
         found.append(_check("compare", comparison, recorded, cfg, COMPARE_SECTIONS))
-    for run in runs.values():
+    for run in (p.path for p in planned):
         if attributions_complete(run):
-            found.append(_check(explain_name(run), attributions_dir(run), _marker_config(attributions_dir(run)),
-                                cfg, EXPLAIN_SECTIONS))
+            found.append(_check(explain_name(run, seeds=cfg.seeds), attributions_dir(run),
+                                _marker_config(attributions_dir(run)), cfg, EXPLAIN_SECTIONS))
     if report_complete(comparison):
         report = comparison_paths(comparison).report_dir
         found.append(_check("report", report, _marker_config(report), cfg, REPORT_SECTIONS))

@@ -46,6 +46,7 @@ SLOW_TESTS = (
     "tests/reports/test_report_spectra_store.py",
     "tests/deep/test_pathological_spectrum.py",
     "tests/reliability/test_run_stale.py",
+    "tests/bootstrap/test_seed_combined.py::test_report_leads_with_the_seed_groups",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -19,6 +21,7 @@ from agnbench.pipeline import run_all
 
 TINY = {
     "seed": 1,
+    "seeds": 2,  # two training seeds per model: the comparison combines them (intervals over objects x seeds)
     "simulate": {"n": 500, "image_size": 32},
     "prep": {"image_size": 32},
     "spectra": {"epochs": 2, "patience": 2},
@@ -57,10 +60,11 @@ def test_run_resumes_after_an_interruption(config_file: Path, monkeypatch: pytes
     status = {r.name: r.status for r in results}
     assert status.pop("report") == "done"
     assert set(status.values()) == {"skipped"}, status
-    assert list(status) == ["simulate", "prep", "catalog xgboost", "catalog lightgbm", "catalog logreg",
-                            "train spectra", "train images", "compare", "explain catalog-xgboost",
-                            "explain catalog-lightgbm", "explain catalog-logreg", "explain spectra-resnet1d",
-                            "explain images-resnet18", "explain tracks"]
+    catalog = [f"catalog {m} s{s}" for m in ("xgboost", "lightgbm", "logreg") for s in (1, 2)]
+    deep = [f"train {t} s{s}" for t in ("spectra", "images") for s in (1, 2)]
+    explained = [f"explain {r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg",
+                                               "spectra-resnet1d", "images-resnet18") for s in (1, 2)]
+    assert list(status) == ["simulate", "prep", *catalog, *deep, "compare", *explained, "explain tracks"]
     assert (comparison / "report" / "report.html").exists()
     assert (comparison / "crosstrack" / "summary.json").exists()
 
@@ -76,4 +80,40 @@ def test_run_cli_prints_stages_results_and_the_report(config_file: Path) -> None
     assert any("ROC-AUC" in line for line in lines)
     stages = [line for line in lines
               if line.startswith(("simulate", "prep", "catalog", "train", "compare", "explain", "report"))]
-    assert len(stages) == 15 and all(" skipped " in line for line in stages), stages
+    assert len(stages) == 25 and all(" skipped " in line for line in stages), stages
+    assert any("(mean of 2 seeds)" in line for line in lines), lines  # the results table shows the seed groups
+
+
+def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
+    """Both seeds of every model are compared; each model is one seed group whose row and tests the report uses,
+    and the report tabulates the attribution summaries over the seeds."""
+    cfg = load_config(config_file)
+    comparison = Path(cfg.paths.comparisons) / f"data-s{cfg.seed}"
+    inputs = yaml.safe_load((comparison / "inputs.yaml").read_text())
+    assert sorted(Path(r["path"]).name for r in inputs["runs"]) == sorted(
+        f"{r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg", "spectra-resnet1d",
+                              "images-resnet18") for s in (1, 2))
+    groups = inputs["seed_groups"]
+    assert len(groups) == 5 and all(len(v) == 2 for v in groups.values())
+    summary = pd.read_csv(comparison / "summary.csv")
+    combined = summary[summary["run"].isin(groups)]
+    method = "percentile" if cfg.compare.ci == "percentile" else "bca"
+    assert set(combined["ci"]) == {f"{method} over objects x seeds"}
+    tests = pd.read_csv(comparison / "tests.csv")
+    assert set(tests["run_a"]) | set(tests["run_b"]) == set(groups)
+    headline = pd.read_csv(comparison / "report" / "tables" / "headline.csv")
+    assert set(headline["run"]) == {*groups, "majority-baseline"}
+    spread = pd.read_csv(comparison / "report" / "tables" / "attribution_seeds.csv")
+    assert set(spread["group"]) == set(groups) and (spread["n_seeds"] == 2).all()
+    assert spread["quantity"].str.startswith("shap.top_features.1.").any()
+
+
+def test_changing_the_seed_count_redoes_the_comparison_only(config_file: Path) -> None:
+    """seeds 2 -> 1: no run is trained or explained again; the comparison (then the report) is redone on the
+    runs of the first seed, whose names keep their -s<seed> suffix."""
+    cfg = replace(load_config(config_file), seeds=1)
+    status = {r.name: r.status for r in run_all(cfg, progress=False)}
+    assert status["compare"] == status["report"] == "done"
+    assert status["train spectra"] == status["catalog xgboost"] == status["explain spectra-resnet1d"] == "skipped"
+    inputs = yaml.safe_load((Path(cfg.paths.comparisons) / f"data-s{cfg.seed}" / "inputs.yaml").read_text())
+    assert len(inputs["runs"]) == 5 and inputs["seed_groups"] == {}

@@ -3,8 +3,9 @@
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
 percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
-spread of runs that differ only by seed -> subgroups (store q_ columns), composites (ood),
-thresholds and abstention chosen on val -> write everything atomically.
+spread of runs that differ only by seed and (``compare.seeds: combined``, the default) one row per seed group
+with an interval over objects x seeds, the tests then comparing groups -> subgroups (store q_ columns),
+composites (ood), thresholds and abstention chosen on val -> write everything atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pandas as pd
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
-from agnbench.bootstrap.paired import paired_comparison
+from agnbench.bootstrap.paired import PairedComparison, long_replicates, paired_comparison, with_holm
+from agnbench.bootstrap.seed_groups import SeedUnits, combined_units
 from agnbench.bootstrap.paired_tests import seed_spread
 from agnbench.bootstrap.primary import PrimaryChoice, choose_reference, primary_table, val_scores
 from agnbench.bootstrap.resample import counts_from_indices, index_chunks, percentile_interval
@@ -67,48 +69,51 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
                                stratify=cc.stratify, confidence=cc.confidence, ci=cc.ci,
                                jackknife_groups=cc.jackknife_groups, ece_bins=cc.ece_bins, tested=names,
                                progress=progress)
-    summary, tests, reps, metrics = paired.summary, paired.tests, paired.replicates, paired.metrics
-    seeds, combined = _seed_tables(loaded, summary, reps, metrics, cc)
-    if len(combined):
-        summary = pd.concat([summary, combined], ignore_index=True)
-    extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
-    choice = _primary_choice(loaded, cc)
+    summary, tests, reps = paired.summary, paired.tests, paired.replicates
+    seeds, units = _seed_tables(loaded, paired, cc, seed=cfg.seed, tested=names)
+    if units is not None:
+        summary = pd.concat([summary, units.summary], ignore_index=True)
+        tests, reps = with_holm(units.tests), {**reps, **units.replicates}
+    extras, skipped = _extra_tables(cfg, loaded, aligned, data, paired.metrics)
+    choice = _primary_choice(loaded, cc, groups={} if units is None else units.groups)
     extras["primary"] = primary_table(tests, summary, choice)
     if choice.why_not:
         skipped["primary"] = choice.why_not
+    record = _inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer, primary=choice)
+    record["seed_groups"] = {} if units is None else units.groups
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
-        write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
-                         tables={"seeds": seeds, **extras},
-                         inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer,
-                                        primary=choice))
+        write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
+                         tables={"seeds": seeds, **extras}, inputs=record)
     log.info("comparison written to %s", out)
     return out
 
 
-def _seed_tables(loaded: list[RunPredictions], summary: pd.DataFrame, reps: dict, metrics: list[str],
-                 cc) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _seed_tables(loaded: list[RunPredictions], paired: PairedComparison, cc, *, seed: int, tested: list[str]
+                 ) -> tuple[pd.DataFrame, SeedUnits | None]:
     """Seed spread (mean, std of point estimates across seeds) per seed group with > 1 run (runs whose config.yaml
-    is the same apart from the seed: :attr:`RunPredictions.group`); with
-    ``compare.seeds: combined`` also summary rows for the seed-averaged metric (its bootstrap interval)."""
+    is the same apart from the seed: :attr:`RunPredictions.group`) and, with ``compare.seeds: combined``, the
+    seed-inclusive summary rows and the tests among units (:mod:`agnbench.bootstrap.seed_groups`)."""
     groups: dict[str, list[str]] = {}
     for run in loaded:
         groups.setdefault(run.group, []).append(run.name)
-    est = summary.set_index(["run", "metric"])["estimate"]
-    spread, combined = [], []
-    for group, members in groups.items():
-        if len(members) < 2:
-            continue
-        for m in metrics:
-            values = np.array([est[(r, m)] for r in members])
-            spread.append({"group": group, "metric": m, **seed_spread(values), "runs": " ".join(members)})
-            if cc.seeds == "combined":
-                mean_reps = np.mean([reps[r][m] for r in members], axis=0)
-                lo, hi = percentile_interval(mean_reps, confidence=cc.confidence)
-                combined.append({"metric": m, "run": f"{group} (mean of {len(members)} seeds)",
-                                 "estimate": float(np.nanmean(values)), "lo": float(lo), "hi": float(hi),
-                                 "ci": "percentile of the seed-averaged replicates", "confidence": cc.confidence,
-                                 "note": f"seed std {np.nanstd(values, ddof=1):.4g} reported in seeds.csv"})
-    return pd.DataFrame(spread), pd.DataFrame(combined)
+    est = paired.summary.set_index(["run", "metric"])["estimate"]
+    spread = [{"group": group, "metric": m, **seed_spread(np.array([est[(r, m)] for r in members])),
+               "runs": " ".join(members)}
+              for group, members in groups.items() if len(members) > 1 for m in paired.metrics]
+    units = None
+    if cc.seeds == "combined":
+        seeds = {r.name: r.seed for r in loaded}
+        distinct = {}
+        for group, members in groups.items():
+            if len({seeds[r] for r in members}) == len(members):
+                distinct[group] = members
+            else:  # reruns with the same seed: no seed variance to speak of; kept apart
+                log.warning("seed group %s: runs %s share a seed; not combined", group, ", ".join(members))
+                distinct.update({f"{group}/{r}": [r] for r in members})
+        units = combined_units(distinct, summary=paired.summary, tests=paired.tests, replicates=paired.replicates,
+                               jackknife=paired.jackknife, metrics=paired.metrics, tested=tested, seed=seed, ci=cc.ci,
+                               confidence=cc.confidence)
+    return pd.DataFrame(spread), units
 
 
 def _extra_tables(cfg: Config, loaded: list[RunPredictions], aligned: Aligned, data: Path | None,
@@ -187,15 +192,23 @@ def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _primary_choice(loaded: list[RunPredictions], cc) -> PrimaryChoice:
-    """The primary comparison's reference (:mod:`agnbench.bootstrap.primary`), chosen on val, never on test."""
-    tracks = {r.name: r.track for r in loaded}
+def _primary_choice(loaded: list[RunPredictions], cc, *, groups: dict[str, list[str]]) -> PrimaryChoice:
+    """The primary comparison's reference (:mod:`agnbench.bootstrap.primary`), chosen on val, never on test.
+
+    The units compared are those of tests.csv: each seed group of ``groups`` (combined row name -> its runs) and
+    every run in no group; a group's val score is the mean of its runs'.
+    """
+    by_name = {r.name: r for r in loaded}
+    grouped = {r for members in groups.values() for r in members}
+    units = {**{g: list(m) for g, m in groups.items()}, **{r.name: [r.name] for r in loaded if r.name not in grouped}}
+    tracks = {u: by_name[members[0]].track for u, members in units.items()}
     scores, why = None, None
     if cc.primary_reference == PRIMARY_REFERENCE_RULES[0]:
-        candidates = [r for r in loaded if r.track == "catalog"]
+        candidates = {u: m for u, m in units.items() if tracks[u] == "catalog"}
         if candidates:
             try:
-                scores = val_scores(candidates, metric=cc.primary_metric, units={r.name: [r.name] for r in candidates})
+                scores = val_scores([by_name[r] for m in candidates.values() for r in m], metric=cc.primary_metric,
+                                    units=candidates)
             except AgnbenchError as exc:
                 why = f"the catalog runs cannot be scored on val ({exc})"
     return choose_reference(metric=cc.primary_metric, setting=cc.primary_reference, tracks=tracks, scores=scores,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -137,6 +137,13 @@ def pairwise_tests(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dic
                      "note": f"a wrong & b right: {mc.n01}; a right & b wrong: {mc.n10}"})
     table = pd.DataFrame(rows, columns=["run_a", "run_b", "metric", "test", "delta", "lo", "hi", "statistic",
                                         "p_value", "p_floor", "note"])
+    return with_holm(table)
+
+
+def with_holm(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (tests.csv rows) with ``p_holm``: Holm-corrected within each (metric, test kind) family
+    (:func:`family_of_test`)."""
+    table = table.copy()
     family = [table["metric"], table["test"].map(family_of_test)]
     table["p_holm"] = (table.groupby(family, sort=False)["p_value"]
                        .transform(lambda p: holm(p.to_numpy(np.float64))) if len(table) else [])
@@ -166,12 +173,15 @@ class PairedComparison:
         Raw bootstrap draws ``{run: {metric: values}}`` from one shared resample matrix.
     metrics : list of str
         The metrics computed, in table order.
+    jackknife : dict of str -> dict of str -> numpy.ndarray, shape (G,)
+        Delete-a-group jackknife values ``{run: {metric: values}}`` (the BCa acceleration).
     """
 
     summary: pd.DataFrame
     tests: pd.DataFrame
     replicates: dict[str, dict[str, np.ndarray]]
     metrics: list[str]
+    jackknife: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def replicates_table(self) -> pd.DataFrame:
         """The raw draws in long form, ``replicate, run, metric, value`` (``replicates.parquet``)."""
@@ -217,7 +227,7 @@ def paired_comparison(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: 
                             confidence=confidence, ci=ci, notes=notes, ece_bins=ece_bins)
     tests = pairwise_tests(y_true, proba, y_pred, reps, summary, runs=list(proba if tested is None else tested),
                            metrics=metrics, confidence=confidence)
-    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics)
+    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics, jackknife=jack)
 
 
 def long_replicates(replicates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ Where things live (the rule: **one module per config section**, named after the 
 ``fetch``      :mod:`.fetch` (``FetchConfig``)
 =============  ==================================================================================
 
-:mod:`.core` holds the root :class:`Config` (``seed`` and one field per section) and the loading,
+:mod:`.core` holds the root :class:`Config` (``seed``, ``seeds`` and one field per section) and the loading,
 override and validation machinery; :mod:`.rules` the one validation path (every section's
 ``validate()`` hands its ``(field, ok, rule)`` checks to :func:`~agnbench.config.rules.check_rules`);
 :mod:`.choices` every list of choices, spelled once (config validation, argparse ``choices=`` and the

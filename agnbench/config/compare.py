@@ -41,7 +41,10 @@ class CompareConfig:
     coverages: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)  # abstention: answer only the most confident
     primary_metric: str = "roc_auc"  # choices.PRIMARY_METRICS
     primary_reference: str = PRIMARY_REFERENCE_RULES[0]  # or a run name
-    seeds: str = "separate"  # choices.SEED_MODES; combined also pools runs that differ only by seed
+    # choices.SEED_MODES. combined: runs identical but for the seed also get one row per group whose interval includes
+    # the seed-to-seed variance (objects x seeds, agnbench.bootstrap.seed_groups) and the tests compare groups;
+    # separate: every run apart (intervals conditional on each trained model). Equal without such runs.
+    seeds: str = "combined"
 
     def validate(self) -> None:
         """Check ranges; raise :class:`~agnbench.errors.ConfigError` naming the first bad key."""

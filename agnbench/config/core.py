@@ -52,9 +52,15 @@ _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class Config:
-    """The root configuration; ``seed`` derives every other random stream."""
+    """The root configuration; ``seed`` derives every other random stream.
+
+    ``seeds``: training seeds per model that ``agnbench run`` trains, explains and compares (``seed``,
+    ``seed + 1``, ...; runs ``<track>-<model>-s<seed>``), so that its intervals include the seed-to-seed
+    variance (``compare.seeds: combined``). It never changes a trained model: a run's seed does.
+    """
 
     seed: int = 0
+    seeds: int = 3
     paths: PathsConfig = field(default_factory=PathsConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
@@ -68,8 +74,9 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def validate(self) -> None:
-        """Require a non-negative seed."""
-        check_rules("", self, [("seed", self.seed >= 0, "must be >= 0")])
+        """Require a non-negative seed and at least one training seed."""
+        check_rules("", self, [("seed", self.seed >= 0, "must be >= 0"),
+                               ("seeds", self.seeds >= 1, "must be >= 1 (3 or more for seed-inclusive intervals)")])
 
 
 def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()) -> Config:

@@ -94,6 +94,8 @@ class SpectraConfig(DeepTrainConfig):
     ``mask_windows`` random windows of ``mask_width`` pixels blanked.
     """
 
+    epochs: int = 10  # x 3 seeds in agnbench run (seeds): the quick config stays within its time budget
+    patience: int = 4
     width: int = 16
     blocks: tuple[int, ...] = (1, 1, 1, 1)
     kernel_size: int = 7
@@ -137,9 +139,9 @@ class ImagesConfig(DeepTrainConfig):
     of ``noise_sigma`` (in the store's stretched units).
     """
 
-    epochs: int = 15
+    epochs: int = 8  # x 3 seeds in agnbench run (seeds): the quick config stays within its time budget
     lr: float = 2e-3
-    patience: int = 5
+    patience: int = 3
     tta: bool = True  # average the 8 dihedral transforms at prediction time
     width: float = 0.5
     stem: str = "small"  # choices.IMAGE_STEMS

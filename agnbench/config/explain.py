@@ -21,7 +21,7 @@ class ExplainConfig:
     """
 
     split: str = "test"  # choices.EXPLAIN_SPLITS
-    n: int = 500  # objects explained (a seeded random subset of the split, stratified by class)
+    n: int = 250  # objects explained (a seeded random subset of the split, stratified by class), in every seed's run
     target: str = "predicted"  # choices.EXPLAIN_TARGETS
     ig_steps: int = 32
     spectra_baseline: str = "continuum"  # choices.SPECTRA_BASELINES

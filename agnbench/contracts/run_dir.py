@@ -221,7 +221,8 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 def seed_free_config_hash(run_dir: str | Path) -> str | None:
-    """sha256 (hex) of the run's resolved config without ``seed`` and :data:`POST_TRAINING_SECTIONS`.
+    """sha256 (hex) of the run's resolved config without ``seed``, ``seeds`` (how many seeds ``agnbench run``
+    trains) and :data:`POST_TRAINING_SECTIONS`.
 
     Two runs with the same hash differ by seed alone (on the same store, which ``data.json`` checks), so
     their spread is a seed spread. None when the run has no readable ``config.yaml`` (a user's own model):
@@ -230,7 +231,7 @@ def seed_free_config_hash(run_dir: str | Path) -> str | None:
     cfg = read_run_config(run_dir)
     if cfg is None:
         return None
-    kept = {k: v for k, v in cfg.items() if k != "seed" and k not in POST_TRAINING_SECTIONS}
+    kept = {k: v for k, v in cfg.items() if k not in ("seed", "seeds") and k not in POST_TRAINING_SECTIONS}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 

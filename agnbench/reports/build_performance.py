@@ -318,7 +318,8 @@ def _differences(inputs: ReportInputs, ctx: _Context, where: str, figures_dir: P
     if inputs.replicates is None:
         skips.skip(what, "the comparison has no replicates.parquet", logger=log)
         return []
-    table = delta_table(inputs.replicates, inputs.tables["tests"], runs=ctx.runs, metrics=FIGURE_METRICS)
+    units = [*ctx.runs, *(inputs.inputs.get("seed_groups") or {})]  # tests.csv compares seed groups when combined
+    table = delta_table(inputs.replicates, inputs.tables["tests"], runs=units, metrics=FIGURE_METRICS)
     if table.empty:
         skips.skip(what, f"tests.csv has no paired bootstrap rows for {', '.join(FIGURE_METRICS)}", logger=log)
         return []

@@ -22,7 +22,7 @@ from agnbench.bootstrap.paired import family_of_test
 from agnbench.config.choices import INTERVAL_LABELS
 
 __all__ = ["BOOTSTRAP_TEST", "difference_method", "floor_note", "holm_bounds", "holm_phrase", "interval_name",
-           "interval_phrase", "p_bounds", "p_text", "prevalence_note"]
+           "interval_phrase", "p_bounds", "p_text", "prevalence_note", "seed_caption", "seed_sentence"]
 
 #: The ``tests.csv`` test whose p-value is limited by the number of replicates.
 BOOTSTRAP_TEST = "paired bootstrap"
@@ -74,7 +74,8 @@ def difference_method(row: Mapping, settings: Mapping) -> str:
         ci = row.get("ci")
         ci = ci if isinstance(ci, str) and ci else "percentile"
         name = _ROW_INTERVALS.get(ci, ci)
-        return f"{level:g}% {name} interval of {settings.get('n_boot', '?')} paired bootstrap differences"
+        seeds = " over objects x seeds" if "objects x seeds" in str(row.get("note", "")) else ""
+        return f"{level:g}% {name} interval of {settings.get('n_boot', '?')} paired bootstrap differences{seeds}"
     if test.startswith("McNemar"):
         return "no interval (McNemar tests the discordant pairs)"
     return f"{level:g}% interval ({test})"
@@ -156,3 +157,26 @@ def holm_phrase(tests: pd.DataFrame) -> str:
     span = f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()}-{sizes.max()}"
     return (f"Holm-corrected within each family of run pairs compared on one metric by one test "
             f"({len(sizes)} families of {span} comparisons), not over all metrics")
+
+
+def seed_sentence(inputs: Mapping) -> str:
+    """The summary's note on seed groups (``inputs.yaml`` ``seed_groups``; "" without them)."""
+    groups = inputs.get("seed_groups") or {}
+    if not groups:
+        return ""
+    ks = sorted({len(v) for v in groups.values()})
+    return (f" Each model 'mean of K seeds' is the mean over K = {', '.join(map(str, ks))} training seeds; its "
+            "intervals, differences and p-values come from a two-stage bootstrap over objects x seeds, so they "
+            "include the seed-to-seed variance as well as the sampling of the test objects.")
+
+
+def seed_caption(inputs: Mapping) -> str:
+    """What a seed group's row is and what its interval includes ("" without seed groups)."""
+    groups = inputs.get("seed_groups") or {}
+    if not groups:
+        return ""
+    ks = sorted({len(v) for v in groups.values()})
+    return (f" Rows 'mean of K seeds' (K = {', '.join(map(str, ks))}): the mean over K training seeds of identical "
+            "runs; their intervals come from a two-stage bootstrap over objects x seeds, so they include the "
+            "seed-to-seed variance as well as the sampling of the test objects (the other rows are conditional on "
+            "one trained model).")

@@ -31,10 +31,12 @@ from agnbench.contracts.run_dir import (config_path, is_run_dir, read_attributio
 from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_survey_manifest, store_paths,
                                      survey_paths)
 from agnbench.reports import tables as tb
+from agnbench.reports.attribution_seeds import attribution_seed_spread
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord
+from agnbench.reports.methods_text import seed_sentence
 from agnbench.reports.results_tables import result_tables, save_table
 from agnbench.reports.summary_text import summary_paragraph
 from agnbench.config.provenance import REPORT_SECTIONS, science_config
@@ -169,6 +171,16 @@ def describe_runs(inputs: ReportInputs) -> dict[str, str]:
     for r in inputs.runs:
         if counts[out[r.name]] > 1:
             out[r.name] = (out[r.name][:-1] + f", run {r.name})") if out[r.name].endswith(")") else r.name
+    by_name = {r.name: r for r in inputs.runs}
+    for unit, members in (inputs.inputs.get("seed_groups") or {}).items():
+        first = by_name.get(members[0]) if members else None
+        if first is None:
+            continue
+        text, seed, mean = out[first.name], f", seed {first.seed})", f"mean of {len(members)} seeds"
+        if text.endswith(seed):
+            out[unit] = f"{text[:-len(seed)]}, {mean})"
+        else:
+            out[unit] = f"{text[:-1]}, {mean})" if text.endswith(")") else f"{text} ({mean})"
     return out
 
 
@@ -193,8 +205,10 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
     for key, _, fig_sections in SECTIONS:
         by_key[key].items.extend(Figure(r) for r in records if r.section in fig_sections)
     describe = describe_runs(inputs)
-    text = summary_paragraph(summary, tests, inputs.inputs, describe=describe, mock=bool(_is_mock(inputs)),
-                             alpha=rc.alpha, digits=rc.digits, primary=inputs.tables.get("primary"))
+    shown = tb.reported_runs(summary, inputs.inputs.get("seed_groups"))
+    text = summary_paragraph(summary[summary["run"].isin(shown)], tests, inputs.inputs, describe=describe,
+                             mock=bool(_is_mock(inputs)), alpha=rc.alpha, digits=rc.digits,
+                             primary=inputs.tables.get("primary")) + seed_sentence(inputs.inputs)
     atomic_write_text(tables_dir.parent / "summary.txt", text + "\n")
     by_key["summary"].items[:0] = [Paragraph(text), Paragraph("Runs: " + "; ".join(
         f"{name} = {desc}" for name, desc in describe.items()) + ".")]
@@ -231,6 +245,13 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
         by_key["interpretability"].items.insert(0, Table(
             "Attribution summaries per run (from each run's attributions/summary.json)", facts,
             ("tables/attribution_facts.csv",)))
+        spread = attribution_seed_spread(facts, inputs.inputs.get("seed_groups"))
+        if len(spread):
+            _save(tables_dir, "attribution_seeds", spread, None)
+            by_key["interpretability"].items.insert(0, Table(
+                "Attribution summaries over training seeds (runs identical but for the seed): numbers as mean, "
+                "sample standard deviation, min and max over the seeds; text as the most common value and in how "
+                "many seeds", spread, ("tables/attribution_seeds.csv",)))
     by_key["provenance"].items.extend(_provenance_items(inputs))
     for s in by_key.values():
         if not s.items and s.key not in ("summary",):
@@ -293,11 +314,15 @@ def attribution_facts(inputs: ReportInputs) -> pd.DataFrame:
 
 
 def _flatten(obj, prefix: str = ""):
+    """Scalar entries as ``(dotted name, value)``; a list of mappings (e.g. ``shap.top_features``) by 1-based rank."""
     for key, value in obj.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             yield from _flatten(value, name + ".")
-        elif isinstance(value, (int, float, str, bool)) and not isinstance(value, list):
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for rank, item in enumerate(value, start=1):
+                yield from _flatten(item, f"{name}.{rank}.")
+        elif isinstance(value, (int, float, str, bool)):
             yield name, value
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from agnbench.fileio import atomic_write_text
 from agnbench.reports import tables as tb
 from agnbench.reports.methods_text import (difference_method, floor_note, holm_bounds, holm_phrase, interval_phrase,
-                                           prevalence_note)
+                                           prevalence_note, seed_caption)
 from agnbench.reports.render import Table
 from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.skips import Skips
@@ -48,7 +48,7 @@ def result_tables(inputs: ReportInputs, *, tables_dir: Path, alpha: float, digit
     else:
         why = (inputs.inputs.get("skipped") or {}).get("primary") or "the comparison has no primary.csv"
         skips.skip("Primary comparison", why, logger=log)
-    head = tb.headline_table(summary)
+    head = tb.headline_table(summary, runs=tb.reported_runs(summary, inputs.inputs.get("seed_groups")))
     caption = headline_caption(inputs)
     save_table(tables_dir, "headline", head, tb.headline_latex(
         head, caption=caption + " Bold: the best model per column (never on ECE, which is biased upward).",
@@ -72,12 +72,11 @@ def headline_caption(inputs: ReportInputs) -> str:
     """Caption of the headline metrics: split and counts, the interval, what it is conditional on."""
     settings = inputs.inputs.get("compare", {}) or {}
     summary = inputs.tables["summary"]
-    ci = str(summary["ci"].iloc[0]) if "ci" in summary and len(summary) else None
     counts = ", ".join(f"{v} {k}" for k, v in inputs.inputs.get("class_counts", {}).items())
     majority = ("; the majority baseline predicts the training majority class"
                 if tb.MAJORITY in set(summary["run"]) else "")
-    return (f"Metrics on the {inputs.split} split ({counts}) with {interval_phrase(settings, split=inputs.split, ci=ci)}"
-            f"{majority}. {prevalence_note(settings, split=inputs.split)}")
+    return (f"Metrics on the {inputs.split} split ({counts}) with {interval_phrase(settings, split=inputs.split)}"
+            f"{majority}.{seed_caption(inputs.inputs)} {prevalence_note(settings, split=inputs.split)}")
 
 
 def pairwise_caption(pair: pd.DataFrame, tests: pd.DataFrame, inputs: ReportInputs, settings: dict, *,

@@ -95,6 +95,34 @@ def headline_table(summary: pd.DataFrame, *, metrics: Sequence[str] = HEADLINE_M
     return table
 
 
+def reported_runs(summary: pd.DataFrame, seed_groups: Mapping[str, Sequence[str]] | None) -> list[str]:
+    """The rows a results table shows: each seed group's combined row (``compare.seeds: combined``; its interval
+    includes the seed-to-seed variance) in place of its seed runs, every other run as it is.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``.
+    seed_groups : mapping of str to sequence of str, or None
+        ``inputs.yaml`` ``seed_groups``: combined row name -> its runs (None or empty: every run).
+
+    Returns
+    -------
+    list of str
+        Run names in order of first appearance, a group where its first run was.
+    """
+    member_of = {r: g for g, runs in (seed_groups or {}).items() for r in runs}
+    present = set(summary["run"])
+    out: list[str] = []
+    for run in dict.fromkeys(summary["run"]):
+        if run in (seed_groups or {}):
+            continue
+        shown = member_of.get(run, run)
+        if shown in present and shown not in out:
+            out.append(shown)
+    return out
+
+
 def pairwise_table(tests: pd.DataFrame, *, metrics: Sequence[str] = ("roc_auc", "balanced_accuracy", "accuracy"),
                    alpha: float = 0.05, n_boot: int | None = None) -> pd.DataFrame:
     """The pairwise tests of ``tests.csv`` for the given metrics, one row per (pair, metric, test).

@@ -25,7 +25,7 @@ N = 400  # objects per split
 
 
 def _run(root: Path, name: str, track: str, *, val_noise: float, test_noise: float, seed: int,
-         with_val: bool = True) -> Path:
+         with_val: bool = True, model: str | None = None, run_seed: int = 0) -> Path:
     """A run with val and test predictions whose quality on each split is set by its noise level."""
     rng = np.random.default_rng(seed)
     y = np.tile((np.arange(N) % 4 == 0).astype(int), 2)
@@ -35,8 +35,8 @@ def _run(root: Path, name: str, track: str, *, val_noise: float, test_noise: flo
     keep = np.ones(y.size, bool) if with_val else split == "test"
     preds = prediction_frame(object_id=np.array([f"o{i}" for i in range(y.size)])[keep], split=split[keep],
                              y_true=y[keep], proba=np.column_stack([1 - score, score])[keep],
-                             y_pred=(score[keep] > 0.5).astype(int), classes=CLASSES, track=track, model=name,
-                             run_id=name, seed=0)
+                             y_pred=(score[keep] > 0.5).astype(int), classes=CLASSES, track=track, model=model or name,
+                             run_id=name, seed=run_seed)
     run = root / name
     run.mkdir()
     atomic_write_parquet(run / "predictions.parquet", preds)
@@ -111,3 +111,32 @@ def test_choose_reference_rules() -> None:
     assert only.why_not is not None and "another track" in only.why_not
     none = choose_reference(metric="roc_auc", setting="best_catalog", tracks={"z": "spectra"})
     assert none.reference is None and "catalog" in none.why_not
+
+
+def test_seed_groups_are_the_units_and_their_val_score_is_the_mean(tmp_path: Path) -> None:
+    from agnbench.config.core import dump_config
+    from agnbench.contracts.run_dir import config_path
+
+    runs = []
+    for k, (name, track, v, t) in enumerate([("cat_a", "catalog", 0.3, 0.3), ("cat_b", "catalog", 0.45, 0.2),
+                                             ("spec", "spectra", 0.2, 0.2)]):
+        for s in (0, 1):
+            run = _run(tmp_path, f"{name}-s{s}", track, val_noise=v, test_noise=t, seed=10 * k + s, model=name,
+                       run_seed=s)
+            dump_config(load_config(overrides=[f"seed={s}", f"simulate.n={1000 + k}"]),
+                        config_path(run))
+            runs.append(run)
+    out = compare(CFG, runs=runs, out=tmp_path / "cmp", progress=False)
+    inputs = yaml.safe_load((out / "inputs.yaml").read_text())
+    groups = inputs["seed_groups"]
+    assert len(groups) == 3
+    ref = inputs["primary"]["reference"]
+    assert ref in groups and all(r.startswith("cat_a") for r in groups[ref])
+    mean_val = np.mean([_val_auc(tmp_path / r) for r in groups[ref]])
+    assert inputs["primary"]["val_scores"][ref] == pytest.approx(mean_val, abs=1e-12)
+    primary = pd.read_csv(out / "primary.csv")
+    assert len(primary) == 1 and primary["run"].iloc[0] in groups and "spec" in groups[primary["run"].iloc[0]][0]
+    tests = pd.read_csv(out / "tests.csv")
+    hit = tests[(tests["metric"] == "roc_auc") & (tests["test"] == "paired bootstrap")
+                & tests["run_a"].isin([ref, primary["run"].iloc[0]]) & tests["run_b"].isin([ref, primary["run"].iloc[0]])]
+    assert len(hit) == 1 and "objects x seeds" in hit["note"].iloc[0]

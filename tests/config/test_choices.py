@@ -99,7 +99,7 @@ def test_compare_threshold_rules_outside_the_registry() -> None:
 
 
 def test_code_reads_the_registry() -> None:
-    from agnbench import pipeline
+    from agnbench import pipeline_records
     from agnbench.baselines import catalog_models, features
     from agnbench.data_prep.fetch import download
     from agnbench.data_prep import lines
@@ -109,7 +109,7 @@ def test_code_reads_the_registry() -> None:
     from agnbench.protocol import calibration, thresholds
 
     assert catalog_models.MODEL_KINDS is choices.CATALOG_MODELS
-    assert pipeline.CATALOG_MODELS is choices.RUN_CATALOG_MODELS
+    assert pipeline_records.CATALOG_MODELS is choices.RUN_CATALOG_MODELS
     assert set(choices.RUN_CATALOG_MODELS) <= set(choices.CATALOG_MODELS)
     assert thresholds.THRESHOLD_RULES is choices.THRESHOLD_RULES
     assert calibration.CALIBRATION_METHODS is choices.CALIBRATION_METHODS
@@ -133,7 +133,7 @@ def test_code_reads_the_registry() -> None:
 def test_one_module_per_section() -> None:
     """The rule in agnbench/config/__init__.py: section x lives in agnbench.config.x (spectra, images: deep)."""
     for f in dataclasses.fields(Config):
-        if f.name == "seed":
+        if f.name in ("seed", "seeds"):
             continue
         module = "deep" if f.name in choices.DEEP_TRACKS else f.name
         assert type(getattr(Config(), f.name)).__module__ == f"agnbench.config.{module}", f.name
@@ -141,7 +141,7 @@ def test_one_module_per_section() -> None:
 
 def test_every_section_validates_through_check_rules() -> None:
     for f in dataclasses.fields(Config):
-        section = type(getattr(Config(), f.name)) if f.name != "seed" else Config
+        section = type(getattr(Config(), f.name)) if f.name not in ("seed", "seeds") else Config
         source = inspect.getsource(section.validate)
         assert "check_rules(" in source, section.__name__
 

@@ -18,6 +18,7 @@ from agnbench.cli.main import main
 
 TINY = {
     "seed": 0,
+    "seeds": 1,
     "simulate": {"n": 300, "image_size": 16, "workers": 1},
     "prep": {"image_size": 16, "workers": 1},
     "spectra": {"epochs": 1, "patience": 1, "width": 4, "blocks": [1], "batch_size": 16},

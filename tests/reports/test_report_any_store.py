@@ -97,12 +97,15 @@ def test_seed_spread_groups_only_runs_that_differ_by_seed(uv_binary: dict[str, P
 def test_run_labels_are_distinct(uv_binary: dict[str, Path], tmp_path: Path) -> None:
     inputs = load_report_inputs(uv_binary["cmp"])
     labels = describe_runs(inputs)
-    assert len(set(labels.values())) == len(labels) == 3
+    assert len(set(labels.values())) == len(labels) == 4  # 3 runs and the seed group of all_s0, all_s1
     assert labels["all_s0"] == "the catalog track (logreg, features all, seed 0)"
+    group = next(iter(inputs.inputs["seed_groups"]))
+    assert labels[group] == "the catalog track (logreg, features all, mean of 2 seeds)"
     assert labels["phot_s0"] == "the catalog track (logreg, features photometry, seed 0)"
     # the same config and seed twice (e.g. a rerun): the run name tells them apart
     again = shutil.copytree(uv_binary["all_s0"], tmp_path / "all_s0_again")
     cmp_ = compare(CFG, runs=[uv_binary["all_s0"], again], out=tmp_path / "cmp", progress=False)
+    assert load_report_inputs(cmp_).inputs["seed_groups"] == {}  # one seed twice: nothing to combine
     labels = describe_runs(load_report_inputs(cmp_))
     assert len(set(labels.values())) == 2 and labels["all_s0_again"].endswith("run all_s0_again)")
 

@@ -127,7 +127,7 @@ def test_help_explains() -> None:
 
 def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"paths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n  runs: {tmp_path / 'runs'}\n"
+    cfg.write_text(f"seeds: 1\npaths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n  runs: {tmp_path / 'runs'}\n"
                    f"  comparisons: {tmp_path / 'cmp'}\ncompare:\n  n_boot: 200\n  subgroup_boot: 100\n"
                    "simulate:\n  n: 300\n  image_size: 16\nprep:\n  image_size: 16\n"
                    "spectra:\n  epochs: 2\n  width: 4\n  blocks: [1]\n  batch_size: 16\n"
