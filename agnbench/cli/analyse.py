@@ -58,10 +58,12 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
         help="attributions of a run (SHAP, Integrated Gradients, Grad-CAM, occlusion) or a cross-track comparison",
         description=(
             "agnbench explain RUN writes RUN/attributions/: catalog runs get TreeSHAP values (log-odds; additivity "
-            "checked), global importance with signs, dependence data, interaction values on a capped subsample and "
-            "permutation importance; spectra and images runs get Integrated Gradients (completeness checked) with a "
-            "physical baseline, saliency or Grad-CAM, occlusion of wavelength windows or of the centre, and physics "
-            "probes (fraction of attribution in the BPT line windows; radial profile in PSF units; band balance), "
+            "checked), global importance with signs and per feature group (colours, size/morphology, ...), "
+            "dependence data, interaction values on a capped subsample and permutation importance; spectra and images "
+            "runs get Integrated Gradients (completeness checked; spectra: expected gradients over training spectra "
+            "by default), saliency or Grad-CAM, occlusion of wavelength windows or of equal-area rings filled with the "
+            "local sky, and physics probes (fraction of attribution in the BPT line windows, against the grid and "
+            "against the pixels the baseline leaves free; radial profile in PSF units; band balance), "
             "plus a randomised-weights sanity check. Arrays are keyed by object_ids.csv. "
             "agnbench explain --compare RUN RUN ... --out DIR compares the tracks' AGN scores object by object. "
             "Settings: config section 'explain'."

@@ -117,7 +117,7 @@ EXPLAIN_SPLITS: tuple[str, ...] = ("test", "val", "ood")
 #: ``explain.target``: attribute the predicted class or the true class.
 EXPLAIN_TARGETS: tuple[str, ...] = ("predicted", "true")
 #: ``explain.spectra_baseline``: the Integrated-Gradients baseline of the spectra track.
-SPECTRA_BASELINES: tuple[str, ...] = ("continuum", "class_mean", "zeros")
+SPECTRA_BASELINES: tuple[str, ...] = ("expected_gradients", "continuum", "class_mean", "zeros")
 #: ``explain.image_baseline``: the Integrated-Gradients baseline of the images track.
 IMAGE_BASELINES: tuple[str, ...] = ("zeros", "blurred")
 #: ``agnbench explain --methods``: the attribution methods of each track (read-only mapping).

@@ -13,9 +13,11 @@ class ExplainConfig:
     """Attributions (``agnbench explain``): how many objects, which class, which baselines.
 
     Attributions explain the predicted class of each object (``target: predicted``) or its true
-    class (``true``), never a sum over classes. The spectra Integrated-Gradients baseline is the
-    object's own line-free continuum by default (``continuum``: every emission-line window
-    replaced by a straight line), so the attribution is that of the emission lines; ``class_mean``
+    class (``true``), never a sum over classes. The spectra track is explained by expected gradients
+    by default (``expected_gradients``: Integrated Gradients averaged over ``eg_references`` training
+    spectra, class-balanced), a baseline that singles out no wavelength. ``continuum`` (the object's
+    own line-free spectrum: every emission-line window bridged by a straight line) differs from the
+    input only in the line windows, so it puts all attribution there by construction; ``class_mean``
     uses the mean star-forming training spectrum and ``zeros`` an empty spectrum. Images use an
     empty sky (``zeros``) or a blurred copy (``blurred``).
     """
@@ -24,7 +26,8 @@ class ExplainConfig:
     n: int = 250  # objects explained (a seeded random subset of the split, stratified by class), in every seed's run
     target: str = "predicted"  # choices.EXPLAIN_TARGETS
     ig_steps: int = 32
-    spectra_baseline: str = "continuum"  # choices.SPECTRA_BASELINES
+    spectra_baseline: str = "expected_gradients"  # choices.SPECTRA_BASELINES
+    eg_references: int = 4  # training spectra (class-balanced) that expected gradients averages over
     image_baseline: str = "zeros"  # choices.IMAGE_BASELINES
     psf_fwhm_arcsec: float = 1.3  # radius unit of the image radial profiles (Legacy Survey median seeing)
     max_interactions: int = 300  # SHAP interaction values on at most this many objects
@@ -40,6 +43,7 @@ class ExplainConfig:
             ("ig_steps", self.ig_steps >= 4, "must be >= 4"),
             ("spectra_baseline", self.spectra_baseline in SPECTRA_BASELINES,
              f"must be {alternatives(SPECTRA_BASELINES)}"),
+            ("eg_references", self.eg_references >= 1, "must be >= 1"),
             ("image_baseline", self.image_baseline in IMAGE_BASELINES, f"must be {alternatives(IMAGE_BASELINES)}"),
             ("psf_fwhm_arcsec", self.psf_fwhm_arcsec > 0, "must be > 0"),
             ("max_interactions", self.max_interactions >= 0, "must be >= 0 (0 = none)"),

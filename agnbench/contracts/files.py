@@ -48,6 +48,8 @@ ATTRIBUTIONS_OBJECTS = "objects.parquet"
 ATTRIBUTIONS_COEFFICIENTS = "coefficients.csv"
 ATTRIBUTIONS_SHAP = "shap.parquet"
 ATTRIBUTIONS_IMPORTANCE = "importance.csv"
+#: Mean |sum of SHAP values| per feature group (colours, size/morphology, ...), next to importance.csv.
+ATTRIBUTIONS_IMPORTANCE_GROUPS = "importance_groups.csv"
 ATTRIBUTIONS_DEPENDENCE = "dependence.parquet"
 ATTRIBUTIONS_INTERACTIONS = "interactions.npy"
 ATTRIBUTIONS_INTERACTIONS_OBJECTS = "interactions_objects.csv"

@@ -150,6 +150,7 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
                      out: Path) -> dict:
     from agnbench.baselines.catalog_models import load_model
     from agnbench.interpretability import tree_shap as ts
+    from agnbench.interpretability.feature_groups import group_importance
     from agnbench.interpretability.permutation import permutation_importance
 
     fit = load_model(run)
@@ -171,11 +172,17 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
         atomic_write_parquet(out / files.ATTRIBUTIONS_SHAP, pd.concat(frames, ignore_index=True))
         importance = ts.global_importance(res, X)
         atomic_write_text(out / files.ATTRIBUTIONS_IMPORTANCE, importance.to_csv(index=False))
+        groups = group_importance(res.values, res.feature_names, res.classes_out)
+        atomic_write_text(out / files.ATTRIBUTIONS_IMPORTANCE_GROUPS, groups.to_csv(index=False))
         atomic_write_parquet(out / files.ATTRIBUTIONS_DEPENDENCE, ts.dependence_table(res, X, seed=seed))
         top = importance.sort_values("rank").drop_duplicates("feature").head(5)
         summary["shap"] = {"output": res.output, "method": res.method, "max_additivity_error": res.max_additivity_error,
                            "top_features": [{"feature": r.feature, "mean_abs_shap": float(r.mean_abs_shap),
-                                             "direction": float(r.direction)} for r in top.itertuples()]}
+                                             "direction": float(r.direction)} for r in top.itertuples()],
+                           "top_groups": [{"group": r.group, "mean_abs_group_shap": float(r.mean_abs_group_shap),
+                                           "n_features": int(r.n_features)}
+                                          for r in groups[groups["class_out"] == groups["class_out"].max()]
+                                          .itertuples()]}
     if "interactions" in methods and ec.max_interactions > 0 and fit.kind in ("xgboost", "lightgbm"):
         try:
             inter, rows = ts.tree_shap_interactions(fit, X, max_rows=ec.max_interactions, seed=seed)

@@ -31,6 +31,7 @@ from agnbench.fileio import atomic_write_parquet, atomic_write_text, read_json
 log = logging.getLogger(__name__)
 
 _IMAGE_EDGES = (0.0, 0.5, 1.0, 2.0, 4.0)  # radial profile annuli, in PSF FWHM
+_N_RINGS = 6  # equal-area occlusion rings of a cutout
 
 
 def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions: np.ndarray, methods: list[str],
@@ -56,20 +57,24 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
         log.info("%s: observed-frame spectra have no fixed line positions; IG baseline class_mean instead of "
                  "continuum", store.path)
         kind = "class_mean"
-    baseline = _baseline(track, kind, x, data, store)
+    baseline, refs = _baseline(track, kind, x, data, store, ec, seed)
     summary: dict = {"baseline": kind}
+    if refs is not None:
+        summary["references"] = refs
     table = pd.DataFrame({"object_id": store.objects["object_id"].to_numpy()[positions].astype(str), "label": y,
                           "predicted": predicted.numpy(), "target": target.numpy()})
     bar = tqdm(total=len(methods) + int(ec.sanity_check and "ig" in methods), desc=f"explain {run.name}",
                disable=not progress)
     if "ig" in methods:
-        ig = G.integrated_gradients(model, x, baseline, target, steps=ec.ig_steps, scalars=scalars, check=False)
+        ig = _attribute(model, x, baseline, target, steps=ec.ig_steps, scalars=scalars, references=refs is not None)
         np.save(out / files.ATTRIBUTIONS_IG, ig.attr.astype(np.float32))
         summary["ig"] = _completeness(ig, table, ec.ig_steps)
         bar.update(1)
-        summary.update(_probe(track, ig.attr, y, classes, store, table, out, ec))
+        free = probes.free_pixels(x.numpy(), baseline.numpy(), references=refs is not None)
+        summary.update(_probe(track, ig.attr, y, classes, store, table, out, ec, free=free))
         if ec.sanity_check:
-            summary["sanity_check"] = _randomised(model, meta, tc, x, baseline, target, scalars, ig.attr, ec, seed)
+            summary["sanity_check"] = _randomised(model, meta, tc, x, baseline, target, scalars, ig.attr, ec, seed,
+                                                  free=free, references=refs is not None)
             bar.update(1)
     if "saliency" in methods:
         sal = G.saliency(model, x, target, scalars=scalars)
@@ -118,13 +123,31 @@ def _inputs(data: TrackData, positions: np.ndarray) -> tuple[torch.Tensor, torch
     return torch.cat(xs), (None if ss[0] is None else torch.cat(ss))
 
 
-def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: Store) -> torch.Tensor:
-    """The IG baseline: zeros / blurred (images); continuum, the mean SF training spectrum, or zeros (spectra)."""
+def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: Store, ec,
+              seed: int) -> tuple[torch.Tensor, dict | None]:
+    """The IG baseline (one per object) or, for expected gradients, the reference set and its description.
+
+    Images: zeros / blurred. Spectra: ``expected_gradients`` (``ec.eg_references`` class-balanced training
+    spectra, seeded), ``continuum``, the mean SF training spectrum (``class_mean``) or zeros.
+    """
     from agnbench.interpretability import ig_baselines as B
+    from agnbench.seeding import rng
 
     xn = x.numpy()
+    refs = None
     if track == "images":
         base = B.zero_baseline(xn) if kind == "zeros" else B.blurred_baseline(xn, 2.0)
+    elif kind == "expected_gradients":
+        train = data.indices("train")
+        labels = data.labels(train)
+        pick = train[B.reference_rows(labels, ec.eg_references, rng=rng(seed, "explain", "references"))]
+        base = data.inputs(pick)[0].numpy()
+        chosen = data.labels(pick)
+        refs = {"n": int(pick.size), "split": "train", "selection": "class-balanced, seeded",
+                "per_class": {str(store.classes[c]) if 0 <= c < len(store.classes) else str(c): int((chosen == c).sum())
+                              for c in np.unique(chosen)},
+                "note": "expected gradients (Erion et al. 2021): IG averaged over these training spectra; "
+                        "completeness is against f(x) minus the mean logit of the references"}
     elif kind == "continuum":
         base = B.continuum_baseline(xn, np.load(store.paths.wave))
     elif kind == "class_mean":
@@ -133,7 +156,16 @@ def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: St
         base = B.class_mean_baseline(data.inputs(sf)[0].numpy(), xn.shape[0])
     else:
         base = B.zero_baseline(xn)
-    return torch.from_numpy(np.ascontiguousarray(base, dtype=np.float32))
+    return torch.from_numpy(np.ascontiguousarray(base, dtype=np.float32)), refs
+
+
+def _attribute(model, x, baseline, target, *, steps: int, scalars, references: bool):
+    """Integrated gradients against one baseline per object, or expected gradients over a reference set."""
+    from agnbench.interpretability import gradients as G
+
+    if references:
+        return G.expected_gradients(model, x, baseline, target, steps=steps, scalars=scalars, check=False)
+    return G.integrated_gradients(model, x, baseline, target, steps=steps, scalars=scalars, check=False)
 
 
 def _psf_pix(store: Store, ec) -> float:
@@ -142,7 +174,7 @@ def _psf_pix(store: Store, ec) -> float:
 
 
 def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, table: pd.DataFrame, out: Path,
-           ec) -> dict:
+           ec, *, free: np.ndarray | None = None) -> dict:
     if track == "spectra":
         wave = np.load(store.paths.wave)
         if store.spectra_frame == "observed":  # rest-frame line windows mean nothing on an observed grid
@@ -150,13 +182,22 @@ def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, t
                               probes.stack_by_class(attr[:, 0], wave, y, classes).to_csv(index=False))
             log.info("%s: observed-frame spectra; the BPT-window probe is skipped", store.path)
             return {"bpt_windows": None, "frame": "observed"}
-        frac = probes.window_fraction(attr[:, :1], wave)  # the flux channel
+        frac = probes.window_fraction(attr[:, :1], wave, free=None if free is None else free[:, 0])  # flux channel
         table["ig_fraction_in_bpt_windows"] = frac["fraction_in_windows"].to_numpy()
+        for col in ("free_share", "fraction_in_free", "enrichment_vs_free"):
+            table[f"ig_{col}"] = frac[col].to_numpy()
         atomic_write_text(out / files.ATTRIBUTIONS_STACKED,
                           probes.stack_by_class(attr[:, 0], wave, y, classes).to_csv(index=False))
         return {"bpt_windows": {"median_fraction": float(np.nanmedian(frac["fraction_in_windows"])),
                                 "grid_share": float(frac["grid_share"].iloc[0]),
-                                "median_enrichment": float(np.nanmedian(frac["enrichment"]))}}
+                                "median_enrichment": float(np.nanmedian(frac["enrichment"])),
+                                "median_free_share": float(np.nanmedian(frac["free_share"])),
+                                "median_fraction_in_free": float(np.nanmedian(frac["fraction_in_free"])),
+                                "median_windows_share_of_free": float(np.nanmedian(frac["windows_share_of_free"])),
+                                "median_enrichment_vs_free": float(np.nanmedian(frac["enrichment_vs_free"])),
+                                "note": "enrichment: fraction of |IG| in the BPT windows over their share of the "
+                                        "grid; enrichment_vs_free: the same within the pixels where the input "
+                                        "differs from the baseline (IG is zero elsewhere by construction)"}}
     bands = read_json(store.paths.images_meta, fix="re-run agnbench prep").get("bands", "grz")
     psf = _psf_pix(store, ec)
     profile = probes.radial_profile(attr, unit_pix=psf, edges=_IMAGE_EDGES)
@@ -170,16 +211,15 @@ def _probe(track: str, attr: np.ndarray, y: np.ndarray, classes, store: Store, t
             "mean_band_fractions": {c: float(band[c].mean()) for c in band.columns}}
 
 
-def _randomised(model, meta: dict, tc, x, baseline, target, scalars, attr: np.ndarray, ec, seed: int) -> dict:
-    from agnbench.interpretability import gradients as G
-
+def _randomised(model, meta: dict, tc, x, baseline, target, scalars, attr: np.ndarray, ec, seed: int, *,
+                free: np.ndarray, references: bool) -> dict:
     arch = meta["architecture"]
     fresh = build_model(meta["track"], tc, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
                         n_scalars=arch.get("n_scalars", 0), seed=seed + 1).eval()
     m = min(64, x.shape[0])
-    rand = G.integrated_gradients(fresh, x[:m], baseline[:m], target[:m], steps=ec.ig_steps, scalars=None if scalars
-                                  is None else scalars[:m], check=False)
-    moved = (x[:m] - baseline[:m]).abs().numpy() > 1e-6  # elsewhere IG is zero for any model
+    rand = _attribute(fresh, x[:m], baseline if references else baseline[:m], target[:m], steps=ec.ig_steps,
+                      scalars=None if scalars is None else scalars[:m], references=references)
+    moved = free[:m]  # elsewhere IG is zero for any model
     rho = [spearmanr(attr[i][moved[i]], rand.attr[i][moved[i]]).statistic if moved[i].sum() > 2 else np.nan
            for i in range(m)]
     return {"n": m, "median_spearman_trained_vs_reinitialised": float(np.nanmedian(rho)),
@@ -199,8 +239,18 @@ def _occlusion(track: str, model, x, target, scalars, data: TrackData, store: St
         atomic_write_parquet(out / files.ATTRIBUTIONS_OCCLUSION_WINDOWS, frame)
         best = centres[np.argmax(np.nanmean(drops, axis=0))]
         return {"most_important_window_A": float(best)}
-    res = O.occlude_centre_outskirts(model, x, target, radius_pix=_psf_pix(store, ec))
-    res = pd.DataFrame(res)
+    res = O.occlude_centre_outskirts(model, x, target, radius_pix=_psf_pix(store, ec), fill="sky")
     for col in res.columns:
         table[f"occlusion_{col}"] = res[col].to_numpy()
-    return {f"mean_{c}": float(np.nanmean(res[c])) for c in res.columns if c.startswith(("p_", "drop"))}
+    summary = {f"mean_{c}": float(np.nanmean(res[c])) for c in res.columns if c.startswith(("p_", "drop"))}
+    drops, rings = O.occlude_rings(model, x, target, n_rings=_N_RINGS, fill="sky")
+    ring_cols = [c for c in drops.columns if c.startswith("drop_ring")]
+    for col in ring_cols:
+        table[f"occlusion_{col}"] = drops[col].to_numpy()
+    summary.update({f"mean_{c}": float(np.nanmean(drops[c])) for c in ring_cols})
+    summary["fill"] = "sky: each band's median over the outermost equal-area ring (centre/outskirts: outermost fifth)"
+    summary["rings"] = {"n_rings": _N_RINGS, "n_pixels": rings["n_pixels"].tolist(),
+                        "r_inner_pix": rings["r_inner_pix"].tolist(), "r_outer_pix": rings["r_outer_pix"].tolist(),
+                        "note": "equal-area rings (equal pixel counts), 1 = innermost; drop_ring<j> = p(target) minus "
+                                "p(target) with ring j filled by the local sky"}
+    return summary

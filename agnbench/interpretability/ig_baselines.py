@@ -3,13 +3,21 @@
 Integrated gradients attributes ``f(x) - f(baseline)``, so the baseline decides the question
 being answered:
 
-* :func:`continuum_baseline` (spectra, recommended) -- the same spectrum with every emission
-  line replaced by a straight line through its neighbouring continuum. IG then explains the
-  difference between the galaxy and its own line-free version: the lines ([NII]/Halpha,
-  [OIII]/Hbeta, [SII], [OI], HeII, ...), which carry the BPT classification, while the stellar
-  continuum, the 4000 A break and the absorption features are shared by both ends of the path
-  and receive no attribution. The flux channel is ~1 in the continuum after normalisation,
-  so the path stays on physically sensible spectra.
+* :func:`reference_rows` (spectra, the default) -- a class-balanced set of training spectra for
+  expected gradients (:func:`~agnbench.interpretability.gradients.expected_gradients`, Erion et
+  al. 2021): IG averaged over the references explains "why this object rather than a typical
+  training galaxy" and singles out no wavelength, so where the attribution lands is the model's
+  doing, not the baseline's.
+* :func:`continuum_baseline` (spectra) -- the same spectrum with every emission line replaced by
+  a straight line through its neighbouring continuum. IG then explains the difference between
+  the galaxy and its own line-free version. Input and baseline differ only in the bridged line
+  windows, so ALL attribution lies there by construction, whatever the model does (stellar
+  continuum, 4000 A break and absorption features are shared by both ends of the path and get
+  none): a fraction of attribution "in the lines" under this baseline says nothing about the
+  model; compare it with the windows' share of the region the baseline leaves free
+  (:func:`~agnbench.interpretability.probes.window_fraction`, ``enrichment_vs_free``). A
+  smoothed-spectrum baseline (a median filter wide enough to erase the lines) would select the
+  lines in the same way.
 * :func:`class_mean_baseline` (spectra) -- the mean of one class (e.g. the star-forming training
   spectra). IG then explains "why this object rather than a typical SF galaxy": line ratios,
   but also continuum shape (stellar age, dust), which differ between AGN hosts and SF galaxies.
@@ -148,6 +156,37 @@ def class_mean_baseline(x_class: np.ndarray, n: int) -> np.ndarray:
         raise AgnbenchError("class_mean_baseline needs at least one reference object")
     mean = x_class.mean(axis=0, dtype=np.float64).astype(np.float32)
     return np.broadcast_to(mean, (n, *mean.shape)).copy()
+
+
+def reference_rows(labels: np.ndarray, k: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``k`` reference objects drawn without replacement, as evenly over the classes as they allow.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray, shape (m,)
+        Class of each candidate (the training split's objects; negative = unlabelled, never drawn).
+    k : int
+        References wanted (capped at the labelled candidates).
+    rng : numpy.random.Generator
+        Seeded generator (the draw is reproducible).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (min(k, m_labelled),)
+        Sorted indices into ``labels``; classes take turns, a class that runs out leaves its turns to the others.
+    """
+    labels = np.asarray(labels)
+    if k < 1:
+        raise AgnbenchError(f"the number of references must be >= 1, got {k}")
+    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels[labels >= 0])]
+    if not pools:
+        raise AgnbenchError("no labelled reference object to draw expected-gradients references from")
+    chosen: list[int] = []
+    while len(chosen) < k and any(pools):
+        for pool in pools:
+            if pool and len(chosen) < k:
+                chosen.append(int(pool.pop()))
+    return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
 def zero_baseline(x: np.ndarray) -> np.ndarray:

@@ -3,8 +3,13 @@
 * :func:`occlude_windows` (spectra) slides a window in wavelength over the flux channel and
   replaces it by a straight line between the window's edges (or by a given baseline): a
   drop at [NII]/Halpha or [OIII]/Hbeta means the class rests on those lines.
+* :func:`occlude_rings` (cutouts) fills, one at a time, equal-area rings around the centre
+  (:func:`equal_area_rings`: every ring holds the same number of pixels) with the local sky (each
+  band's median over the outermost ring) or a blurred copy, so the drops of the nucleus and of the
+  outskirts are comparable per pixel.
 * :func:`occlude_centre_outskirts` (cutouts) fills the central disk (nucleus, bulge) or
-  everything outside it (disk, companions) with the sky level.
+  everything outside it (disk, companions). The two regions are not of equal area (a disk of two
+  PSF FWHM is a few per cent of a cutout): their drops are not comparable with each other.
 
 Model-agnostic (forward passes only, ``torch.inference_mode``), batched over objects x
 occlusions: every chunk of ``batch_size`` occluded copies is one forward pass.
@@ -17,6 +22,7 @@ import logging
 import numpy as np
 import pandas as pd
 import torch
+from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from agnbench.data_prep.ingest.spectra import EDGE_PIXELS
@@ -146,8 +152,127 @@ def occlude_windows(model: nn.Module, x: torch.Tensor | np.ndarray, target: torc
     return p_orig[:, None] - p_occ.reshape(n, n_win), centres
 
 
+def equal_area_rings(h: int, w: int, n_rings: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Split an ``h`` x ``w`` cutout into ``n_rings`` rings around its centre holding equal numbers of pixels.
+
+    Pixels are ordered by distance from the centre ``((h - 1) / 2, (w - 1) / 2)`` (ties by position
+    angle) and cut into ``n_rings`` consecutive runs, so ring sizes differ by at most one pixel.
+
+    Returns
+    -------
+    ring : numpy.ndarray of int, shape (h, w)
+        Ring index of each pixel, 0 = innermost.
+    rings : pandas.DataFrame
+        One row per ring: ``ring`` (1 = innermost), ``n_pixels``, ``r_inner_pix``, ``r_outer_pix`` (smallest and
+        largest pixel-centre distance in the ring).
+    """
+    if n_rings < 1 or n_rings > h * w:
+        raise AgnbenchError(f"n_rings must be between 1 and the {h * w} pixels of a {h}x{w} cutout; got {n_rings}")
+    yy, xx = np.mgrid[0:h, 0:w]
+    dy, dx = yy - (h - 1) / 2, xx - (w - 1) / 2
+    r = np.hypot(dy, dx).ravel()
+    order = np.lexsort((np.arctan2(dy, dx).ravel(), np.round(r, 9)))
+    ring = np.empty(h * w, dtype=np.int64)
+    ring[order] = np.arange(h * w) * n_rings // (h * w)
+    table = pd.DataFrame({"ring": np.arange(1, n_rings + 1), "n_pixels": np.bincount(ring, minlength=n_rings),
+                          "r_inner_pix": [float(r[ring == j].min()) for j in range(n_rings)],
+                          "r_outer_pix": [float(r[ring == j].max()) for j in range(n_rings)]})
+    return ring.reshape(h, w), table
+
+
+def fill_values(x: np.ndarray, fill: float | str, *, sky_mask: np.ndarray | None = None,
+                blur_sigma_pix: float = 4.0) -> np.ndarray:
+    """What occluded pixels are replaced by, per object, band and pixel.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, bands, H, W)
+        Cutouts.
+    fill : float or {"sky", "blur"}
+        A constant; ``"sky"``: each object's per-band median over ``sky_mask`` (the outermost ring: the
+        local sky, companions and all); ``"blur"``: the cutout smoothed by a Gaussian of
+        ``blur_sigma_pix`` (keeps the local flux level, removes small-scale structure).
+    sky_mask : numpy.ndarray of bool, shape (H, W), optional
+        The sky pixels (default: the outermost of 5 equal-area rings).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, bands, H, W), float32
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if isinstance(fill, str):
+        if fill == "sky":
+            if sky_mask is None:
+                ring, _ = equal_area_rings(x.shape[-2], x.shape[-1], 5)
+                sky_mask = ring == 4
+            sky = np.median(x[..., sky_mask], axis=-1)  # (n, bands)
+            return np.broadcast_to(sky[..., None, None], x.shape).astype(np.float32)
+        if fill == "blur":
+            return gaussian_filter(x, sigma=(0, 0, blur_sigma_pix, blur_sigma_pix), mode="reflect")
+        raise AgnbenchError(f"fill must be a number, 'sky' or 'blur'; got {fill!r}")
+    return np.full(x.shape, float(fill), dtype=np.float32)
+
+
+def occlude_rings(model: nn.Module, x: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, *,
+                  n_rings: int = 6, fill: float | str = "sky", blur_sigma_pix: float = 4.0,
+                  batch_size: int = 128) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop in target probability when each of ``n_rings`` equal-area rings is filled, one at a time.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Image classifier returning logits (B, K).
+    x : torch.Tensor or np.ndarray
+        (n, bands, H, W) cutouts; the galaxy is at the centre.
+    target : torch.Tensor or np.ndarray
+        (n,) int class index per object.
+    n_rings : int
+        Rings of equal pixel count (:func:`equal_area_rings`).
+    fill : float or {"sky", "blur"}
+        See :func:`fill_values`; ``"sky"`` is each band's median over the outermost ring.
+    blur_sigma_pix : float
+        Gaussian sigma of ``fill="blur"`` (pixels).
+    batch_size : int
+        Occluded copies per forward pass.
+
+    Returns
+    -------
+    drops : pandas.DataFrame
+        One row per object: ``target``, ``p_target`` and per ring ``j`` (1 = innermost) ``drop_ring<j>``
+        = ``p_target`` minus the probability with ring ``j`` filled. The rings have equal areas, so the
+        drops compare per pixel; divide by ``n_pixels`` for a drop per pixel.
+    rings : pandas.DataFrame
+        :func:`equal_area_rings` table (``ring``, ``n_pixels``, ``r_inner_pix``, ``r_outer_pix``).
+    """
+    device = _device(model)
+    xt = as_float_tensor(x, device)
+    if xt.ndim != 4:
+        raise AgnbenchError(f"occlude_rings needs (n, bands, H, W) cutouts; got {tuple(xt.shape)}")
+    n, _, h, w = xt.shape
+    tt = check_target(target, n, device)
+    ring, rings = equal_area_rings(h, w, n_rings)
+    fills = as_float_tensor(fill_values(xt.cpu().numpy(), fill, sky_mask=ring == n_rings - 1,
+                                        blur_sigma_pix=blur_sigma_pix), device)
+    masks = torch.as_tensor(ring[None] == np.arange(n_rings)[:, None, None], device=device)  # (R, H, W)
+    p_orig = target_probability(model, xt, tt, batch_size=batch_size)
+    p_occ = np.empty(n * n_rings, dtype=np.float32)
+    with frozen_eval(model), torch.inference_mode():
+        for sl in chunks(n * n_rings, batch_size):
+            k = torch.arange(sl.start, sl.stop, device=device)
+            obj, j = k // n_rings, k % n_rings
+            rows = torch.where(masks[j][:, None], fills[obj], xt[obj])
+            p_occ[sl] = _p_target(model, rows, tt[obj], None).cpu().numpy()
+    drop = p_orig[:, None] - p_occ.reshape(n, n_rings)
+    log.info("occluded %d equal-area rings of %d pixels in %d cutouts (fill %s)", n_rings,
+             int(rings["n_pixels"].min()), n, fill)
+    frame = pd.DataFrame({"target": tt.cpu().numpy(), "p_target": p_orig,
+                          **{f"drop_ring{j + 1}": drop[:, j] for j in range(n_rings)}})
+    return frame, rings
+
+
 def occlude_centre_outskirts(model: nn.Module, x: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, *,
-                             radius_pix: float | np.ndarray, fill: float = 0.0, batch_size: int = 128) -> pd.DataFrame:
+                             radius_pix: float | np.ndarray, fill: float | str = 0.0,
+                             batch_size: int = 128) -> pd.DataFrame:
     """Drop in target probability when the central disk, or everything outside it, is filled.
 
     Parameters
@@ -161,8 +286,9 @@ def occlude_centre_outskirts(model: nn.Module, x: torch.Tensor | np.ndarray, tar
     radius_pix : float or np.ndarray
         Disk radius (pixels), one for all or (n,) per object (e.g. twice the PSF FWHM or the
         half-light radius).
-    fill : float
-        Value of the filled pixels (0 = sky for stretched, background-subtracted cutouts).
+    fill : float or {"sky", "blur"}
+        Value of the filled pixels (see :func:`fill_values`; 0 = the nominal sky of stretched,
+        background-subtracted cutouts, ``"sky"`` each band's median over the outermost fifth of the pixels).
     batch_size : int
         Images per forward pass (original, centre-filled and outskirts-filled copies together).
 
@@ -186,11 +312,12 @@ def occlude_centre_outskirts(model: nn.Module, x: torch.Tensor | np.ndarray, tar
     r = torch.sqrt(yy**2 + xx**2)
     rad_t = torch.as_tensor(radius, dtype=torch.float32, device=device)
     probs = np.empty((3, n), dtype=np.float32)
+    fills = as_float_tensor(fill_values(xt.cpu().numpy(), fill), device)
     with frozen_eval(model), torch.inference_mode():
         for sl in chunks(n, max(1, batch_size // 3)):
             xc = xt[sl]
             inside = (r[None] < rad_t[sl, None, None])[:, None]  # (m, 1, H, W)
-            fill_t = torch.tensor(fill, dtype=xc.dtype, device=device)
+            fill_t = fills[sl]
             stacked = torch.cat([xc, torch.where(inside, fill_t, xc), torch.where(inside, xc, fill_t)])
             p = _p_target(model, stacked, tt[sl].repeat(3), None)
             probs[:, sl] = p.reshape(3, -1).cpu().numpy()

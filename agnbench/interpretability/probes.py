@@ -30,9 +30,16 @@ def window_mask(wave: np.ndarray, names: Sequence[str] = BPT_FEATURES) -> np.nda
     return mask
 
 
-def window_fraction(attr: np.ndarray, wave: np.ndarray, names: Sequence[str] = BPT_FEATURES) -> pd.DataFrame:
-    """Per object: fraction of absolute attribution inside the windows, the windows' share of the grid,
-    and their ratio (enrichment; 1 = no preference for the windows).
+def window_fraction(attr: np.ndarray, wave: np.ndarray, names: Sequence[str] = BPT_FEATURES, *,
+                    free: np.ndarray | None = None) -> pd.DataFrame:
+    """Per object: fraction of absolute attribution inside the windows and their enrichment, against the
+    whole grid and against the region the baseline leaves free.
+
+    Integrated gradients gives zero attribution wherever the input equals its baseline, so a baseline
+    that differs from the input only in some pixels (the line-free continuum differs only in the
+    bridged line windows) puts all attribution there by construction. The honest reference is then
+    the free region (the pixels where input and baseline differ): ``enrichment_vs_free`` is the
+    windows' share of the attribution inside the free region over their share of the free pixels.
 
     Parameters
     ----------
@@ -40,6 +47,20 @@ def window_fraction(attr: np.ndarray, wave: np.ndarray, names: Sequence[str] = B
         Attribution over the grid (channels are summed in absolute value).
     wave : numpy.ndarray, shape (L,)
         Rest wavelength of the grid (A).
+    names : sequence of str
+        :data:`SPECTRAL_FEATURES` windows (default the BPT lines).
+    free : numpy.ndarray, shape (n, L), optional
+        True where the input differs from the baseline (:func:`free_pixels`); default every pixel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fraction_in_windows`` (of |attr| over the grid), ``grid_share`` (windows' share of the grid),
+        ``enrichment`` (their ratio; 1 = no preference), ``free_share`` (free pixels' share of the grid),
+        ``fraction_in_free`` (of |attr|; 1 for integrated gradients whatever the model),
+        ``windows_share_of_free`` (windows' share of the free pixels) and ``enrichment_vs_free`` (fraction
+        of the free region's |attr| inside the windows over ``windows_share_of_free``; NaN where the
+        windows hold no free pixel).
     """
     a = np.abs(np.asarray(attr, dtype=np.float64))
     if a.ndim == 3:
@@ -47,10 +68,48 @@ def window_fraction(attr: np.ndarray, wave: np.ndarray, names: Sequence[str] = B
     if a.shape[-1] != np.asarray(wave).size:
         raise AgnbenchError(f"attribution length {a.shape[-1]} differs from the wavelength grid ({np.size(wave)})")
     mask = window_mask(wave, names)
+    free = np.ones(a.shape, dtype=bool) if free is None else np.broadcast_to(np.asarray(free, dtype=bool), a.shape)
     total = a.sum(axis=1)
-    frac = np.divide(a[:, mask].sum(axis=1), total, out=np.full(total.shape, np.nan), where=total > 0)
+    nan = np.full(total.shape, np.nan)
+    frac = np.divide(a[:, mask].sum(axis=1), total, out=nan.copy(), where=total > 0)
     share = float(mask.mean())
-    return pd.DataFrame({"fraction_in_windows": frac, "grid_share": share, "enrichment": frac / share})
+    in_free = np.where(free, a, 0.0).sum(axis=1)
+    n_free = free.sum(axis=1)
+    win_free = (free & mask).sum(axis=1)
+    share_free = np.divide(win_free, n_free, out=nan.copy(), where=n_free > 0)
+    frac_free = np.divide(np.where(free & mask, a, 0.0).sum(axis=1), in_free, out=nan.copy(), where=in_free > 0)
+    return pd.DataFrame({"fraction_in_windows": frac, "grid_share": share, "enrichment": frac / share,
+                         "free_share": n_free / a.shape[1],
+                         "fraction_in_free": np.divide(in_free, total, out=nan.copy(), where=total > 0),
+                         "windows_share_of_free": share_free,
+                         "enrichment_vs_free": np.divide(frac_free, share_free, out=nan.copy(), where=win_free > 0)})
+
+
+def free_pixels(x: np.ndarray, baseline: np.ndarray, *, references: bool = False, atol: float = 1e-6) -> np.ndarray:
+    """Where the inputs differ from their baseline: the only place integrated gradients can put attribution.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, ...)
+        Inputs.
+    baseline : numpy.ndarray
+        (n, ...) or (1, ...) one baseline per object (or one for all); with ``references``, (K, ...) a
+        reference set (expected gradients), and a pixel is free if it differs from any reference.
+    atol : float
+        Differences up to this (input units) count as equal.
+
+    Returns
+    -------
+    numpy.ndarray of bool, same shape as ``x``
+    """
+    x = np.asarray(x)
+    baseline = np.asarray(baseline)
+    if not references:
+        return np.abs(x - baseline) > atol
+    free = np.zeros(x.shape, dtype=bool)
+    for ref in baseline:
+        free |= np.abs(x - ref[None]) > atol
+    return free
 
 
 def stack_by_class(attr: np.ndarray, wave: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:

@@ -12,7 +12,6 @@ which figure and why, listed in the report) and fewer records; nothing is invent
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -27,45 +26,41 @@ from agnbench.reports.fig_attribution import (class_mean_spectra, plot_cross_tra
 from agnbench.reports.fig_common import gallery_stretch
 from agnbench.reports.fig_errors import confident_mistakes, plot_image_gallery, plot_spectrum_gallery
 from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_shap_dependence
-from agnbench.reports.report_inputs import ReportInputs, RunInfo
+from agnbench.reports.interpret_checks import SECTION_I as _SECTION_I
+from agnbench.reports.interpret_checks import group_figure, occlusion_figure, window_text
+from agnbench.reports.interpret_checks import slug as _slug
+from agnbench.reports.interpret_checks import who as _who
+from agnbench.reports.interpret_checks import write_table as _table
+from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
-from agnbench.fileio import atomic_write_text, read_json, read_parquet
+from agnbench.fileio import read_json, read_parquet
 
 log = logging.getLogger(__name__)
 _REDO_EXPLAIN = "re-run agnbench explain with --overwrite"
 
-_BASELINES = {"continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines)",
+_BASELINES = {"expected_gradients": "expected gradients (Erion et al. 2021): IG averaged over {refs} class-balanced "
+                                    "training spectra, a baseline that singles out no wavelength",
+              "continuum": "each spectrum's own line-free continuum (emission-line windows bridged by straight lines; "
+                           "input and baseline differ only there, so all attribution lies in those windows by "
+                           "construction)",
               "class_mean": "the mean training spectrum of the first class ({first})",
               "zeros": "zero input (empty sky for cutouts)",
               "blurred": "the cutout blurred by a Gaussian (sigma 2 pixels)"}
 _MARKS = ("dotted lines: [OII] 3727, Hβ, [OIII] 4959/5007, [OI] 6300, Hα, [NII] 6548/6584, [SII] 6717/6731; "
           "dash-dotted: Ca K and H; grey bands: the D4000 continuum windows (3850-3950, 4000-4100 Å)")
-_SECTION_I, _SECTION_E = "interpretability", "errors"
+_SECTION_E = "errors"
 _MAX_EXAMPLES = 6  # image-attribution columns on a 7 in page
 _PLAIN = {"z": "redshift", "q_logmass": "stellar mass", "q_g_r": "g − r", "q_d4000_n": "Dn4000",
           "q_sn_median": "median spectral S/N"}
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
-
-
-def _table(tables_dir: Path, name: str, frame: pd.DataFrame) -> str:
-    Path(tables_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(tables_dir) / f"{name}.csv", frame.to_csv(index=False))
-    return name
 
 
 def _baseline(summary: dict, classes: list[str]) -> str:
     """The IG baseline of ``summary.json`` in words (the class-mean baseline is the mean of class 0)."""
     kind = summary.get("baseline")
     text = _BASELINES.get(kind, str(kind if kind is not None else "?"))
-    return text.format(first=classes[0] if classes else "class 0")
-
-
-def _who(run: RunInfo) -> str:
-    return f"{run.name} ({run.track} track, {run.model}, seed {run.seed})"
+    refs = (summary.get("references") or {}).get("n", "several")
+    return text.format(first=classes[0] if classes else "class 0", refs=refs)
 
 
 def _class_names(codes, classes: list[str]) -> np.ndarray:
@@ -152,6 +147,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
                        title=f"SHAP summary: {run.name}", tables=names,
                        caption=f"{base} Rows: the {top} features with the largest mean |SHAP|, largest at the top; "
                                f"each point is one object, jittered vertically by local density; {colour}.")]
+    out += group_figure(run, shap, feats, att, base, fig_dir, tab_dir, class_out, output, positive)
     if (att / files.ATTRIBUTIONS_DEPENDENCE).exists():
         dep = read_parquet(att / files.ATTRIBUTIONS_DEPENDENCE, fix=_REDO_EXPLAIN)
         ranked = shap[shap["class_out"] == class_out][feats].abs().mean().sort_values(ascending=False).index
@@ -200,9 +196,7 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     ig, win = summary.get("ig", {}), summary.get("bpt_windows", {})
     check = (f" Completeness: {ig.get('fraction_complete', float('nan')):.0%} of objects within tolerance "
              f"({ig.get('steps', '?')} steps)." if ig else "")
-    frac = (f" Median fraction of |IG| inside the BPT line windows {win['median_fraction']:.2f}, against their "
-            f"{win['grid_share']:.3f} share of the grid (enrichment {win['median_enrichment']:.1f})."
-            if win else "")
+    frac = window_text(win) if win else ""
     top = "Top: class-mean normalised spectra of the same objects. " if mean is not None else ""
     cap = (f"{_who(run)}: Integrated Gradients of the {summary.get('target', 'predicted')}-class logit on "
            f"{summary.get('n', '?')} {summary.get('split', 'test')} spectra, baseline: "
@@ -271,6 +265,7 @@ def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureReco
             f"{summary.get('target', 'predicted')}-class logit on {len(objs)} {summary.get('split', 'test')} cutouts, "
             f"baseline: {_baseline(summary, inputs.classes)}.")
     out = _radial_figure(run, summary, inputs, objs, ig, groups, truth is not None, base, fig_dir, tab_dir, skips)
+    out += occlusion_figure(run, summary, objs, groups, truth is not None, fig_dir, tab_dir, skips)
     return out + _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, skips)
 
 

@@ -8,6 +8,8 @@
 * :func:`plot_radial_profile` -- mean |IG| surface density against radius in PSF FWHM or galaxy
   half-light radii, per class (and per planted point source when the mock's truth is known), from
   :func:`radial_profile_table`.
+* :func:`plot_occlusion_rings` -- the probability drop when each equal-area ring of a cutout is filled
+  with the local sky, per group, from :func:`occlusion_ring_table`.
 * :func:`plot_cross_track` and :func:`plot_score_drivers` -- the tracks' scores (p of the positive class) on the same
   objects, and what each score correlates with (``agnbench explain --compare`` tables).
 
@@ -312,6 +314,81 @@ def plot_radial_profile(profile_table: pd.DataFrame, *, ax: Axes | None = None, 
     ax.set_xlim(0, float(table["r_hi"].max()))
     ax.set_xlabel(_UNIT_LABELS.get(unit, f"radius ({unit})"))
     ax.set_ylabel("|IG| surface density\n(relative to uniform)")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def occlusion_ring_table(drops: np.ndarray, groups: Sequence[str], rings: pd.DataFrame) -> pd.DataFrame:
+    """Mean probability drop per equal-area ring and group of objects, with its standard error.
+
+    Parameters
+    ----------
+    drops : numpy.ndarray, shape (n, R)
+        ``drop_ring<j>`` of each object (``objects.parquet`` ``occlusion_drop_ring<j>``), ring 1 first.
+    groups : sequence of str, length n
+        Group of each object.
+    rings : pandas.DataFrame
+        R rows: ``ring``, ``n_pixels``, ``r_inner_pix``, ``r_outer_pix``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``ring``, ``n_pixels``, ``r_inner_pix``, ``r_outer_pix``, ``mean_drop``, ``sem``, ``n`` (objects),
+        ``mean_drop_per_kpix`` (mean drop per 1000 occluded pixels).
+    """
+    drops = np.asarray(drops, dtype=np.float64)
+    groups = np.asarray(groups).astype(str)
+    if drops.ndim != 2 or drops.shape != (groups.size, len(rings)):
+        raise AgnbenchError(f"drops must be (n objects, {len(rings)} rings) with one group per object; got "
+                            f"{drops.shape}, {groups.size} groups")
+    parts = []
+    for g in pd.unique(groups):
+        d = drops[groups == g]
+        m = np.isfinite(d).sum(axis=0)
+        mean = np.where(m > 0, np.nansum(d, axis=0) / np.maximum(m, 1), np.nan)
+        sd = np.sqrt(np.nansum((d - mean) ** 2, axis=0) / np.maximum(m - 1, 1))
+        part = rings[["ring", "n_pixels", "r_inner_pix", "r_outer_pix"]].copy()
+        part.insert(0, "group", g)
+        part["mean_drop"], part["sem"], part["n"] = mean, np.where(m > 1, sd / np.sqrt(np.maximum(m, 1)), np.nan), m
+        part["mean_drop_per_kpix"] = mean / part["n_pixels"].to_numpy() * 1000.0
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def plot_occlusion_rings(ring_table: pd.DataFrame, *, ax: Axes | None = None,
+                         colors: Mapping[str, str] | None = None, psf_fwhm_pix: float | None = None) -> Axes:
+    """Mean drop in the explained class's probability per equal-area ring, one line per group, ±1 standard error.
+
+    Parameters
+    ----------
+    ring_table : pandas.DataFrame
+        :func:`occlusion_ring_table` output; each ring is drawn at the midpoint of its radii (pixels).
+    ax : Axes, optional
+    colors : mapping, optional
+        Colour per group or class (groups containing ``"no point source"`` are dashed orange).
+    psf_fwhm_pix : float, optional
+        Marks 1 PSF FWHM.
+
+    Returns
+    -------
+    Axes
+    """
+    if ring_table.empty:
+        raise AgnbenchError("empty occlusion ring table; nothing to plot")
+    groups = [str(g) for g in pd.unique(ring_table["group"])]
+    colors = dict(colors or class_colors([g.split(",")[0].strip() for g in groups]))
+    ax = make_axes(ax)
+    for g in groups:
+        part = ring_table[ring_table["group"] == g]
+        mid = (part["r_inner_pix"] + part["r_outer_pix"]) / 2
+        style = _group_style(g, colors)
+        ax.errorbar(mid, part["mean_drop"], yerr=part["sem"], marker="o", ms=2.5, capsize=1.5, lw=0.8,
+                    label=f"{g} (n = {int(part['n'].max())})", **style)
+    if psf_fwhm_pix:
+        ax.axvline(psf_fwhm_pix, color="0.5", lw=0.6, ls=":")
+    ax.axhline(0.0, color="0.7", lw=0.5, zorder=0)
+    ax.set_xlabel("ring radius (pixels; equal-area rings)")
+    ax.set_ylabel("mean drop in p(explained class)")
     ax.legend(loc="upper right")
     return ax
 

@@ -244,3 +244,41 @@ def plot_shap_dependence(dependence_table: pd.DataFrame, feature: str, *, ax: Ax
     ax.set_xlabel(feature_label(feature, units=True))
     ax.set_ylabel(_output_label(output, positive))
     return ax
+
+
+def plot_group_importance(group_table: pd.DataFrame, *, ax: Axes | None = None, class_out: int | None = None,
+                          output: str = "log-odds", positive: str | None = None, color: str = "#0072B2") -> Axes:
+    """Grouped SHAP importance: one bar per feature group, mean |sum of the group's SHAP values| over objects.
+
+    Parameters
+    ----------
+    group_table : pandas.DataFrame
+        ``importance_groups.csv`` (:func:`~agnbench.interpretability.feature_groups.group_importance`):
+        ``class_out``, ``group``, ``mean_abs_group_shap``, ``sum_mean_abs_shap``, ``n_features``.
+    ax : Axes, optional
+    class_out : int, optional
+        The output explained; default the last one.
+    output, positive : str
+        For the x label.
+    color : str
+        Bar colour; open diamonds mark each group's sum of per-feature mean |SHAP| (equal to the bar only
+        when the members never cancel; say so in the caption, the axes carry no legend).
+
+    Returns
+    -------
+    Axes
+    """
+    table = _pick_class(group_table, class_out, "group importance table")
+    if table.empty:
+        raise AgnbenchError("group importance table has no rows; nothing to plot")
+    table = table.sort_values("mean_abs_group_shap", ascending=False, kind="stable")
+    ax = axes(ax, aspect=0.2 + 0.08 * len(table))
+    y = np.arange(len(table))[::-1]
+    ax.barh(y, table["mean_abs_group_shap"], color=color, height=0.6)
+    ax.scatter(table["sum_mean_abs_shap"], y, marker="D", s=10, facecolors="none", edgecolors="k", lw=0.6, zorder=3)
+    ax.set_yticks(y, [f"{g} ({int(n)})" for g, n in zip(table["group"], table["n_features"])])
+    ax.tick_params(axis="y", which="both", left=False, right=False)
+    ax.set_xlim(0, None)
+    unit = _output_label(output, positive).removeprefix("SHAP value ")
+    ax.set_xlabel(f"mean |summed SHAP| per group {unit}")
+    return ax

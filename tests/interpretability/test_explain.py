@@ -51,10 +51,17 @@ def test_catalog_shap_is_additive_and_finds_planted_drivers(explained: dict[str,
     perm = pd.read_csv(out / "permutation.csv")
     assert perm.sort_values("importance_mean", ascending=False)["feature"].iloc[0] in DRIVERS
     assert (out / "interactions.npy").exists()
+    groups = pd.read_csv(out / "importance_groups.csv")
+    assert groups.groupby("class_out")["n_features"].sum().eq(shap.shape[1] - 3).all()  # every feature in one group
+    assert summary["shap"]["top_groups"][0]["group"] == groups[groups["class_out"] == groups["class_out"].max()][
+        "group"].iloc[0]
 
 
 def test_spectra_attribution_concentrates_on_the_bpt_lines(explained: dict[str, Path]) -> None:
     full, masked = _summary(explained["spectra"]), _summary(explained["masked"])
+    assert full["baseline"] == "expected_gradients" and full["references"]["n"] == 4  # singles out no wavelength
+    assert full["bpt_windows"]["median_free_share"] > 0.99  # so the two enrichments agree
+    assert abs(full["bpt_windows"]["median_enrichment_vs_free"] / full["bpt_windows"]["median_enrichment"] - 1) < 0.02
     assert full["ig"]["fraction_complete"] > 0.9 and full["ig"]["median_relative_delta"] < 0.02  # completeness
     assert full["bpt_windows"]["median_enrichment"] > 3.0  # BPT windows are ~4% of the grid
     assert masked["bpt_windows"]["median_enrichment"] < 0.5 * full["bpt_windows"]["median_enrichment"]
@@ -80,6 +87,10 @@ def test_images_look_at_the_planted_nucleus(explained: dict[str, Path], mock_sur
     bands = [c for c in table.columns if c.startswith("ig_frac_")]
     assert len(bands) == 3 and np.allclose(table[bands].sum(axis=1), 1.0)
     assert (explained["images"] / "gradcam.npy").exists()
+    rings = [f"occlusion_drop_ring{j}" for j in range(1, 7)]
+    assert set(rings) <= set(table.columns)
+    occ = _summary(explained["images"])["occlusion"]
+    assert occ["rings"]["n_rings"] == 6 and max(occ["rings"]["n_pixels"]) - min(occ["rings"]["n_pixels"]) <= 1
 
 
 def test_randomised_weights_change_the_attributions(explained: dict[str, Path]) -> None:

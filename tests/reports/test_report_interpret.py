@@ -251,9 +251,13 @@ def _attributions(att, track, ids, label, rng, wave, h):
     else:
         np.save(att / "ig.npy", rng.normal(size=(n, 3, h, h)).astype(np.float32))
         np.save(att / "gradcam.npy", rng.random((n, h, h)).astype(np.float32))
+        rings = {f"occlusion_drop_ring{j}": rng.normal(0.1 / j, 0.01, n) for j in range(1, 5)}
         pd.DataFrame({"object_id": ids, "label": label, "predicted": label, "target": label,
-                      "ig_logit_gap": rng.normal(size=n), "ig_complete": True}).to_parquet(att / "objects.parquet")
-        summary.update(baseline="zeros", ig={"steps": 8}, psf_fwhm_pix=3.0)
+                      "ig_logit_gap": rng.normal(size=n), "ig_complete": True, **rings}).to_parquet(
+            att / "objects.parquet")
+        summary.update(baseline="zeros", ig={"steps": 8}, psf_fwhm_pix=3.0,
+                       occlusion={"rings": {"n_rings": 4, "n_pixels": [64] * 4, "r_inner_pix": [0.7, 4.6, 6.4, 7.8],
+                                            "r_outer_pix": [4.5, 6.4, 7.8, 10.6]}})
     (att / "summary.json").write_text(json.dumps(summary))
 
 
@@ -263,8 +267,9 @@ def test_build_writes_every_expected_figure(tmp_path):
     records = build_interpretability_figures(inputs, figures_dir=figs, tables_dir=tabs, k=4)
     records += build_error_figures(inputs, figures_dir=figs, tables_dir=tabs, k=3)
     names = {r.name for r in records}
-    assert names == {"shap_beeswarm_cat", "shap_dependence_cat", "spectral_attribution_spec", "radial_profile_img",
-                     "image_attribution_img", "cross_track_scores", "score_drivers",
+    assert names == {"shap_beeswarm_cat", "shap_dependence_cat", "shap_groups_cat", "spectral_attribution_spec",
+                     "radial_profile_img", "occlusion_rings_img", "image_attribution_img", "cross_track_scores",
+                     "score_drivers",
                      *(f"mistakes_{kind}_{run}" for kind in ("images", "spectra") for run in ("cat", "spec", "img"))}
     for r in records:
         assert r.pdf.stat().st_size > 0 and r.png.stat().st_size > 0 and r.caption
@@ -275,6 +280,14 @@ def test_build_writes_every_expected_figure(tmp_path):
     profile = pd.read_csv(tabs / "radial_profile_img.csv")
     assert {"agn, point source", "agn, no point source", "sf"} == set(profile["group"])  # split by the mock truth
     assert set(profile["unit"]) == {"psf_fwhm", "r50"}
+    rings = pd.read_csv(tabs / "occlusion_rings_img.csv")
+    assert set(rings["group"]) == set(profile["group"]) and rings["n_pixels"].nunique() == 1  # equal areas
+    first = rings[rings["ring"] == 1]
+    assert (first["mean_drop"] > rings[rings["ring"] == 4]["mean_drop"].to_numpy()).all()
+    groups = pd.read_csv(tabs / "shap_groups_cat.csv")  # computed from shap.parquet (no importance_groups.csv)
+    assert set(groups["group"]) == {"colours"} and groups["n_features"].tolist() == [2]
+    caption = next(r for r in records if r.name == "spectral_attribution_spec").caption
+    assert "relative to the grid" in caption and "re-run agnbench explain" in caption
     assert "one linear stretch for all panels" in next(r for r in records if r.name == "mistakes_images_cat").caption
 
 
