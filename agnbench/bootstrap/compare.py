@@ -2,7 +2,7 @@
 
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
-percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
+percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> Spiegelhalter's calibration test per run -> seed
 spread of runs that differ only by seed -> subgroups (store q_ columns), composites (ood),
 thresholds and abstention chosen on val -> write everything atomically.
 """
@@ -72,7 +72,7 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     extras, skipped = _extra_tables(cfg, loaded, aligned, data, metrics)
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
         write_comparison(tmp, replicates=paired.replicates_table(), summary=summary, tests=tests,
-                         tables={"seeds": seeds, **extras},
+                         tables={"seeds": seeds, "calibration": paired.calibration, **extras},
                          inputs=_inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer))
     log.info("comparison written to %s", out)
     return out

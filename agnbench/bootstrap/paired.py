@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from tqdm.auto import tqdm
 
+from agnbench.bootstrap.calibration import CALIBRATION_COLUMNS, calibration_table
 from agnbench.bootstrap.delong import delong_test
 from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes, point_metrics, weighted_metrics
 from agnbench.bootstrap.paired_tests import holm, mcnemar_test
@@ -134,12 +135,16 @@ class PairedComparison:
         Raw bootstrap draws ``{run: {metric: values}}`` from one shared resample matrix.
     metrics : list of str
         The metrics computed, in table order.
+    calibration : pandas.DataFrame
+        Spiegelhalter's test of calibration per run (binary problems; the columns of ``calibration.csv``,
+        :func:`~agnbench.bootstrap.calibration.calibration_table`); empty for ``K > 2`` classes.
     """
 
     summary: pd.DataFrame
     tests: pd.DataFrame
     replicates: dict[str, dict[str, np.ndarray]]
     metrics: list[str]
+    calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CALIBRATION_COLUMNS)))
 
     def replicates_table(self) -> pd.DataFrame:
         """The raw draws in long form, ``replicate, run, metric, value`` (``replicates.parquet``)."""
@@ -185,7 +190,8 @@ def paired_comparison(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: 
                             confidence=confidence, ci=ci, notes=notes, ece_bins=ece_bins)
     tests = pairwise_tests(y_true, proba, y_pred, reps, summary, runs=list(proba if tested is None else tested),
                            metrics=metrics, confidence=confidence)
-    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics)
+    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics,
+                            calibration=calibration_table(y_true, proba))
 
 
 def long_replicates(replicates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
