@@ -186,6 +186,9 @@ def paired_comparison(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: 
     jack = jackknife_values(y_true, proba, y_pred, classes=classes, metrics=metrics, n_groups=jackknife_groups,
                             seed=seed, ece_bins=ece_bins)
     notes = metric_notes(y_true, n_classes=len(classes))
+    if stratify and "calibration_intercept" not in notes:
+        notes["calibration_intercept"] = ("interval conditional on the test prevalence (class counts fixed by the "
+                                          "stratified resampling); compare.stratify: false gives an unconditional one")
     summary = summary_table(y_true, proba, y_pred, reps, jack, classes=classes, metrics=metrics,
                             confidence=confidence, ci=ci, notes=notes, ece_bins=ece_bins)
     tests = pairwise_tests(y_true, proba, y_pred, reps, summary, runs=list(proba if tested is None else tested),
