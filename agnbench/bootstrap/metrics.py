@@ -29,8 +29,8 @@ Conventions (``K`` classes; binary means ``K == 2`` with class 1 the positive cl
   ``[e_m, e_{m+1})`` on ``[0, 1]``, the last bin closed ``[e_{M-1}, 1]``. Biased upward (about
   0.04 for a perfectly calibrated model at n ~ 360): shown, never ranked.
 * debiased_ce (same bins; Kumar et al. 2019), calibration_slope and calibration_intercept (logistic
-  recalibration of ``proba[:, 1]``, binary only; replicates are one Newton step from the full-sample
-  fit): see :mod:`agnbench.bootstrap.calibration`.
+  recalibration of ``proba[:, 1]``, binary only; replicates are two Newton steps from the full-sample
+  fit, from fixed per-object terms): see :mod:`agnbench.bootstrap.calibration`.
 
 A replicate whose total weight is zero gets NaN for every metric.
 """
@@ -171,7 +171,7 @@ class _Additive:
     conf: np.ndarray | None  # (n,) confidence in perm order (ECE only)
     correct: np.ndarray | None  # (G,) 0/1 argmax correctness of each group (ECE only)
     bin_map: np.ndarray | None  # (G, M) 0/1: confidence bin of each group (ECE only)
-    recal: RecalibrationPlan | None  # logistic recalibration terms (n, 7) (binary only)
+    recal: RecalibrationPlan | None  # logistic recalibration terms (n, 12) (binary only)
 
 
 def _additive_plan(
@@ -226,7 +226,7 @@ def _additive_block(wv: np.ndarray, plan: _Additive, out: dict[str, np.ndarray])
 
 
 def _recalibration_sums(w: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """``w @ terms`` (B, 7) in float64, one BLAS product per row block on ONE thread (threadpoolctl).
+    """``w @ terms`` (B, 12) in float64, one BLAS product per row block on ONE thread (threadpoolctl).
 
     The weights are copied into a float64 buffer, so integer and float counts give identical sums.
     """
