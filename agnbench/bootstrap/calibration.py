@@ -53,6 +53,7 @@ __all__ = ["CALIBRATION_COLUMNS", "calibration_table", "logistic_calibration", "
 CALIBRATION_COLUMNS = ("run", "test", "statistic", "p_value", "n", "note")
 SPIEGELHALTER = "Spiegelhalter z"
 _MAX_ITER = 100
+_SUM_BLOCK_ELEMENTS = 1 << 20  # weights per float64 buffer of recalibration_sums (8 MB)
 _TOL = 1e-11
 
 
@@ -184,6 +185,24 @@ def recalibration_values(sums: np.ndarray, plan: RecalibrationPlan) -> tuple[np.
         intercept = plan.intercept + d0 - 0.5 * d0 * d0 * s[:, 11] / s[:, 10]
         intercept = np.where(s[:, 10] > 0, intercept, np.nan)
     return slope, intercept
+
+
+def recalibration_sums(w: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """``w @ terms`` (B, 12) in float64, one BLAS product per row block on ONE thread (threadpoolctl).
+
+    The weights are copied into a float64 buffer, so integer and float counts give identical sums.
+    """
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    out = np.empty((w.shape[0], terms.shape[1]))
+    block = max(1, _SUM_BLOCK_ELEMENTS // max(w.shape[1], 1))
+    buf = np.empty((min(block, w.shape[0]), w.shape[1]))
+    with threadpool_limits(1):
+        for lo in range(0, w.shape[0], block):
+            hi = min(lo + block, w.shape[0])
+            np.copyto(buf[: hi - lo], w[lo:hi], casting="unsafe")
+            np.matmul(buf[: hi - lo], terms, out=out[lo:hi])
+    return out
 
 
 def debiased_ce(signed: np.ndarray, bin_weight: np.ndarray, bin_correct: np.ndarray,

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agnbench.bootstrap.calibration import RecalibrationPlan, debiased_ce, recalibration_plan, recalibration_values
+from agnbench.bootstrap.calibration import (RecalibrationPlan, debiased_ce, recalibration_plan, recalibration_sums,
+                                           recalibration_values)
 from agnbench.errors import AgnbenchError
 
 __all__ = [
@@ -225,24 +226,6 @@ def _additive_block(wv: np.ndarray, plan: _Additive, out: dict[str, np.ndarray])
             out["bin_c"][:] = np.einsum("ig,gm->im", counts * plan.correct, plan.bin_map)
 
 
-def _recalibration_sums(w: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """``w @ terms`` (B, 12) in float64, one BLAS product per row block on ONE thread (threadpoolctl).
-
-    The weights are copied into a float64 buffer, so integer and float counts give identical sums.
-    """
-    from threadpoolctl import threadpool_limits  # ships with scikit-learn
-
-    out = np.empty((w.shape[0], terms.shape[1]))
-    block = max(1, (_BLOCK_ELEMENTS << 2) // max(w.shape[1], 1))
-    buf = np.empty((min(block, w.shape[0]), w.shape[1]))
-    with threadpool_limits(1):
-        for lo in range(0, w.shape[0], block):
-            hi = min(lo + block, w.shape[0])
-            np.copyto(buf[: hi - lo], w[lo:hi], casting="unsafe")
-            np.matmul(buf[: hi - lo], terms, out=out[lo:hi])
-    return out
-
-
 def _block_weights(block: np.ndarray) -> np.ndarray:
     """The checked block (b, n) as int32 when it holds integers whose row sums fit, else float64.
 
@@ -380,7 +363,7 @@ def weighted_metrics(
                 np.nan if v is None else v for v in _rank_block(wv, order, auc=need_auc, ap=need_ap)
             )
     if plan.recal is not None:
-        sums["recal"] = _recalibration_sums(w, plan.recal.terms)
+        sums["recal"] = recalibration_sums(w, plan.recal.terms)
     logger.debug("weighted metrics: %d replicates x %d objects, %d metrics", n_rep, n, len(names))
     return _finish(names, sums, auc, ap, k, rank_classes, classes, plan.recal)
 
