@@ -105,8 +105,10 @@ def _loglik(theta: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> f
 def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, joint: bool) -> np.ndarray:
     """Maximum-likelihood ``(a, b)`` of ``logit P = a + b x`` (``joint``) or ``(a, 1)`` of ``a + x``.
 
-    Newton's method from the identity recalibration (``a = 0``, ``b = 1``), each step halved until the log-likelihood does not decrease; NaN if it has not converged after
-    :data:`_MAX_ITER` steps (separated classes) or the Hessian is singular (constant scores).
+    Newton's method from the identity recalibration (``a = 0``, ``b = 1``); while a step is large
+    (> 1e-3) it is halved until the log-likelihood does not decrease (smaller steps are in Newton's
+    quadratic region). NaN if it has not converged after :data:`_MAX_ITER` steps (separated classes) or
+    the Hessian is singular (constant scores).
     """
     ybar = float(np.einsum("i,i->", w, y) / w.sum()) if w.sum() > 0 else np.nan
     if not 0.0 < ybar < 1.0:
@@ -117,22 +119,26 @@ def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, joint: bool) -> np.n
         mu = _sigmoid(theta[0] + theta[1] * x)
         r, h = w * (y - mu), w * mu * (1.0 - mu)
         if joint:  # einsum, not BLAS: no threads
+            hx = h * x
             g0, g1 = r.sum(), np.einsum("i,i->", r, x)
-            h0, h1, h2 = h.sum(), np.einsum("i,i->", h, x), np.einsum("i,i,i->", h, x, x)
+            h0, h1, h2 = h.sum(), hx.sum(), np.einsum("i,i->", hx, x)
             det = h0 * h2 - h1**2
             if not det > 1e-12 * max(h0 * h2, 1e-300):
                 return np.full(2, np.nan)
             step = np.array([h2 * g0 - h1 * g1, h0 * g1 - h1 * g0]) / det
         else:
-            if not h.sum() > 0:
+            h0 = h.sum()
+            if not h0 > 0:
                 return np.full(2, np.nan)
-            step = np.array([r.sum() / h.sum(), 0.0])
-        for _ in range(60):
-            trial = _loglik(theta + step, x, y, w)
-            if trial >= current - 1e-12 * abs(current):
-                break
-            step = step / 2.0
-        theta, current = theta + step, trial
+            step = np.array([r.sum() / h0, 0.0])
+        if np.max(np.abs(step)) > 1e-3:
+            for _ in range(60):
+                trial = _loglik(theta + step, x, y, w)
+                if trial >= current - 1e-12 * abs(current):
+                    break
+                step = step / 2.0
+            current = trial
+        theta = theta + step
         if np.max(np.abs(step)) < _TOL * (1.0 + np.max(np.abs(theta))):
             return theta
     return np.full(2, np.nan)
