@@ -45,8 +45,9 @@ def test_debiased_ce_interval_covers_known_error_and_plugin_ece_interval_does_no
     reps = 200
     # an under-confident model (true slope 1.5): binned L2 calibration error 0.036, binned ECE 0.033
     cov = simulated_coverage(0.5, 1.5, n=N, reps=reps, n_boot=200, seed=3, metrics=["ece", "debiased_ce"])
-    # slack 0.03: the percentile interval of the debiased estimator runs a few points low at n ~ 360
-    # (the bootstrap world's true error is the plug-in value); benchmarks/bench_calibration_coverage.py
+    # slack 0.03: the percentile interval of the debiased estimator runs a few points low at n ~ 360 (the
+    # bootstrap world's true error is the plug-in value): 0.905-0.917 at R = B = 1000 in three regimes, against
+    # 0.00-0.76 for the plug-in ECE (benchmarks/bench_calibration_coverage.py)
     assert abs(cov["debiased_ce"] - LEVEL) <= _mc_tolerance(reps, 0.03), cov
     assert cov["ece"] < 0.5, cov  # the plug-in ECE interval sits on its bias
 
@@ -56,6 +57,7 @@ def test_slope_and_intercept_intervals_cover_the_true_recalibration(stratify: bo
     reps = 150
     cov = simulated_coverage(0.5, 1.5, n=N, reps=reps, n_boot=200, seed=5, stratify=stratify,
                              metrics=["calibration_slope", "calibration_intercept"])
+    # R = B = 1000 (benchmark): slope 0.909-0.949; intercept 0.94 unstratified, 0.71-0.74 stratified
     assert abs(cov["calibration_slope"] - LEVEL) <= _mc_tolerance(reps, 0.02), cov
     if stratify:  # class counts fixed: the intercept's interval is conditional on the test prevalence
         assert cov["calibration_intercept"] < 0.9, cov
