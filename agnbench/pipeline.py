@@ -268,7 +268,7 @@ def summary(results: list[StageResult]) -> str:
 
         table = read_table(compared, "summary")
         groups = read_inputs(compared).get("seed_groups")
-        head = headline_table(table, metrics=("roc_auc", "balanced_accuracy", "ece"), runs=reported_runs(table, groups))
+        head = headline_table(table, metrics=("roc_auc", "balanced_accuracy", "debiased_ce"), runs=reported_runs(table, groups))
         what = "bootstrap interval; over objects x seeds for seed groups" if groups else "bootstrap interval"
         lines += ["", f"results ({compared.name}; estimate [{what}], see the report):",
                   to_markdown(headline_display(head))]

@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
                                   "summary_table", "pairwise_tests", "long_replicates"],
     "agnbench.bootstrap.compare_inputs": ["load_runs", "align"],
     "agnbench.bootstrap.metrics": ["METRIC_NAMES", "point_metrics", "weighted_metrics"],
+    "agnbench.bootstrap.calibration": ["spiegelhalter_test", "logistic_calibration"],
     "agnbench.bootstrap.resample": ["index_chunks", "percentile_interval", "bca_interval", "bootstrap_pvalue"],
     "agnbench.bootstrap.delong": ["delong_test", "delong_ci"],
     "agnbench.bootstrap.auc_intervals": ["newcombe_auc_interval"],

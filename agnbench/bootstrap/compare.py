@@ -2,7 +2,8 @@
 
 Steps: load and check the runs -> align the objects every run scored on the split (counts
 reported) -> add the majority-class baseline -> ONE paired bootstrap for all runs -> summary with
-percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> seed
+percentile and BCa intervals -> pairwise deltas, DeLong, McNemar with Holm correction -> Spiegelhalter's
+calibration test per run -> seed
 spread of runs that differ only by seed and (``compare.seeds: combined``, the default) one row per seed group
 with an interval over objects x seeds, the tests then comparing groups -> subgroups (store q_ columns),
 composites (ood), thresholds and abstention chosen on val -> write everything atomically.
@@ -83,7 +84,7 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     record["seed_groups"] = {} if units is None else units.groups
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
         write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
-                         tables={"seeds": seeds, **extras}, inputs=record)
+                         tables={"seeds": seeds, "calibration": paired.calibration, **extras}, inputs=record)
     log.info("comparison written to %s", out)
     return out
 

@@ -5,7 +5,8 @@ many times each object is drawn (or any non-negative weight, e.g. a jackknife ro
 is the scikit-learn metric with ``sample_weight=w_b``, which equals the metric on the resampled
 arrays ``y[idx_b]``. ``B`` replicates form a ``(B, n)`` matrix; all metrics follow from gathers,
 segment sums and cumulative sums over it, in blocks of replicates, with no Python loop over
-replicates or objects and no multi-threaded BLAS call.
+replicates or objects and no multi-threaded BLAS call (one single-threaded product for the
+logistic recalibration terms).
 
 Conventions (``K`` classes; binary means ``K == 2`` with class 1 the positive class):
 
@@ -25,7 +26,11 @@ Conventions (``K`` classes; binary means ``K == 2`` with class 1 the positive cl
   in float64.
 * ece: ``sum_m (W_m / W) |acc_m - conf_m|`` with confidence ``max_k p_k``, correctness
   ``argmax_k p_k == y`` (first maximum on ties) and ``ece_bins`` equal-width bins
-  ``[e_m, e_{m+1})`` on ``[0, 1]``, the last bin closed ``[e_{M-1}, 1]``.
+  ``[e_m, e_{m+1})`` on ``[0, 1]``, the last bin closed ``[e_{M-1}, 1]``. Biased upward (about
+  0.04 for a perfectly calibrated model at n ~ 360): shown, never ranked.
+* debiased_ce (same bins; Kumar et al. 2019), calibration_slope and calibration_intercept (logistic
+  recalibration of ``proba[:, 1]``, binary only; replicates are two Newton steps from the full-sample
+  fit, from fixed per-object terms): see :mod:`agnbench.bootstrap.calibration`.
 
 A replicate whose total weight is zero gets NaN for every metric.
 """
@@ -38,18 +43,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agnbench.bootstrap.calibration import (RecalibrationPlan, debiased_ce, recalibration_plan, recalibration_sums,
+                                           recalibration_values)
 from agnbench.errors import AgnbenchError
 
 __all__ = [
-    "METRIC_NAMES", "class_metric_names", "metric_notes", "point_metrics", "weighted_metrics"
+    "BINARY_ONLY_METRICS", "METRIC_NAMES", "class_metric_names", "metric_notes", "point_metrics", "weighted_metrics"
 ]
 
 logger = logging.getLogger(__name__)
 
 METRIC_NAMES: tuple[str, ...] = (
     "accuracy", "balanced_accuracy", "macro_f1", "mcc", "roc_auc", "pr_auc", "brier", "log_loss",
-    "ece",
+    "ece", "debiased_ce", "calibration_slope", "calibration_intercept",
 )
+#: Metrics defined for binary problems only (NaN for K > 2 classes).
+BINARY_ONLY_METRICS = ("calibration_slope", "calibration_intercept")
+#: Metrics whose default interval is the percentile one: BCa covered 0.65-0.78 for them in simulation
+#: (benchmarks/bench_calibration_coverage.py), the percentile interval 0.91-0.95.
+PERCENTILE_METRICS = ("debiased_ce", "calibration_slope", "calibration_intercept")
+_BINNED = ("ece", "debiased_ce")
+_RECALIBRATION = ("calibration_slope", "calibration_intercept")
 _CLASS_PREFIXES = ("precision", "recall", "f1")
 _BLOCK_ELEMENTS = 1 << 18  # replicates per block: about 256k weights (2 MB) per temporary array
 
@@ -161,6 +175,7 @@ class _Additive:
     conf: np.ndarray | None  # (n,) confidence in perm order (ECE only)
     correct: np.ndarray | None  # (G,) 0/1 argmax correctness of each group (ECE only)
     bin_map: np.ndarray | None  # (G, M) 0/1: confidence bin of each group (ECE only)
+    recal: RecalibrationPlan | None  # logistic recalibration terms (n, 12) (binary only)
 
 
 def _additive_plan(
@@ -169,7 +184,8 @@ def _additive_plan(
     n, k = p.shape
     rows = np.arange(n)
     key = y * k + yp
-    if "ece" in wanted:
+    binned = bool(wanted.intersection(_BINNED))
+    if binned:
         conf = p.max(axis=1)
         edges = np.linspace(0.0, 1.0, ece_bins + 1)
         bins = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, ece_bins - 1)
@@ -178,7 +194,7 @@ def _additive_plan(
     key_sorted = key[perm]
     starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
     group_key = key_sorted[starts]
-    cell = group_key // (2 * ece_bins) if "ece" in wanted else group_key
+    cell = group_key // (2 * ece_bins) if binned else group_key
     values: dict[str, np.ndarray] = {}
     if "brier" in wanted:
         onehot = np.zeros_like(p)
@@ -187,11 +203,15 @@ def _additive_plan(
         values["brier"] = brier[perm]
     if "log_loss" in wanted:
         values["log_loss"] = -np.log(np.clip(p[rows, y], eps, 1 - eps))[perm]
-    if "ece" not in wanted:
-        return _Additive(perm, starts, np.eye(k * k)[cell], values, None, None, None)
+    recal = None
+    if k == 2 and wanted.intersection(_RECALIBRATION):
+        plan = recalibration_plan(p[:, 1], (y == 1).astype(np.float64), eps)
+        recal = RecalibrationPlan(np.ascontiguousarray(plan.terms), plan.joint, plan.intercept)
+    if not binned:
+        return _Additive(perm, starts, np.eye(k * k)[cell], values, None, None, None, recal)
     correct = (group_key % 2).astype(np.float64)
     bin_map = np.eye(ece_bins)[(group_key // 2) % ece_bins]
-    return _Additive(perm, starts, np.eye(k * k)[cell], values, conf[perm], correct, bin_map)
+    return _Additive(perm, starts, np.eye(k * k)[cell], values, conf[perm], correct, bin_map, recal)
 
 
 def _additive_block(wv: np.ndarray, plan: _Additive, out: dict[str, np.ndarray]) -> None:
@@ -204,6 +224,9 @@ def _additive_block(wv: np.ndarray, plan: _Additive, out: dict[str, np.ndarray])
     if plan.conf is not None:
         signed = counts * plan.correct - np.add.reduceat(ws * plan.conf, plan.starts, axis=1)
         out["ece"][:] = np.einsum("ig,gm->im", signed, plan.bin_map)
+        if "bin_w" in out:
+            out["bin_w"][:] = np.einsum("ig,gm->im", counts, plan.bin_map)
+            out["bin_c"][:] = np.einsum("ig,gm->im", counts * plan.correct, plan.bin_map)
 
 
 def _block_weights(block: np.ndarray) -> np.ndarray:
@@ -329,6 +352,8 @@ def weighted_metrics(
     sums.update({name: np.empty((n_rep, 1)) for name in plan.values})
     if plan.bin_map is not None:
         sums["ece"] = np.empty((n_rep, ece_bins))
+    if "debiased_ce" in wanted:
+        sums["bin_w"], sums["bin_c"] = np.empty((n_rep, ece_bins)), np.empty((n_rep, ece_bins))
     auc = np.full((n_rep, len(orders)), np.nan)
     ap = np.full((n_rep, len(orders)), np.nan)
     block = max(1, _BLOCK_ELEMENTS // max(n, 1))
@@ -340,8 +365,10 @@ def weighted_metrics(
             auc[lo:hi, j], ap[lo:hi, j] = (
                 np.nan if v is None else v for v in _rank_block(wv, order, auc=need_auc, ap=need_ap)
             )
+    if plan.recal is not None:
+        sums["recal"] = recalibration_sums(w, plan.recal.terms)
     logger.debug("weighted metrics: %d replicates x %d objects, %d metrics", n_rep, n, len(names))
-    return _finish(names, sums, auc, ap, k, rank_classes, classes)
+    return _finish(names, sums, auc, ap, k, rank_classes, classes, plan.recal)
 
 
 def _finish(
@@ -352,6 +379,7 @@ def _finish(
     k: int,
     rank_classes: list[int],
     classes: Sequence[str],
+    recal: RecalibrationPlan | None,
 ) -> dict[str, np.ndarray]:
     """Metric values from the per-replicate sums and the rank results (B, R)."""
     cm = sums["conf"].reshape(-1, k, k)  # [b, true, pred]
@@ -378,6 +406,11 @@ def _finish(
                 values[name] = sums[name][:, 0] / total
         if "ece" in sums:
             values["ece"] = np.abs(sums["ece"]).sum(axis=1) / total
+        if "bin_w" in sums:
+            values["debiased_ce"] = debiased_ce(sums["ece"], sums["bin_w"], sums["bin_c"], total)
+        nan = np.full(total.shape, np.nan)
+        slope, intercept = (nan, nan) if recal is None else recalibration_values(sums["recal"], recal)
+        values["calibration_slope"], values["calibration_intercept"] = slope, intercept
         if auc.shape[1]:
             pos = true_sum[:, rank_classes]
             values["roc_auc"] = np.where((pos > 0) & (total[:, None] > pos), auc, np.nan).mean(1)
@@ -475,6 +508,9 @@ def metric_notes(
     notes = {f"recall_{c}": f"class {c} absent: recall set to 0 (zero_division=0)" for c in absent}
     if absent:
         notes["roc_auc"] = f"class(es) {absent} absent: ROC AUC undefined (NaN)"
+    for m in BINARY_ONLY_METRICS:
+        if n_classes > 2 or absent:
+            notes[m] = "binary problems only" if n_classes > 2 else f"class(es) {absent} absent: no fit (NaN)"
     no_pos = absent if n_classes > 2 else [c for c in absent if c == names[1]]
     if no_pos:
         notes["pr_auc"] = f"no positives of class(es) {no_pos}: average precision undefined (NaN)"

@@ -18,8 +18,9 @@ from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from agnbench.bootstrap.auc_intervals import newcombe_auc_interval
+from agnbench.bootstrap.calibration import CALIBRATION_COLUMNS, calibration_table
 from agnbench.bootstrap.delong import delong_test
-from agnbench.bootstrap.metrics import METRIC_NAMES, class_metric_names, metric_notes, point_metrics, weighted_metrics
+from agnbench.bootstrap.metrics import METRIC_NAMES, PERCENTILE_METRICS, class_metric_names, metric_notes, point_metrics, weighted_metrics
 from agnbench.bootstrap.paired_tests import holm, mcnemar_test
 from agnbench.bootstrap.resample import (bca_interval, bootstrap_pvalue, counts_from_indices, index_chunks,
                                          jackknife_weights, percentile_interval)
@@ -99,9 +100,12 @@ def summary_table(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: dict
 
 def row_interval_method(ci: str, metric: str, n_classes: int) -> str:
     """The interval that ``compare.ci`` puts in ``lo``/``hi`` for ``metric``: ``percentile``, ``bca`` or
-    ``newcombe`` (``ci: newcombe`` gives the Newcombe score interval for a binary ROC-AUC, BCa otherwise)."""
+    ``newcombe`` (``ci: newcombe`` gives the Newcombe score interval for a binary ROC-AUC, the percentile interval
+    for the calibration metrics of :data:`~agnbench.bootstrap.metrics.PERCENTILE_METRICS` and BCa otherwise)."""
     if ci == "newcombe":
-        return "newcombe" if metric == "roc_auc" and n_classes == 2 else "bca"
+        if metric == "roc_auc" and n_classes == 2:
+            return "newcombe"
+        return "percentile" if metric in PERCENTILE_METRICS else "bca"
     return ci
 
 
@@ -175,6 +179,9 @@ class PairedComparison:
         The metrics computed, in table order.
     jackknife : dict of str -> dict of str -> numpy.ndarray, shape (G,)
         Delete-a-group jackknife values ``{run: {metric: values}}`` (the BCa acceleration).
+    calibration : pandas.DataFrame
+        Spiegelhalter's test of calibration per run (binary problems; the columns of ``calibration.csv``,
+        :func:`~agnbench.bootstrap.calibration.calibration_table`); empty for ``K > 2`` classes.
     """
 
     summary: pd.DataFrame
@@ -182,6 +189,7 @@ class PairedComparison:
     replicates: dict[str, dict[str, np.ndarray]]
     metrics: list[str]
     jackknife: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CALIBRATION_COLUMNS)))
 
     def replicates_table(self) -> pd.DataFrame:
         """The raw draws in long form, ``replicate, run, metric, value`` (``replicates.parquet``)."""
@@ -223,11 +231,15 @@ def paired_comparison(y_true: np.ndarray, proba: dict[str, np.ndarray], y_pred: 
     jack = jackknife_values(y_true, proba, y_pred, classes=classes, metrics=metrics, n_groups=jackknife_groups,
                             seed=seed, ece_bins=ece_bins)
     notes = metric_notes(y_true, n_classes=len(classes))
+    if stratify and "calibration_intercept" not in notes:
+        notes["calibration_intercept"] = ("interval conditional on the test prevalence (class counts fixed by the "
+                                          "stratified resampling); compare.stratify: false gives an unconditional one")
     summary = summary_table(y_true, proba, y_pred, reps, jack, classes=classes, metrics=metrics,
                             confidence=confidence, ci=ci, notes=notes, ece_bins=ece_bins)
     tests = pairwise_tests(y_true, proba, y_pred, reps, summary, runs=list(proba if tested is None else tested),
                            metrics=metrics, confidence=confidence)
-    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics, jackknife=jack)
+    return PairedComparison(summary=summary, tests=tests, replicates=reps, metrics=metrics, jackknife=jack,
+                            calibration=calibration_table(y_true, proba))
 
 
 def long_replicates(replicates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from agnbench.bootstrap.paired_tests import seed_spread
+from agnbench.bootstrap.metrics import PERCENTILE_METRICS
 from agnbench.bootstrap.resample import bca_interval, bootstrap_pvalue, percentile_interval
 from agnbench.errors import AgnbenchError
 from agnbench.seeding import rng
@@ -163,7 +164,7 @@ def _summary_row(name: str, metric: str, reps: np.ndarray, values: np.ndarray, j
     estimate = float(np.mean(values))
     p_lo, p_hi = percentile_interval(reps, confidence=confidence)
     b_lo, b_hi = bca_interval(reps, estimate=estimate, jackknife=jackknife, confidence=confidence)
-    method = _method(ci)
+    method = _method(ci, metric)
     lo, hi = (p_lo, p_hi) if method == "percentile" else (b_lo, b_hi)
     spread = seed_spread(values)
     note = (f"mean of {len(members)} seeds ({', '.join(members)}); seed std {spread['std']:.4g}; interval includes "
@@ -175,10 +176,12 @@ def _summary_row(name: str, metric: str, reps: np.ndarray, values: np.ndarray, j
             "note": "; ".join(t for t in (str(first["note"]) if pd.notna(first["note"]) else "", note) if t)}
 
 
-def _method(ci: str) -> str:
-    """The bootstrap interval of a seed group for ``compare.ci``: ``percentile`` for ``percentile``, else ``bca``
-    (an analytic single-model interval, e.g. a score interval for the AUC, cannot include the seed variance)."""
-    return "percentile" if ci == "percentile" else "bca"
+def _method(ci: str, metric: str) -> str:
+    """The bootstrap interval of a seed group for ``compare.ci``: ``percentile`` for ``percentile`` (and, under
+    ``newcombe``, for the calibration metrics of :data:`~agnbench.bootstrap.metrics.PERCENTILE_METRICS`), else
+    ``bca`` (an analytic single-model interval, e.g. a score interval for the AUC, cannot include the seed
+    variance)."""
+    return "percentile" if ci == "percentile" or (ci == "newcombe" and metric in PERCENTILE_METRICS) else "bca"
 
 
 def _units(groups: Mapping[str, Sequence[str]], tested: Sequence[str], *, min_runs: int) -> list[str]:

@@ -96,12 +96,13 @@ COMPARE_SPLITS: tuple[str, ...] = ("test", "val")
 #: (never test).
 RETHRESHOLD_SPLITS: tuple[str, ...] = ("val",)
 #: ``compare.ci``: the interval in summary.csv's ``lo``/``hi`` (percentile and BCa are always written too).
-#: ``newcombe``: Newcombe's score interval for a binary ROC-AUC, BCa for every other metric; it keeps its
-#: coverage near AUC = 1, where percentile and BCa intervals are too narrow (docs/statistics.md).
+#: ``newcombe``: Newcombe's score interval for a binary ROC-AUC, percentile for the calibration metrics, BCa for
+#: every other metric; it keeps its coverage near AUC = 1, where percentile and BCa intervals are too narrow
+#: (docs/statistics.md).
 INTERVAL_METHODS: tuple[str, ...] = ("newcombe", "bca", "percentile")
 #: How reports name each interval method (and what it applies to), as in "95% <label> intervals".
 INTERVAL_LABELS: dict[str, str] = {
-    "newcombe": "Newcombe score (ROC AUC) and BCa bootstrap (other metrics)",
+    "newcombe": "Newcombe score (ROC AUC), percentile bootstrap (calibration) and BCa bootstrap (other metrics)",
     "bca": "BCa bootstrap",
     "percentile": "percentile bootstrap",
 }

@@ -41,7 +41,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 #: What to do about a damaged comparison file.
 _REDO = "re-run agnbench compare with --overwrite"
 #: Tables written by ``agnbench compare`` when they apply (file stems).
-OPTIONAL_TABLES: tuple[str, ...] = ("seeds", "subgroups", "ood", "thresholds", "abstention", "primary")
+OPTIONAL_TABLES: tuple[str, ...] = ("seeds", "calibration", "subgroups", "ood", "thresholds", "abstention",
+                                  "primary")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ METRIC_LABELS = {
     "brier": "Brier score",
     "log_loss": "Log-loss",
     "ece": "ECE",
+    "debiased_ce": "Debiased L2 calibration error",
+    "calibration_slope": "Calibration slope",
+    "calibration_intercept": "Calibration intercept",
 }
 
 

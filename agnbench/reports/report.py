@@ -208,7 +208,8 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
     shown = tb.reported_runs(summary, inputs.inputs.get("seed_groups"))
     text = summary_paragraph(summary[summary["run"].isin(shown)], tests, inputs.inputs, describe=describe,
                              mock=bool(_is_mock(inputs)), alpha=rc.alpha, digits=rc.digits,
-                             primary=inputs.tables.get("primary")) + seed_sentence(inputs.inputs)
+                             primary=inputs.tables.get("primary"), calibration=inputs.tables.get("calibration"))
+    text += seed_sentence(inputs.inputs)
     atomic_write_text(tables_dir.parent / "summary.txt", text + "\n")
     by_key["summary"].items[:0] = [Paragraph(text), Paragraph("Runs: " + "; ".join(
         f"{name} = {desc}" for name, desc in describe.items()) + ".")]

@@ -40,6 +40,18 @@ def test_headline_table_picks_the_best_model_per_direction() -> None:
     assert tex.count(r"\midrule") == 2  # after the header, and before the majority baseline
 
 
+def test_calibration_columns_are_never_ranked_and_show_their_ideal_value() -> None:
+    rows = [{"metric": m, "run": run, "estimate": v, "lo": v - 0.1, "hi": v + 0.1}
+            for run, vals in {"a": (0.02, 0.9, 0.1), "b": (-0.01, 1.4, -0.3)}.items()
+            for m, v in zip(("debiased_ce", "calibration_slope", "calibration_intercept"), vals)]
+    head = tb.headline_table(pd.DataFrame(rows))
+    assert head.attrs["metrics"] == ["debiased_ce", "calibration_slope", "calibration_intercept"]
+    assert head.attrs["best"] == {}
+    tex = tb.headline_latex(head, caption="c")
+    assert r"\mathbf" not in tex
+    assert "Cal. slope (ideal 1)" in tex and "Cal. intercept (ideal 0)" in tex and r"L2-CE (debiased) $\downarrow$" in tex
+
+
 def test_interval_and_p_formatting() -> None:
     assert tb.format_interval(0.5, 0.4, 0.65) == "$0.500^{+0.150}_{-0.100}$"
     assert tb.format_interval(0.5, 0.4, 0.65, latex=False, digits=2) == "0.50 [0.40, 0.65]"
