@@ -152,6 +152,16 @@ def occlude_windows(model: nn.Module, x: torch.Tensor | np.ndarray, target: torc
     return p_orig[:, None] - p_occ.reshape(n, n_win), centres
 
 
+def _cutouts(model: nn.Module, x: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray,
+             what: str) -> tuple[torch.device, torch.Tensor, torch.Tensor]:
+    """The model's device, the (n, bands, H, W) cutouts and the (n,) targets on it; ``what`` names the caller."""
+    device = _device(model)
+    xt = as_float_tensor(x, device)
+    if xt.ndim != 4:
+        raise AgnbenchError(f"{what} needs (n, bands, H, W) cutouts; got {tuple(xt.shape)}")
+    return device, xt, check_target(target, xt.shape[0], device)
+
+
 def equal_area_rings(h: int, w: int, n_rings: int) -> tuple[np.ndarray, pd.DataFrame]:
     """Split an ``h`` x ``w`` cutout into ``n_rings`` rings around its centre holding equal numbers of pixels.
 
@@ -244,12 +254,8 @@ def occlude_rings(model: nn.Module, x: torch.Tensor | np.ndarray, target: torch.
     rings : pandas.DataFrame
         :func:`equal_area_rings` table (``ring``, ``n_pixels``, ``r_inner_pix``, ``r_outer_pix``).
     """
-    device = _device(model)
-    xt = as_float_tensor(x, device)
-    if xt.ndim != 4:
-        raise AgnbenchError(f"occlude_rings needs (n, bands, H, W) cutouts; got {tuple(xt.shape)}")
+    device, xt, tt = _cutouts(model, x, target, "occlude_rings")
     n, _, h, w = xt.shape
-    tt = check_target(target, n, device)
     ring, rings = equal_area_rings(h, w, n_rings)
     fills = as_float_tensor(fill_values(xt.cpu().numpy(), fill, sky_mask=ring == n_rings - 1,
                                         blur_sigma_pix=blur_sigma_pix), device)
@@ -298,12 +304,8 @@ def occlude_centre_outskirts(model: nn.Module, x: torch.Tensor | np.ndarray, tar
         One row per object: ``target``, ``radius_pix``, ``p_target``, ``p_centre_filled``,
         ``p_outskirts_filled``, ``drop_centre`` and ``drop_outskirts`` (``p_target`` minus the filled one).
     """
-    device = _device(model)
-    xt = as_float_tensor(x, device)
-    if xt.ndim != 4:
-        raise AgnbenchError(f"occlude_centre_outskirts needs (n, bands, H, W) cutouts; got {tuple(xt.shape)}")
+    device, xt, tt = _cutouts(model, x, target, "occlude_centre_outskirts")
     n, _, h, w = xt.shape
-    tt = check_target(target, n, device)
     radius = np.full(n, float(radius_pix)) if np.ndim(radius_pix) == 0 else np.asarray(radius_pix, dtype=np.float64)
     if radius.shape != (n,):
         raise AgnbenchError(f"radius_pix must be a number or one per object ({n},); got shape {radius.shape}")

@@ -159,24 +159,28 @@ def holm_phrase(tests: pd.DataFrame) -> str:
             f"({len(sizes)} families of {span} comparisons), not over all metrics")
 
 
+def _seed_counts(inputs: Mapping) -> str:
+    """``"3"`` or ``"2, 3"``: the numbers of seeds of the comparison's seed groups ("" without any)."""
+    groups = inputs.get("seed_groups") or {}
+    return ", ".join(map(str, sorted({len(v) for v in groups.values()})))
+
+
 def seed_sentence(inputs: Mapping) -> str:
     """The summary's note on seed groups (``inputs.yaml`` ``seed_groups``; "" without them)."""
-    groups = inputs.get("seed_groups") or {}
-    if not groups:
+    ks = _seed_counts(inputs)
+    if not ks:
         return ""
-    ks = sorted({len(v) for v in groups.values()})
-    return (f" Each model 'mean of K seeds' is the mean over K = {', '.join(map(str, ks))} training seeds; its "
+    return (f" Each model 'mean of K seeds' is the mean over K = {ks} training seeds; its "
             "intervals, differences and p-values come from a two-stage bootstrap over objects x seeds, so they "
             "include the seed-to-seed variance as well as the sampling of the test objects.")
 
 
 def seed_caption(inputs: Mapping) -> str:
     """What a seed group's row is and what its interval includes ("" without seed groups)."""
-    groups = inputs.get("seed_groups") or {}
-    if not groups:
+    ks = _seed_counts(inputs)
+    if not ks:
         return ""
-    ks = sorted({len(v) for v in groups.values()})
-    return (f" Rows 'mean of K seeds' (K = {', '.join(map(str, ks))}): the mean over K training seeds of identical "
+    return (f" Rows 'mean of K seeds' (K = {ks}): the mean over K training seeds of identical "
             "runs; their intervals come from a two-stage bootstrap over objects x seeds, so they include the "
             "seed-to-seed variance as well as the sampling of the test objects (the other rows are conditional on "
             "one trained model).")
