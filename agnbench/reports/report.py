@@ -248,7 +248,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
             ("tables/attribution_facts.csv",)))
         spread = attribution_seed_spread(facts, inputs.inputs.get("seed_groups"))
         if len(spread):
-            _save(tables_dir, "attribution_seeds", spread, None)
+            save_table(tables_dir, "attribution_seeds", spread, None)
             by_key["interpretability"].items.insert(0, Table(
                 "Attribution summaries over training seeds (runs identical but for the seed): numbers as mean, "
                 "sample standard deviation, min and max over the seeds; text as the most common value and in how "
