@@ -59,14 +59,18 @@ def oriented_test(tests: pd.DataFrame, a: str, b: str, metric: str, test: str, *
     ``p_bound`` / ``p_holm_bound`` say whether the p-values are floor-limited bounds (:mod:`methods_text`).
     """
     rows = tests[(tests["metric"] == metric) & (tests["test"] == test)]
+    if {"p_bound", "p_holm_bound"} <= set(tests.columns):  # computed once by the caller
+        bounds = (tests["p_bound"], tests["p_holm_bound"])
+    else:
+        bounds = (p_bounds(tests, n_boot=n_boot), holm_bounds(tests, n_boot=n_boot))
     for first, second, sign in ((a, b, 1.0), (b, a, -1.0)):
         hit = rows[(rows["run_a"] == first) & (rows["run_b"] == second)]
         if len(hit):
             r = hit.iloc[0]
             lo, hi = (r["lo"], r["hi"]) if sign > 0 else (-r["hi"], -r["lo"])
             return {"delta": sign * r["delta"], "lo": lo, "hi": hi, "p": r["p_value"], "p_holm": r["p_holm"],
-                    "test": test, "row": r.to_dict(), "p_bound": bool(p_bounds(tests, n_boot=n_boot)[hit.index[0]]),
-                    "p_holm_bound": bool(holm_bounds(tests, n_boot=n_boot)[hit.index[0]])}
+                    "test": test, "row": r.to_dict(), "p_bound": bool(bounds[0][hit.index[0]]),
+                    "p_holm_bound": bool(bounds[1][hit.index[0]])}
     return None
 
 
@@ -108,6 +112,7 @@ def summary_paragraph(summary: pd.DataFrame, tests: pd.DataFrame, inputs: dict, 
     parts.append(f"On the {split} split ({n} objects: {class_text}), with {interval_phrase(settings, split=split, ci=ci)},")
     models = [r for r in dict.fromkeys(summary["run"]) if r != MAJORITY]
     first, floored = True, False
+    tests = tests.assign(p_bound=p_bounds(tests, n_boot=n_boot), p_holm_bound=holm_bounds(tests, n_boot=n_boot))
     for metric, preferred in _PARAGRAPH_METRICS:
         values = _estimates(summary, metric, models)
         if not values:
