@@ -25,7 +25,8 @@ class ExplainConfig:
     split: str = "test"  # choices.EXPLAIN_SPLITS
     n: int = 250  # objects explained (a seeded random subset of the split, stratified by class), in every seed's run
     target: str = "predicted"  # choices.EXPLAIN_TARGETS
-    ig_steps: int = 32
+    ig_steps: int = 32  # most path steps of an object's integrated gradients (adaptive: see ig_min_steps)
+    ig_min_steps: int = 8  # first pass; objects whose completeness error is > 5% of their logit change double it
     spectra_baseline: str = "expected_gradients"  # choices.SPECTRA_BASELINES
     eg_references: int = 4  # training spectra (class-balanced) that expected gradients averages over
     image_baseline: str = "zeros"  # choices.IMAGE_BASELINES
@@ -41,6 +42,7 @@ class ExplainConfig:
             ("n", self.n >= 1, "must be >= 1"),
             ("target", self.target in EXPLAIN_TARGETS, f"must be {alternatives(EXPLAIN_TARGETS, quote=True)}"),
             ("ig_steps", self.ig_steps >= 4, "must be >= 4"),
+            ("ig_min_steps", 1 <= self.ig_min_steps <= self.ig_steps, "must be >= 1 and <= explain.ig_steps"),
             ("spectra_baseline", self.spectra_baseline in SPECTRA_BASELINES,
              f"must be {alternatives(SPECTRA_BASELINES)}"),
             ("eg_references", self.eg_references >= 1, "must be >= 1"),

@@ -2,7 +2,9 @@
 
 Every attribution explains one class per object (``explain.target``: the predicted or the true
 class) through its logit. Integrated Gradients checks its own completeness (the attributions of
-an object sum to f(x) - f(baseline) of that logit); the worst relative error is recorded.
+an object sum to f(x) - f(baseline) of that logit); the worst relative error is recorded, and each
+object gets only the path steps its completeness needs (``explain.ig_min_steps`` doubling up to
+``explain.ig_steps``).
 The randomised-weights sanity check (Adebayo et al. 2018) recomputes IG with the network's
 weights re-initialised and reports the rank correlation of |attribution| with the trained one:
 attributions that survive re-initialisation would describe the input, not the model.
@@ -66,8 +68,9 @@ def explain_deep(run: Path, run_cfg: Config, track: str, store: Store, positions
     bar = tqdm(total=len(methods) + int(ec.sanity_check and "ig" in methods), desc=f"explain {run.name}",
                disable=not progress)
     if "ig" in methods:
-        ig = _attribute(model, x, baseline, target, steps=ec.ig_steps, scalars=scalars, references=refs is not None)
+        ig, used = _attribute(model, x, baseline, target, ec=ec, scalars=scalars, references=refs is not None)
         np.save(out / files.ATTRIBUTIONS_IG, ig.attr.astype(np.float32))
+        table["ig_steps"] = used
         summary["ig"] = _completeness(ig, table, ec.ig_steps)
         bar.update(1)
         free = probes.free_pixels(x.numpy(), baseline.numpy(), references=refs is not None)
@@ -102,14 +105,19 @@ def _completeness(ig, table: pd.DataFrame, steps: int) -> dict:
     An object passes when ``|delta| <= 0.1 |f(x) - f(baseline)| + 0.02`` (logits): the absolute
     term keeps objects whose logit barely moves from the baseline from failing on round-off. Each
     object's flag (``ig_complete``) is kept, so a user can restrict any summary to passing objects.
+    ``table["ig_steps"]`` holds the path steps each object's adaptive attribution used.
     """
     gap = ig.attr.reshape(len(table), -1).sum(axis=1, dtype=np.float64) - ig.delta
     ok = np.abs(ig.delta) <= 0.1 * np.abs(gap) + 0.02
     table["ig_delta"], table["ig_logit_gap"], table["ig_complete"] = ig.delta, gap, ok
     if ok.mean() < 0.8:
         raise AgnbenchError(f"integrated gradients did not converge for {int((~ok).sum())} of {ok.size} objects with "
-                            f"{steps} steps (completeness delta above 10% of the logit change); raise explain.ig_steps")
-    return {"steps": steps, "fraction_complete": float(ok.mean()),
+                            f"up to {steps} steps (completeness delta above 10% of the logit change); raise "
+                            f"explain.ig_steps")
+    used = table["ig_steps"].to_numpy()
+    return {"steps": steps, "steps_used": {"min": int(used.min()), "median": float(np.median(used)),
+                                           "max": int(used.max()), "fraction_refined": float((used > used.min()).mean())},
+            "fraction_complete": float(ok.mean()),
             "median_relative_delta": float(np.median(np.abs(ig.delta) / np.maximum(np.abs(gap), 1e-3))),
             "max_abs_delta": float(np.abs(ig.delta).max())}
 
@@ -159,13 +167,24 @@ def _baseline(track: str, kind: str, x: torch.Tensor, data: TrackData, store: St
     return torch.from_numpy(np.ascontiguousarray(base, dtype=np.float32)), refs
 
 
-def _attribute(model, x, baseline, target, *, steps: int, scalars, references: bool):
-    """Integrated gradients against one baseline per object, or expected gradients over a reference set."""
-    from agnbench.interpretability import gradients as G
+def _attribute(model, x, baseline, target, *, ec, scalars, references: bool):
+    """Integrated gradients against one baseline per object, or expected gradients over a reference set.
 
-    if references:
-        return G.expected_gradients(model, x, baseline, target, steps=steps, scalars=scalars, check=False)
-    return G.integrated_gradients(model, x, baseline, target, steps=steps, scalars=scalars, check=False)
+    Adaptive steps (:func:`~agnbench.interpretability.adaptive_steps.refine_steps`): every object starts
+    at ``ec.ig_min_steps`` and is refined (doubling) up to ``ec.ig_steps`` while its completeness error
+    exceeds 5% of its logit change + 0.01. Returns the attribution and the (n,) steps each object used.
+    """
+    from agnbench.interpretability import gradients as G
+    from agnbench.interpretability.adaptive_steps import refine_steps
+
+    def attribute(rows: np.ndarray, steps: int):
+        idx = torch.from_numpy(rows)
+        sub = dict(steps=steps, scalars=None if scalars is None else scalars[idx], check=False)
+        if references:
+            return G.expected_gradients(model, x[idx], baseline, target[idx], **sub)
+        return G.integrated_gradients(model, x[idx], baseline[idx], target[idx], **sub)
+
+    return refine_steps(attribute, x.shape[0], min_steps=min(ec.ig_min_steps, ec.ig_steps), max_steps=ec.ig_steps)
 
 
 def _psf_pix(store: Store, ec) -> float:
@@ -217,7 +236,7 @@ def _randomised(model, meta: dict, tc, x, baseline, target, scalars, attr: np.nd
     fresh = build_model(meta["track"], tc, in_channels=arch["in_channels"], n_classes=arch["n_classes"],
                         n_scalars=arch.get("n_scalars", 0), seed=seed + 1).eval()
     m = min(64, x.shape[0])
-    rand = _attribute(fresh, x[:m], baseline if references else baseline[:m], target[:m], steps=ec.ig_steps,
+    rand, _ = _attribute(fresh, x[:m], baseline if references else baseline[:m], target[:m], ec=ec,
                       scalars=None if scalars is None else scalars[:m], references=references)
     moved = free[:m]  # elsewhere IG is zero for any model
     rho = [spearmanr(attr[i][moved[i]], rand.attr[i][moved[i]]).statistic if moved[i].sum() > 2 else np.nan
