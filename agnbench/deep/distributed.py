@@ -57,6 +57,8 @@ T = TypeVar("T")
 TIMEOUT_ENV = "AGNBENCH_DIST_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 1800.0
 _ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+#: How torch's gloo and NCCL report a lost or silent peer when not as a DistError (DDP's own collectives).
+_COMM_WORDS = ("gloo", "nccl", "processgroup", "connection reset", "connection closed", "timed out", "timeout")
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class Distributed:
     def _collective(self, what: str) -> Iterator[None]:
         try:
             yield
-        except (dist.DistError, RuntimeError) as exc:
+        except RuntimeError as exc:  # DistError is one
             raise self.lost(what, exc) from None
 
     def lost(self, what: str, exc: BaseException) -> AgnbenchError:
@@ -271,7 +273,7 @@ def distributed_session(device: torch.device) -> Iterator[Distributed]:
         raise AgnbenchError(f"{place.tag}: could not join the {backend} process group at "
                             f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} ({reason}); start "
                             "agnbench under torchrun, with --master_addr/--master_port reachable by every node") from None
-    restore = _on_sigterm(place)
+    restore, failing = _on_sigterm(place)
     root = logging.getLogger("agnbench")
     level = root.level
     if not place.is_main:
@@ -279,23 +281,35 @@ def distributed_session(device: torch.device) -> Iterator[Distributed]:
     log.info("%s: joined the %s process group (timeout %g s)", place.tag, backend, place.timeout_s)
     try:
         yield place
-    except dist.DistError as exc:  # a collective inside torch (DDP's gradient all-reduce) lost a peer
-        raise place.lost("training", exc) from None
+    except BaseException as exc:
+        failing()  # torchrun's SIGTERM to the survivors must not cut this process's one-line error short
+        if is_comm_error(exc):  # a collective inside torch (DDP's buffer broadcast, gradient all-reduce) lost a peer
+            raise place.lost("training", exc) from None
+        raise
+    else:
+        restore()
     finally:
         root.setLevel(level)
-        restore()
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
 
 
-def _on_sigterm(place: Distributed) -> Callable[[], None]:
-    """Make SIGTERM raise one clear error in the main thread; return the function that restores the old handler."""
+def is_comm_error(exc: BaseException) -> bool:
+    """True for the errors torch raises when a collective loses a peer or times out."""
+    return isinstance(exc, dist.DistError) or (
+        isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _COMM_WORDS))
+
+
+def _on_sigterm(place: Distributed) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Make the first SIGTERM raise one clear error in the main thread (later ones are ignored: the process is
+    already on its way out). Returns (restore the old handler, ignore SIGTERM from now on: the process is failing)."""
     if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+        return (lambda: None), (lambda: None)
 
     def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise AgnbenchError(f"{place.tag}: stopped by SIGTERM (torchrun stops the other processes when one fails; "
                             "see the first failing rank's message). The run directory is not marked complete")
 
     old = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, old)
+    return (lambda: signal.signal(signal.SIGTERM, old)), (lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
