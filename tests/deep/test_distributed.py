@@ -33,9 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ["spectra.width=8", "spectra.epochs=6", "spectra.patience=6", "spectra.threads=1"]
 #: |val AUC (2 processes) - val AUC (1 process)|. The two runs see the same objects, schedule and global batch
 #: but not the same shuffles, augmentations, dropout masks or batch-norm batches (each process normalises its
-#: half batch), so they differ as two seeds do. On this store's val split (~37 objects, 7 AGN: 210 AGN-SF pairs)
-#: the best val AUCs of seeds 0-2 with one process or two spread by up to 0.04 (measured); 0.08 is twice that.
-AUC_TOLERANCE = 0.08
+#: half batch), so they differ as two seeds do. Measured on this store (val: 37 objects, 7 AGN, so one AGN-SF
+#: pair is 1/210 = 0.005 of AUC) with this config, best val AUC for seeds 0, 1, 2: one process 0.929, 0.933,
+#: 0.933; two processes 0.910, 0.938, 0.924 (per-seed differences 0.019, 0.005, 0.010; largest spread of all
+#: six 0.029). The tolerance is twice that spread.
+AUC_TOLERANCE = 0.06
+#: Both runs must also learn: the six measured runs are all >= 0.91 (chance is 0.5).
+AUC_FLOOR = 0.85
 
 
 def _free_port() -> int:
@@ -88,7 +92,7 @@ def test_two_processes_write_one_complete_run_with_the_one_process_val_auc(small
     m1, m2 = (json.loads((r / "metrics.json").read_text()) for r in (one, run))
     assert m2["val"]["n"] == m1["val"]["n"] == int(((objects["split"] == "val") & (objects["label"] >= 0)).sum())
     auc1, auc2 = m1["model"]["best_val_score"], m2["model"]["best_val_score"]
-    assert auc2 > 0.75 and abs(auc2 - auc1) <= AUC_TOLERANCE, (auc1, auc2)
+    assert min(auc1, auc2) >= AUC_FLOOR and abs(auc2 - auc1) <= AUC_TOLERANCE, (auc1, auc2)
     # the same optimisation: same steps per epoch (global batch split over the processes), same schedule
     h1, h2 = pd.read_csv(one / "history.csv"), pd.read_csv(run / "history.csv")
     np.testing.assert_allclose(h2["lr"].to_numpy(), h1["lr"].to_numpy()[: len(h2)])
