@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from agnbench.config.core import load_config
 from agnbench.contracts.run_dir import is_complete, read_status
@@ -48,11 +49,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(store: Path, runs: Path, *extra: str, nproc: int = 2) -> list[str]:
-    sets = [a for kv in TINY for a in ("--set", kv)]
+def _torchrun(*args: str, nproc: int = 2) -> list[str]:
+    """``agnbench train spectra ARGS -q`` under torchrun with ``nproc`` CPU processes on a free local port."""
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
-            "127.0.0.1", "--master_port", str(_free_port()), "-m", "agnbench", "train", "spectra", "--data",
-            str(store), "--runs-dir", str(runs), "--name", "ddp", *sets, *extra, "-q"]
+            "127.0.0.1", "--master_port", str(_free_port()), "-m", "agnbench", "train", "spectra", *args, "-q"]
+
+
+def _train_args(store: Path, runs: Path) -> list[str]:
+    return ["--data", str(store), "--runs-dir", str(runs), "--name", "ddp", *(a for kv in TINY for a in ("--set", kv))]
 
 
 def _env() -> dict[str, str]:
@@ -73,15 +77,23 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 progress=False)
 
 
-def test_two_processes_write_one_complete_run_with_the_one_process_val_auc(small_store: Path, tmp_path: Path) -> None:
-    one = train_deep(load_config(overrides=TINY), track="spectra", data=small_store, runs_dir=tmp_path / "one",
-                     progress=False)
-    out = subprocess.run(_torchrun(small_store, tmp_path / "two"), capture_output=True, text=True, env=_env(),
-                         timeout=300)
+@pytest.fixture(scope="module")
+def two_process_run(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``agnbench train spectra`` (:data:`TINY`) under torchrun with 2 CPU processes: (runs dir, stdout)."""
+    runs = tmp_path_factory.mktemp("two")
+    out = subprocess.run(_torchrun(*_train_args(small_store, runs)), capture_output=True, text=True, env=_env(), timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    run = tmp_path / "two" / "ddp"
-    assert out.stdout.strip().splitlines() == [str(run)]  # rank 0 alone prints the run
-    assert [p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith(".")] == ["ddp"]
+    return runs, out.stdout
+
+
+def test_two_processes_write_one_complete_run_with_the_one_process_val_auc(
+        small_store: Path, two_process_run: tuple[Path, str], tmp_path: Path) -> None:
+    one = train_deep(load_config(overrides=TINY), track="spectra", data=small_store, runs_dir=tmp_path,
+                     progress=False)
+    runs, stdout = two_process_run
+    run = runs / "ddp"
+    assert stdout.strip().splitlines() == [str(run)]  # rank 0 alone prints the run
+    assert [p.name for p in runs.iterdir() if not p.name.startswith(".")] == ["ddp"]
     assert is_complete(run)
     objects = open_store(small_store).objects
     preds = pd.read_parquet(run / "predictions.parquet")
@@ -118,16 +130,17 @@ def _worker_pids(launcher: int) -> dict[int, int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the torchrun workers through /proc")
-def test_a_rank_that_dies_fails_the_run_with_one_clear_line(small_store: Path, tmp_path: Path) -> None:
-    """SIGKILL rank 1 after the first epoch (as the OOM killer would): rank 0 fails with one line, the run is
-    marked failed and holds no predictions. The balanced sampler is used here to exercise it under torchrun."""
-    cmd = _torchrun(small_store, tmp_path, "--set", "spectra.epochs=200", "--set", "spectra.patience=200",
-                    "--set", "spectra.sampler=balanced")
+def test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly(
+        small_store: Path, two_process_run: tuple[Path, str], tmp_path: Path) -> None:
+    """SIGKILL rank 1 after the first epoch's checkpoint (as the OOM killer would): rank 0 fails with one line,
+    the run is marked failed and holds no predictions; ``--resume`` under torchrun then ends with exactly the
+    weights of the uninterrupted 2-process run."""
+    cmd = _torchrun(*_train_args(small_store, tmp_path))
     with open(tmp_path / "stderr", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=_env())
         run = tmp_path / "ddp"
         deadline = time.monotonic() + 120
-        while not (run / "history.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not (run / "checkpoint_last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         workers = _worker_pids(proc.pid)
         assert proc.poll() is None and set(workers) == {0, 1}, (tmp_path / "stderr").read_text()[-3000:]
@@ -139,12 +152,16 @@ def test_a_rank_that_dies_fails_the_run_with_one_clear_line(small_store: Path, t
     assert len(lines) == 1, stderr[-3000:]
     assert "not marked complete" in lines[0]
     assert read_status(run) == "failed" and not (run / "predictions.parquet").exists()
+    out = subprocess.run(_torchrun("--resume", str(run)), capture_output=True, text=True, env=_env(), timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == str(run), out.stderr[-3000:]
+    assert is_complete(run)
+    full = two_process_run[0] / "ddp"
+    resumed, uninterrupted = (torch.load(r / "model.pt", weights_only=True) for r in (run, full))
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
 def test_cuda_requested_without_a_gpu_is_one_clear_line(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """The device is checked before anything else (the store is not even opened), alone and under torchrun."""
-    import torch
-
     from agnbench.cli.main import main
 
     if torch.cuda.is_available():
