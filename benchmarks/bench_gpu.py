@@ -115,7 +115,8 @@ def _measure(track: str, precision: str, *, cfg, steps: int, image_size: int,
     eval_rate = n_eval * xe.shape[0] / (time.perf_counter() - start)
     epoch_s = N_GALAXIES / train_rate
     shape = f"{x.shape[1]}x{length}" if track == "spectra" else f"{x.shape[1]}x{image_size}x{image_size}"
-    return {"track": track, "input": shape, "precision": f"{precision} ({str(amp).replace('torch.', '') if amp else 'fp32'})",
+    dtype = str(amp).replace("torch.", "") if amp else "fp32"
+    return {"track": track, "input": shape, "precision": f"{precision} ({dtype})",
             "batch": bs, "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
             "train_per_s": round(train_rate, 1), "eval_per_s": round(eval_rate, 1), "tta_views": 8 if tc.tta and
             x.ndim == 4 else 1, "peak_gpu_gib": round(peak, 2), "epoch_200k_min": round(epoch_s / 60, 2),

@@ -77,7 +77,7 @@ def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help=f"fine-tune from a run directory or state_dict (frozen backbone for {track}.freeze_epochs)")
     add_common(p)
-    p.set_defaults(func=run_train_deep, track_name=track)
+    p.set_defaults(func=run_train_deep, track_name=track, torchrun_ok=True)
 
 
 def run_train_catalog(args: argparse.Namespace) -> Path:

@@ -84,6 +84,11 @@ class Distributed:
     def tag(self) -> str:
         return f"torchrun rank {self.rank} of {self.world_size}"
 
+    def describe(self) -> dict[str, Any]:
+        """``env.json``'s ``distributed`` entry of a torchrun run (processes, backend, timeout)."""
+        return {"world_size": self.world_size, "backend": dist.get_backend() if dist.is_initialized() else None,
+                "timeout_s": self.timeout_s, "launcher": "torchrun"}
+
     # -- set-up ------------------------------------------------------------------------------------------
     def device(self, device: torch.device) -> torch.device:
         """The device of this process: ``cuda:LOCAL_RANK`` under torchrun on GPUs, else ``device``."""
@@ -272,7 +277,8 @@ def distributed_session(device: torch.device) -> Iterator[Distributed]:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise AgnbenchError(f"{place.tag}: could not join the {backend} process group at "
                             f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} ({reason}); start "
-                            "agnbench under torchrun, with --master_addr/--master_port reachable by every node") from None
+                            "agnbench under torchrun, with --master_addr/--master_port reachable by every node"
+                            ) from None
     restore, failing = _on_sigterm(place)
     root = logging.getLogger("agnbench")
     level = root.level

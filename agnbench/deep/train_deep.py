@@ -160,7 +160,8 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
         if main:
             write_status(run_dir, RUNNING)
     if main:
-        atomic_write_json(run_dir / files.ENV, capture_env(device=str(device)))
+        env = capture_env(device=str(device))
+        atomic_write_json(run_dir / files.ENV, {**env, "distributed": ddp.describe()} if ddp.enabled else env)
     log.info("run %s: %s on %d train / %d val objects (%s, %s)", run_dir.name, MODEL_NAMES[track],
              tdata.indices("train").size, tdata.indices("val").size, device, rt.amp_dtype or "fp32")
     try:

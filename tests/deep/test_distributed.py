@@ -7,6 +7,7 @@ same val ROC-AUC within :data:`AUC_TOLERANCE`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,7 +82,8 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def two_process_run(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """``agnbench train spectra`` (:data:`TINY`) under torchrun with 2 CPU processes: (runs dir, stdout)."""
     runs = tmp_path_factory.mktemp("two")
-    out = subprocess.run(_torchrun(*_train_args(small_store, runs)), capture_output=True, text=True, env=_env(), timeout=300)
+    out = subprocess.run(_torchrun(*_train_args(small_store, runs)), capture_output=True, text=True, env=_env(),
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return runs, out.stdout
 
@@ -95,6 +97,9 @@ def test_two_processes_write_one_complete_run_with_the_one_process_val_auc(
     assert stdout.strip().splitlines() == [str(run)]  # rank 0 alone prints the run
     assert [p.name for p in runs.iterdir() if not p.name.startswith(".")] == ["ddp"]
     assert is_complete(run)
+    env1, env2 = (json.loads((r / "env.json").read_text()) for r in (one, run))
+    assert "distributed" not in env1 and env2["distributed"]["world_size"] == 2
+    assert env2["distributed"]["backend"] == "gloo"
     objects = open_store(small_store).objects
     preds = pd.read_parquet(run / "predictions.parquet")
     for split in ("val", "test", "ood"):  # every object of the split once: no padded duplicates, none missing
@@ -160,7 +165,41 @@ def test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly(
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
-def test_cuda_requested_without_a_gpu_is_one_clear_line(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the torchrun workers through /proc")
+def test_a_rank_that_hangs_fails_the_others_within_the_timeout(small_store: Path, tmp_path: Path) -> None:
+    """SIGSTOP rank 1 (a hung process keeps its sockets open): rank 0 gives up after AGNBENCH_DIST_TIMEOUT_S."""
+    cmd = _torchrun(*_train_args(small_store, tmp_path))
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**_env(), "AGNBENCH_DIST_TIMEOUT_S": "4"})
+        run = tmp_path / "ddp"
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoint_last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _worker_pids(proc.pid)
+        assert proc.poll() is None and set(workers) == {0, 1}, (tmp_path / "stderr").read_text()[-3000:]
+        os.kill(workers[1], signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            while Path(f"/proc/{workers[0]}").exists() and time.monotonic() - stopped < 60:
+                status = Path(f"/proc/{workers[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if status == "Z":  # exited, not yet reaped by torchrun
+                    break
+                time.sleep(0.1)
+            waited = time.monotonic() - stopped
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(workers[1], signal.SIGKILL)
+        assert proc.wait(timeout=120) != 0
+    stderr = (tmp_path / "stderr").read_text()
+    lines = [line for line in stderr.splitlines() if "agnbench train: error: torchrun rank 0 of 2" in line]
+    assert len(lines) == 1 and "did not answer within 4 s" in lines[0], stderr[-3000:]
+    assert waited < 30  # the 4 s timeout, plus the rest of the epoch and the exit
+    assert read_status(run) == "failed"
+
+
+def test_cuda_requested_without_a_gpu_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The device is checked before anything else (the store is not even opened), alone and under torchrun."""
     from agnbench.cli.main import main
 
@@ -176,6 +215,8 @@ def test_cuda_requested_without_a_gpu_is_one_clear_line(tmp_path: Path, capsys, 
             f"agnbench train: error: device=cuda was requested but this torch ({torch.__version__}) sees no cuda "
             "device; use --device cpu or auto"]
     assert not list(tmp_path.iterdir())  # no run directory was started
+    assert main(["train", "catalog", "--data", str(tmp_path / "store"), "-q"]) == 1  # would train WORLD_SIZE times
+    assert "WORLD_SIZE=2: under torchrun only 'agnbench train spectra|images'" in capsys.readouterr().err
 
 
 # -- the sharding, without processes -----------------------------------------------------------------------
