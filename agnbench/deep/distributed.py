@@ -82,6 +82,7 @@ class Distributed:
 
     @property
     def tag(self) -> str:
+        """``torchrun rank R of N``: how this process names itself in errors."""
         return f"torchrun rank {self.rank} of {self.world_size}"
 
     def describe(self) -> dict[str, Any]:
@@ -256,7 +257,8 @@ def distributed_session(device: torch.device) -> Iterator[Distributed]:
     NCCL for CUDA, gloo for the CPU, with the finite timeout of :data:`TIMEOUT_ENV`. Re-entrant: inside a
     joined group it yields the same place and leaves the group to the outer session. While joined, SIGTERM
     (torchrun stopping the survivors when a process died) raises one clear :class:`AgnbenchError`, and only
-    rank 0 logs below warnings.
+    rank 0 logs below warnings. Once a process fails it ignores further SIGTERMs (it is already exiting, and
+    its one-line error must not be cut short); a collective error from inside torch becomes one line too.
     """
     place = from_env()
     if not place.enabled or dist.is_initialized():
