@@ -47,6 +47,9 @@ SLOW_TESTS = (
     "tests/deep/test_pathological_spectrum.py",
     "tests/reliability/test_run_stale.py",
     "tests/bootstrap/test_seed_combined.py::test_report_leads_with_the_seed_groups",
+    "tests/deep/test_distributed.py::test_two_processes_write_one_complete_run_with_the_one_process_val_auc",
+    "tests/deep/test_distributed.py::test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly",
+    "tests/deep/test_distributed.py::test_a_rank_that_hangs_fails_the_others_within_the_timeout",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

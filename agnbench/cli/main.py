@@ -13,6 +13,7 @@ is in :mod:`.common`. None of them imports this module, so the package has no im
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,12 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_under_torchrun(args: argparse.Namespace) -> None:
+    """Only ``train spectra|images`` runs as several torchrun processes; any other command would run N times."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world not in ("", "1") and not getattr(args, "torchrun_ok", False):
+        raise AgnbenchError(f"WORLD_SIZE={world}: under torchrun only 'agnbench train spectra|images' runs as several "
+                            "processes (docs/scale.md); run this command as one process, without torchrun")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agnbench`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     setup_logging(quiet=args.quiet, verbose=args.verbose)
     func: Callable[[argparse.Namespace], Path | None] = args.func
     try:
+        _refuse_under_torchrun(args)
         result = func(args)
     except AgnbenchError as exc:
         print(f"agnbench {args.command}: error: {exc}", file=sys.stderr)

@@ -77,7 +77,7 @@ def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help=f"fine-tune from a run directory or state_dict (frozen backbone for {track}.freeze_epochs)")
     add_common(p)
-    p.set_defaults(func=run_train_deep, track_name=track)
+    p.set_defaults(func=run_train_deep, track_name=track, torchrun_ok=True)
 
 
 def run_train_catalog(args: argparse.Namespace) -> Path:
@@ -93,8 +93,9 @@ def run_train_catalog(args: argparse.Namespace) -> Path:
     return runs[-1]
 
 
-def run_train_deep(args: argparse.Namespace) -> Path:
-    """Run ``agnbench train spectra|images``; print every run but the last, return the last."""
+def run_train_deep(args: argparse.Namespace) -> Path | None:
+    """Run ``agnbench train spectra|images``; print every run but the last, return the last (rank 0 under torchrun)."""
+    from agnbench.deep.distributed import from_env
     from agnbench.deep.train_deep import train_deep_seeds
 
     t = args.track_name
@@ -106,6 +107,8 @@ def run_train_deep(args: argparse.Namespace) -> Path:
     runs = train_deep_seeds(cfg, track=t, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs),
                             seeds=parse_seeds(args, cfg), name=args.name, resume=args.resume, init_from=args.init_from,
                             progress=not args.quiet)
+    if not from_env().is_main:  # under torchrun rank 0 alone prints the runs
+        return None
     for run in runs[:-1]:
         print(run)
     return runs[-1]

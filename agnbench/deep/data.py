@@ -226,23 +226,33 @@ class TrackData:
 
 
 class EpochBatches(torch.utils.data.Dataset):
-    """Item ``k`` = batch ``k`` of an epoch: (x, scalars or empty tensor, y), augmented with its own generator."""
+    """Item ``k`` = batch ``k`` of an epoch: (x, scalars or empty tensor, y), augmented with its own generator.
 
-    def __init__(self, data: TrackData, plan: list[np.ndarray], *, epoch: int, augment_inputs: bool) -> None:
+    The generator of batch ``k`` is keyed by (seed, epoch, ``k * stride + first``); under torchrun each process
+    passes ``first=rank, stride=world_size`` so no two processes draw the same augmentations.
+    """
+
+    def __init__(self, data: TrackData, plan: list[np.ndarray], *, epoch: int, augment_inputs: bool, first: int = 0,
+                 stride: int = 1) -> None:
         self.data, self.plan, self.epoch, self.augment_inputs = data, plan, epoch, augment_inputs
+        self.first, self.stride = first, stride
 
     def __len__(self) -> int:
         return len(self.plan)
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        gen = torch_generator(self.data.seed, "deep", "augment", self.epoch, k) if self.augment_inputs else None
+        key = k * self.stride + self.first
+        gen = torch_generator(self.data.seed, "deep", "augment", self.epoch, key) if self.augment_inputs else None
         x, scalars = self.data.inputs(self.plan[k], generator=gen)
         y = torch.from_numpy(self.data.labels(self.plan[k]))
         return x, (torch.empty(0) if scalars is None else scalars), y
 
 
-def batch_loader(dataset: torch.utils.data.Dataset, *, workers: int, seed: int):
+def batch_loader(dataset: torch.utils.data.Dataset, *, workers: int, seed: int, pin_memory: bool = False):
     """Iterate over a batch dataset, in the main process (workers=0) or with prefetching workers.
+
+    ``pin_memory`` (training on CUDA): the workers' batches are copied to page-locked memory so the
+    copies to the GPU overlap compute (with workers=0 batches are used as they are).
 
     The DataLoader gets its own seeded generator: without one it would draw its workers' base seed
     from the global torch RNG and so shift the trainer's dropout masks (results would then depend
@@ -252,5 +262,6 @@ def batch_loader(dataset: torch.utils.data.Dataset, *, workers: int, seed: int):
         return (dataset[k] for k in range(len(dataset)))
     return torch.utils.data.DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
                                        worker_init_fn=make_worker_init_fn(seed), prefetch_factor=4,
-                                       persistent_workers=False, generator=torch_generator(seed, "deep", "loader"))
+                                       persistent_workers=False, pin_memory=pin_memory,
+                                       generator=torch_generator(seed, "deep", "loader"))
 

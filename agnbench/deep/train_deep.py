@@ -11,6 +11,7 @@ val, predictions, metrics, model card, status). The test split is used only for 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,6 +33,7 @@ from agnbench.deep.apply_deep import input_signature
 from agnbench.deep.data import TRACKS, TrackData
 from agnbench.deep.deep_card import deep_model_card
 from agnbench.deep.device import resolve_device, resolve_precision, set_threads
+from agnbench.deep.distributed import Distributed, distributed_session
 from agnbench.deep.networks import architecture, build_model, load_init
 from agnbench.deep.optim import class_weights
 from agnbench.deep.trainer import BEST, LAST, LoopState, Runtime, load_torch, predict_proba, save_torch, train_loop
@@ -51,12 +53,18 @@ INTERRUPTED = "interrupted"
 
 def train_deep_seeds(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, seeds: list[int],
                      name: str | None = None, **kwargs) -> list[Path]:
-    """One run per seed (``--seeds 0,1,2``); names get a ``-s<seed>`` suffix when ``name`` is given."""
+    """One run per seed (``--seeds 0,1,2``); names get a ``-s<seed>`` suffix when ``name`` is given.
+
+    Under torchrun the process group is joined once for all the seeds.
+    """
+    if track not in TRACKS:
+        raise AgnbenchError(f"unknown deep track {track!r}: use spectra or images")
     runs = []
-    for seed in seeds:
-        run_name = f"{name}-s{seed}" if name and len(seeds) > 1 else name
-        runs.append(train_deep(replace(cfg, seed=seed), track=track, data=data, runs_dir=runs_dir, name=run_name,
-                               **kwargs))
+    with distributed_session(resolve_device(getattr(cfg, track).device)):
+        for seed in seeds:
+            run_name = f"{name}-s{seed}" if name and len(seeds) > 1 else name
+            runs.append(train_deep(replace(cfg, seed=seed), track=track, data=data, runs_dir=runs_dir, name=run_name,
+                                   **kwargs))
     return runs
 
 
@@ -78,6 +86,9 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
         ``freeze_epochs``).
     on_epoch_end : callable, optional
         Called with the loop state after each epoch's checkpoint (tests interrupt runs with it).
+
+    Under ``torchrun`` (several processes) every process trains its share and rank 0 alone writes the
+    run directory (:mod:`agnbench.deep.distributed`); every process returns its path.
     """
     if track not in TRACKS:
         raise AgnbenchError(f"unknown deep track {track!r}: use spectra or images")
@@ -88,39 +99,56 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
             raise AgnbenchError("give the dataset store with --data")
         run_dir = None
     tc = getattr(cfg, track)
+    with distributed_session(resolve_device(tc.device)) as ddp:
+        return _train_deep(cfg, tc, ddp, track=track, data=data, runs_dir=runs_dir, name=name, run_dir=run_dir,
+                           init_from=init_from, progress=progress, on_epoch_end=on_epoch_end)
+
+
+def _train_deep(cfg: Config, tc, ddp: Distributed, *, track: str, data: Path, runs_dir: Path, name: str | None,
+                run_dir: Path | None, init_from: Path | None, progress: bool,
+                on_epoch_end: Callable[[LoopState], None] | None) -> Path:
+    """:func:`train_deep` once the store, config and (under torchrun) this process's place are known."""
     store = open_store(data)
     tdata = TrackData(track, store, tc, cfg.seed)
     n_classes = len(store.classes)
     check_splits(tdata.labels(tdata.indices("train")), tdata.labels(tdata.indices("val")), classes=store.classes,
                  track=track, inputs_required=True)
     check_decision_rule(tc.threshold, n_classes=n_classes, section=track)
-    device = resolve_device(tc.device)
+    ddp.check_batch_size(tc.batch_size, section=track)
+    device = ddp.device(resolve_device(tc.device))
     rt = Runtime(device=device, amp_dtype=resolve_precision(tc.precision, device),
                  channels_last=bool(getattr(tc, "channels_last", False)) and device.type in ("cuda", "cpu"),
-                 workers=tc.workers, progress=progress)
+                 workers=tc.workers, progress=progress and ddp.is_main)
     set_threads(tc.threads)
     model = build_model(track, tc, in_channels=tdata.n_channels, n_classes=n_classes, n_scalars=tdata.n_scalars,
                         seed=cfg.seed)
     fresh = run_dir is None
     if fresh:
-        run_dir = create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed, name=name)
-    with output_lock(run_dir):  # no second command resumes (or moves aside) this run while it trains
+        run_dir = ddp.on_main(lambda: create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed,
+                                                     name=name), "creating the run directory")
+    # no second command resumes (or moves aside) this run while it trains; rank 0 holds the lock for the group
+    with output_lock(run_dir) if ddp.is_main else contextlib.nullcontext():
         return _train_in(run_dir, fresh=fresh, cfg=cfg, track=track, store=store, tdata=tdata, model=model,
-                         n_classes=n_classes, device=device, rt=rt, init_from=init_from, on_epoch_end=on_epoch_end)
+                         n_classes=n_classes, device=device, rt=rt, init_from=init_from, on_epoch_end=on_epoch_end,
+                         ddp=ddp)
 
 
 def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tdata: TrackData, model, n_classes: int,
-              device, rt: Runtime, init_from: Path | None, on_epoch_end: Callable[[LoopState], None] | None) -> Path:
-    """Train (or resume) in ``run_dir``, whose lock the caller holds."""
+              device, rt: Runtime, init_from: Path | None, on_epoch_end: Callable[[LoopState], None] | None,
+              ddp: Distributed) -> Path:
+    """Train (or resume) in ``run_dir``, whose lock the caller holds; only rank 0 writes (under torchrun)."""
     tc = getattr(cfg, track)
     checkpoint = None
+    main = ddp.is_main
     if fresh:
-        write_status(run_dir, RUNNING)
-        dump_config(cfg, config_path(run_dir))
-        write_data_record(run_dir, store.fingerprint())
+        if main:
+            write_status(run_dir, RUNNING)
+            dump_config(cfg, config_path(run_dir))
+            write_data_record(run_dir, store.fingerprint())
         init = load_init(model, init_from) if init_from is not None else None
         meta = _model_meta(track, tc, tdata, n_classes, init, model)
-        write_model_meta(run_dir, meta)
+        if main:
+            write_model_meta(run_dir, meta)
     else:
         meta = _read_resume_meta(run_dir)
         if (run_dir / LAST).exists():
@@ -129,8 +157,11 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
             log.info("resuming %s after epoch %d", run_dir.name, checkpoint["loop"]["epoch"])
         elif meta.get("init"):
             load_init(model, Path(meta["init"]["path"]))
-        write_status(run_dir, RUNNING)
-    atomic_write_json(run_dir / files.ENV, capture_env(device=str(device)))
+        if main:
+            write_status(run_dir, RUNNING)
+    if main:
+        env = capture_env(device=str(device))
+        atomic_write_json(run_dir / files.ENV, {**env, "distributed": ddp.describe()} if ddp.enabled else env)
     log.info("run %s: %s on %d train / %d val objects (%s, %s)", run_dir.name, MODEL_NAMES[track],
              tdata.indices("train").size, tdata.indices("val").size, device, rt.amp_dtype or "fp32")
     try:
@@ -138,31 +169,40 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
         weights = class_weights(y_train, n_classes, mode=tc.class_weight)
         state = train_loop(model, tdata, tc, run_dir=run_dir, rt=rt, weights=weights,
                            freeze_epochs=tc.freeze_epochs if meta.get("init") else 0, checkpoint=checkpoint,
-                           on_epoch_end=on_epoch_end)
-        model.load_state_dict(load_torch(run_dir / BEST, device))
-        save_torch(model.state_dict(), run_dir / WEIGHTS)
-        _predict_and_finish(model, tdata, tc, rt, run_dir, cfg.seed, y_train, state, meta)
+                           on_epoch_end=on_epoch_end, ddp=ddp)
+        if main:
+            model.load_state_dict(load_torch(run_dir / BEST, device))
+            save_torch(model.state_dict(), run_dir / WEIGHTS)
+        ddp.sync_state(model)
+        _predict_and_finish(model, tdata, tc, rt, run_dir, cfg.seed, y_train, state, meta, ddp=ddp)
+        ddp.barrier("waiting for rank 0 to finish the run directory")
     except KeyboardInterrupt:
-        write_status(run_dir, INTERRUPTED, error=f"interrupted; resume with --resume {run_dir}")
+        if main:
+            write_status(run_dir, INTERRUPTED, error=f"interrupted; resume with --resume {run_dir}")
         raise
     except BaseException as exc:
-        write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
+        if main:
+            write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     return run_dir
 
 
 def _predict_and_finish(model, tdata: TrackData, tc, rt: Runtime, run_dir: Path, seed: int, y_train: np.ndarray,
-                        state: LoopState, meta: dict) -> dict:
+                        state: LoopState, meta: dict, *, ddp: Distributed) -> dict | None:
     """Predict val, test and ood with the best weights; the shared protocol calibrates, scores and finishes the run.
 
     ``model_meta.json`` gains the best epoch and the weight files first; :func:`finish_run` then writes
     calibration, predictions, metrics, the model card and the ``complete`` status. Returns the metrics.
+    Under torchrun every process predicts its share; rank 0 alone finishes the run (the others get None).
     """
     store = tdata.store
     parts = [tdata.indices(s) for s in PREDICTION_SPLITS]
     pos = np.concatenate(parts)
-    proba = np.concatenate([predict_proba(model, tdata, p, rt=rt, batch_size=tc.eval_batch_size, tta=tc.tta)
-                            for p in parts])
+    proba = np.concatenate([
+        ddp.map_positions(lambda q: predict_proba(model, tdata, q, rt=rt, batch_size=tc.eval_batch_size, tta=tc.tta), p)
+        for p in parts])
+    if not ddp.is_main:
+        return None
     meta = {**meta, "best_epoch": state.best_epoch + 1, "files": {"model": WEIGHTS, "best": BEST, "last": LAST}}
     write_model_meta(run_dir, meta)
     objects = store.objects

@@ -29,10 +29,10 @@ from agnbench.contracts.run_dir import history_path
 from agnbench.deep.augment import N_DIHEDRAL, dihedral
 from agnbench.deep.data import EpochBatches, TrackData, batch_loader
 from agnbench.deep.device import autocast
+from agnbench.deep.distributed import Distributed
 from agnbench.errors import AgnbenchError
 from agnbench.deep.optim import classification_loss, lr_at, make_optimizer, set_lr
 from agnbench.fileio import atomic_write_bytes, atomic_write_text
-from agnbench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 LAST, BEST = "checkpoint_last.pt", "model_best.pt"
@@ -148,7 +148,7 @@ def _set_frozen(model: nn.Module, frozen: bool) -> None:
 
 def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_dir: Path, rt: Runtime,
                weights: torch.Tensor | None, freeze_epochs: int = 0, checkpoint: dict | None = None,
-               on_epoch_end: Callable[[LoopState], None] | None = None) -> LoopState:
+               on_epoch_end: Callable[[LoopState], None] | None = None, ddp: Distributed | None = None) -> LoopState:
     """Train ``model`` until ``cfg.epochs`` or early stopping; return the final loop state.
 
     Writes after every epoch: ``history.csv``, ``model_best.pt`` (when val improves) and
@@ -156,17 +156,22 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
     ``model`` and pass the whole ``checkpoint``: optimiser, scaler and loop state continue.
     ``freeze_epochs`` (fine-tuning from ``--init-from``): the first epochs train the head only.
     ``on_epoch_end`` is called after each epoch's checkpoint is written.
+    ``ddp``: this process's place under torchrun (:mod:`agnbench.deep.distributed`): the model trains
+    wrapped in DistributedDataParallel on this process's share of each epoch; val predictions are gathered
+    from all processes and only rank 0 writes files.
     """
     state = LoopState() if checkpoint is None else loop_state_from(checkpoint)
+    ddp = ddp or Distributed()
     model.to(rt.device)
     if rt.channels_last:
         model.to(memory_format=torch.channels_last)
+    net = ddp.wrap(model, rt.device, find_unused=freeze_epochs > 0)  # the training forward; `model` otherwise
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.amp_dtype == torch.float16)
     if checkpoint is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
         scaler.load_state_dict(checkpoint["scaler"])
-    steps_per_epoch = len(data.epoch_plan(0))
+    steps_per_epoch = len(ddp.epoch_plan(data, 0))
     total = cfg.epochs * steps_per_epoch
     warmup = int(round(min(cfg.warmup_epochs, cfg.epochs / 2) * steps_per_epoch))
     val = data.indices("val")
@@ -177,18 +182,20 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
         t0 = time.perf_counter()
         model.train()
         _set_frozen(model, epoch < freeze_epochs)
-        batches = EpochBatches(data, data.epoch_plan(epoch), epoch=epoch, augment_inputs=cfg.augment)
+        batches = EpochBatches(data, ddp.epoch_plan(data, epoch), epoch=epoch, augment_inputs=cfg.augment,
+                               **ddp.batch_keys())
         losses, seen = [], 0
         bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=True,
                    disable=not rt.progress)
         devices = [rt.device.index or 0] if rt.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(derive_seed(data.seed, "deep", "dropout", epoch))
-            for x, scalars, y in batch_loader(batches, workers=rt.workers, seed=data.seed):
+            torch.manual_seed(ddp.dropout_seed(data.seed, epoch))
+            for x, scalars, y in batch_loader(batches, workers=rt.workers, seed=data.seed,
+                                              pin_memory=rt.device.type == "cuda"):
                 set_lr(optimizer, lr_at(state.step, peak=cfg.lr, warmup_steps=warmup, total_steps=total))
                 x, y = _to_device(x, rt), y.to(rt.device, non_blocking=True)
                 with autocast(rt.device, rt.amp_dtype):
-                    logits = _forward(model, x, scalars.to(rt.device) if scalars.numel() else None)
+                    logits = _forward(net, x, scalars.to(rt.device) if scalars.numel() else None)
                 loss = classification_loss(logits, y, weight=weights, kind=cfg.loss, gamma=cfg.focal_gamma,
                                            smoothing=cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
@@ -201,31 +208,36 @@ def train_loop(model: nn.Module, data: TrackData, cfg: DeepTrainConfig, *, run_d
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses):.4f}", rate=f"{seen / (time.perf_counter() - t0):.0f}/s")
         train_seconds = time.perf_counter() - t0
-        proba = predict_proba(model, data, val, rt=rt, batch_size=cfg.eval_batch_size)
+        train_loss, seen = ddp.mean(float(np.mean(losses))), seen * ddp.world_size
+        ddp.sync_buffers(model)
+        proba = ddp.map_positions(lambda pos: predict_proba(model, data, pos, rt=rt, batch_size=cfg.eval_batch_size),
+                                  val)
         score = val_score(y_val, proba)
         val_loss = float(-np.mean(np.log(np.clip(proba[np.arange(y_val.size), y_val], 1e-12, 1))))
         metric = "auc" if proba.shape[1] == 2 else "macro_f1"
-        bar.set_postfix(loss=f"{np.mean(losses):.4f}", **{f"val_{metric}": f"{score:.4f}"},
+        bar.set_postfix(loss=f"{train_loss:.4f}", **{f"val_{metric}": f"{score:.4f}"},
                         rate=f"{seen / train_seconds:.0f}/s")
         bar.close()
         improved = score > state.best_score
         if improved:
             state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
-            save_torch(model.state_dict(), run_dir / BEST)
+            if ddp.is_main:
+                save_torch(model.state_dict(), run_dir / BEST)
         else:
             state.bad_epochs += 1
         state.history.append({
-            "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": float(np.mean(losses)),
+            "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_loss,
             "val_loss": val_loss, "val_score": score, "val_accuracy": float(np.mean(proba.argmax(1) == y_val)),
             "frozen_backbone": epoch < freeze_epochs, "train_samples_per_s": seen / train_seconds,
             "seconds": time.perf_counter() - t0, "best": improved})
         state.epoch += 1
         state.stopped_early = state.bad_epochs >= cfg.patience
-        atomic_write_text(history_path(run_dir), pd.DataFrame(state.history).to_csv(index=False))
-        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                    "loop": asdict(state)}, run_dir / LAST)
+        if ddp.is_main:
+            atomic_write_text(history_path(run_dir), pd.DataFrame(state.history).to_csv(index=False))
+            save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scaler": scaler.state_dict(), "loop": asdict(state)}, run_dir / LAST)
         log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val %s %.4f%s, %.0f samples/s", epoch + 1, cfg.epochs,
-                 np.mean(losses), val_loss, metric, score, " (best)" if improved else "", seen / train_seconds)
+                 train_loss, val_loss, metric, score, " (best)" if improved else "", seen / train_seconds)
         if on_epoch_end is not None:
             on_epoch_end(state)
     if state.stopped_early:
