@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -61,69 +63,104 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(directory)`` once per test run, also across pytest-xdist workers; returns the directory.
+
+    With ``pytest -n N`` every worker runs the session fixtures itself; the expensive ones (the mock
+    survey, its stores, the trained runs) are built by the first worker that needs them, under a file
+    lock in the run's shared base temporary directory, and the others wait and reuse the result. A
+    ``.done`` marker is written last, so a build that failed is retried, never half-reused.
+    """
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # pytest-xdist: every worker's basetemp is a child of one run directory
+    target = base / f"shared-{name}"
+    with FileLock(str(target) + ".lock"):
+        if not (target / ".done").exists():
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            build(target)
+            (target / ".done").touch()
+    return target
+
+
 @pytest.fixture(scope="session")
 def mock_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2,000-galaxy mock survey with 48x48 cutouts (seed 3), written once per session."""
+    """A 2,000-galaxy mock survey with 48x48 cutouts (seed 3), written once per test run."""
     from agnbench.data_prep.mock.simulate import simulate
 
     cfg = load_config(overrides=["seed=3", "simulate.n=2000", "simulate.image_size=48"])
-    return simulate(cfg, tmp_path_factory.mktemp("mock") / "survey", progress=False)
+    return shared_once(tmp_path_factory, "mock", lambda d: simulate(cfg, d / "survey", progress=False)) / "survey"
+
+
+def _store(tmp_path_factory: pytest.TempPathFactory, survey: Path, name: str, overrides: list[str]) -> Path:
+    from agnbench.data_prep.ingest.store import prep
+
+    cfg = load_config(overrides=overrides)
+    return shared_once(tmp_path_factory, f"store-{name}",
+                       lambda d: prep(cfg, source="mpajhu", raw=survey, out=d / name, progress=False)) / name
 
 
 @pytest.fixture(scope="session")
 def mock_store(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The dataset store of :func:`mock_survey` (48x48 cutouts), built once per session."""
-    from agnbench.data_prep.ingest.store import prep
-
-    cfg = load_config(overrides=["prep.image_size=48"])
-    return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "mock", progress=False)
+    """The dataset store of :func:`mock_survey` (48x48 cutouts), built once per test run."""
+    return _store(tmp_path_factory, mock_survey, "mock", ["prep.image_size=48"])
 
 
 @pytest.fixture(scope="session")
 def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same store with the BPT lines blanked in the spectra (``prep.mask_lines``: continuum-only)."""
-    from agnbench.data_prep.ingest.store import prep
+    return _store(tmp_path_factory, mock_survey, "masked", ["prep.image_size=48", "prep.mask_lines=true"])
 
-    cfg = load_config(overrides=["prep.image_size=48", "prep.mask_lines=true"])
-    return prep(cfg, source="mpajhu", raw=mock_survey, out=tmp_path_factory.mktemp("store") / "masked",
-                progress=False)
+
+#: the runs of :func:`trained_runs`: name -> (track, store fixture, config overrides)
+TRAINED = {
+    "catalog": ("catalog", "mock", []),
+    "spectra": ("spectra", "mock", ["spectra.epochs=12", "spectra.patience=4"]),
+    "masked": ("spectra", "masked", ["spectra.epochs=12", "spectra.patience=4"]),
+    "images": ("images", "mock", ["images.epochs=10", "images.patience=4"]),
+}
 
 
 @pytest.fixture(scope="session")
 def trained_runs(mock_store: Path, mock_store_masked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Runs trained once per session on the mock store: xgboost (photometry), the spectra track on the full and
+    """Runs trained once per test run on the mock store: xgboost (photometry), the spectra track on the full and
     on the line-masked store, and the images track (short schedules; the science tests state their margins)."""
     from agnbench.baselines.train_catalog import train_catalog
     from agnbench.deep.train_deep import train_deep
 
-    out = tmp_path_factory.mktemp("trained")
-    spectra = load_config(overrides=["spectra.epochs=12", "spectra.patience=4"])
-    images = load_config(overrides=["images.epochs=10", "images.patience=4"])
-    return {
-        "catalog": train_catalog(load_config(), data=mock_store, runs_dir=out, name="catalog"),
-        "spectra": train_deep(spectra, track="spectra", data=mock_store, runs_dir=out, name="spectra", progress=False),
-        "masked": train_deep(spectra, track="spectra", data=mock_store_masked, runs_dir=out, name="masked",
-                             progress=False),
-        "images": train_deep(images, track="images", data=mock_store, runs_dir=out, name="images", progress=False),
-    }
+    stores = {"mock": mock_store, "masked": mock_store_masked}
+
+    def build(out: Path) -> None:
+        for name, (track, store, overrides) in TRAINED.items():
+            cfg = load_config(overrides=overrides)
+            if track == "catalog":
+                train_catalog(cfg, data=stores[store], runs_dir=out, name=name)
+            else:
+                train_deep(cfg, track=track, data=stores[store], runs_dir=out, name=name, progress=False)
+
+    out = shared_once(tmp_path_factory, "trained", build)
+    return {name: out / name for name in TRAINED}
 
 
 @pytest.fixture(scope="session")
 def explained_runs(trained_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Copies of :func:`trained_runs` with ``attributions/`` written by ``agnbench explain`` (small settings)."""
-    import shutil
-
     from agnbench.interpretability.explain import explain_run
 
     cfg = load_config(overrides=["explain.n=120", "explain.max_interactions=50", "explain.permutation_repeats=2"])
-    root = tmp_path_factory.mktemp("explained")
-    out = {}
-    for name, run in trained_runs.items():
-        copy = root / name  # explain writes into the run; keep the session's runs untouched
-        shutil.copytree(run, copy)
-        explain_run(cfg, run=copy, progress=False)
-        out[name] = copy
-    return out
+
+    def build(root: Path) -> None:
+        for name, run in trained_runs.items():
+            copy = root / name  # explain writes into the run; keep the session's runs untouched
+            shutil.copytree(run, copy)
+            explain_run(cfg, run=copy, progress=False)
+
+    root = shared_once(tmp_path_factory, "explained", build)
+    return {name: root / name for name in trained_runs}
 
 
 def read_catalog(survey: Path, name: str) -> pd.DataFrame:

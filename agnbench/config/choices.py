@@ -83,10 +83,11 @@ SPECTRA_STEM_STRIDES: tuple[int, ...] = (1, 2, 4)
 #: ``spectra.pool``: global pooling before the head: average and max concatenated (a narrow line is found
 #: wherever it is), or average only (what runs before agnbench 0.x used; a 10-pixel line is diluted ~1000x).
 SPECTRA_POOLS: tuple[str, ...] = ("avgmax", "avg")
-#: ``images.stem``: small-cutout stem (3x3 conv, no max-pool) or the original ImageNet stem.
-IMAGE_STEMS: tuple[str, ...] = ("small", "imagenet")
-#: ``images.stem_stride``: stride of the small stem.
-IMAGE_STEM_STRIDES: tuple[int, ...] = (1, 2)
+#: ``images.stem``: small-cutout stem (3x3 conv, no max-pool), patchify stem (non-overlapping
+#: ``stem_stride`` x ``stem_stride`` conv, as in ConvNeXt) or the original ImageNet stem.
+IMAGE_STEMS: tuple[str, ...] = ("small", "patch", "imagenet")
+#: ``images.stem_stride``: stride of the small (1, 2) or patch (2, 4) stem.
+IMAGE_STEM_STRIDES: tuple[int, ...] = (1, 2, 4)
 
 # ---------------------------------------------------------------------------------------------- analysis
 
