@@ -47,6 +47,7 @@ SLOW_TESTS = (
     "tests/deep/test_pathological_spectrum.py",
     "tests/reliability/test_run_stale.py",
     "tests/bootstrap/test_seed_combined.py::test_report_leads_with_the_seed_groups",
+    "tests/data_prep/ingest/test_dask_cluster.py::test_mock_survey_store_is_byte_identical_on_the_cluster",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
