@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -37,8 +38,8 @@ def _normalised(address: str) -> str:
 
 
 @contextlib.contextmanager
-def work_executor(scheduler: str, *, workers: int, key: str,
-                  timeout: float = CONNECT_TIMEOUT_S) -> Iterator[tuple[Executor, int]]:
+def work_executor(scheduler: str, *, workers: int, key: str, timeout: float = CONNECT_TIMEOUT_S,
+                  start_method: str | None = None) -> Iterator[tuple[Executor, int]]:
     """Yield ``(executor, slots)``: a local process pool of ``workers``, or a Dask cluster's executor.
 
     Parameters
@@ -52,6 +53,9 @@ def work_executor(scheduler: str, *, workers: int, key: str,
         The option or config key that gave ``scheduler``, for messages (e.g. ``--scheduler/prep.scheduler``).
     timeout : float
         Seconds to wait for the scheduler to answer, and again for its first worker.
+    start_method : str, optional
+        How local processes start (``"spawn"`` where this process may already run OpenMP threads, e.g. after
+        an XGBoost prediction: a forked child would deadlock on them); None: the platform's default.
 
     Raises
     ------
@@ -59,7 +63,8 @@ def work_executor(scheduler: str, *, workers: int, key: str,
         ``distributed`` not installed, no scheduler answering at the address, or a scheduler without workers.
     """
     if not scheduler:
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        context = multiprocessing.get_context(start_method) if start_method else None
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
             yield pool, max(1, workers)
         return
     address = _normalised(scheduler)
