@@ -44,8 +44,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                    help="refit the run's decision rule on the new store's labelled val split")
     p.add_argument("--id-col", help="a table's object id column (default: object_id, objid, specobjid or id)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --data a directory of Parquet partitions: predict them on a Dask cluster, its scheduler's "
-                        "tcp://host:port (default: local processes)")
+                   help="with --data a directory of Parquet partitions: predict them on a Dask cluster, its "
+                        "scheduler's tcp://host:port (default: local processes)")
     p.add_argument("--workers", type=int, default=0,
                    help="with --data a directory of Parquet partitions and no --scheduler: local processes (0 = all "
                         "cores)")

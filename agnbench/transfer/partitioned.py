@@ -1,4 +1,4 @@
-"""``agnbench predict RUN --data PARTS/ --out DIR``: a catalog run over a table larger than memory, partition by partition.
+"""``agnbench predict RUN --data PARTS/ --out DIR``: a catalog run over a table larger than memory, by partition.
 
 ``PARTS/`` is a directory of Parquet files (a partitioned dataset as Dask, Spark or pyarrow write it: every
 ``*.parquet`` below it, in natural order, names starting with ``.`` or ``_`` skipped). Each partition is one
