@@ -12,6 +12,7 @@ cluster without workers and a worker that dies are each one :class:`~agnbench.er
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -74,10 +75,15 @@ def work_executor(scheduler: str, *, workers: int, key: str, timeout: float = CO
         raise AgnbenchError(f"{key} {scheduler}: dask.distributed is not installed; pip install distributed "
                             "(requirements.txt pins it) or leave the scheduler empty for local processes") from None
     try:
+        # the handshake first, on its own: a Client that fails half-way (e.g. something that is not a Dask
+        # scheduler answers) would hang for 20 s at exit closing itself, with a traceback
+        asyncio.run(asyncio.wait_for(_handshake(address, timeout), timeout + 5))
         client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the network does, the user gets one line
+        how = ("no answer" if isinstance(exc, (OSError, TimeoutError))
+               else f"an answer that is not Dask's: {type(exc).__name__}")
         raise AgnbenchError(
-            f"{key} {scheduler}: no Dask scheduler answered within {timeout:g} s ({type(exc).__name__}); start one "
+            f"{key} {scheduler}: no Dask scheduler answered within {timeout:g} s ({how}); start one "
             f"with `dask scheduler` and workers with `dask worker {address}` on each machine (check the host, port "
             "and firewall), or leave the scheduler empty to use local processes") from None
     try:
@@ -92,6 +98,14 @@ def work_executor(scheduler: str, *, workers: int, key: str, timeout: float = CO
         yield client.get_executor(pure=False), max(1, slots)
     finally:
         client.close()
+
+
+async def _handshake(address: str, timeout: float) -> None:
+    """Connect to ``address`` and exchange Dask's handshake (raises if no Dask scheduler answers)."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout)
+    await comm.close()
 
 
 def run_bounded(executor: Executor, slots: int, func: Callable, jobs: Iterable[tuple], *,

@@ -91,3 +91,13 @@ def test_dask_scheduler_and_worker_commands_build_the_local_store(tmp_path: Path
     for name in ("objects.parquet", "manifest.json", "quarantine.csv", "spectra/flux.npy", "spectra/ivar.npy",
                  "spectra/wave.npy"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+
+
+def test_a_scheduler_without_workers_is_one_line() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(AgnbenchError, match=rf"--scheduler {address}: the scheduler answered but has no workers "
+                                                rf"after 1 s; start them with `dask worker {address}`"):
+            with work_executor(address, workers=1, key="--scheduler", timeout=1):
+                pass
