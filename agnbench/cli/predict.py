@@ -44,8 +44,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                    help="refit the run's decision rule on the new store's labelled val split")
     p.add_argument("--id-col", help="a table's object id column (default: object_id, objid, specobjid or id)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --data a directory of Parquet partitions: predict them on a Dask cluster, its "
-                        "scheduler's tcp://host:port (default: local processes)")
+                   help="predict on a Dask cluster, its scheduler's tcp://host:port: the partitions of --data a "
+                        "directory of Parquet partitions (catalog runs), or shards of a store (spectra/images runs); "
+                        "default: this machine")
     p.add_argument("--workers", type=int, default=0,
                    help="with --data a directory of Parquet partitions and no --scheduler: local processes (0 = all "
                         "cores)")
@@ -69,8 +70,9 @@ def run_predict(args: argparse.Namespace) -> Path:
         return predict_partitioned(run=args.run, data=args.data, out=args.out, id_col=args.id_col,
                                    scheduler=args.scheduler or "", workers=args.workers,
                                    timeout=args.scheduler_timeout, progress=not args.quiet)
-    if args.scheduler:
-        raise AgnbenchError(f"--scheduler: {args.data} is not a directory of Parquet partitions; a store or a "
-                            "single table is predicted in memory (split a large table into Parquet partitions)")
+    if args.scheduler and not args.data.is_dir():
+        raise AgnbenchError(f"--scheduler: {args.data} is a single table, predicted in memory; for a table larger "
+                            "than memory give --data a directory of Parquet partitions")
     return predict(run=args.run, data=args.data, out=args.out, adapt_prior=args.adapt_prior,
-                   rethreshold=args.rethreshold, id_col=args.id_col, progress=not args.quiet)
+                   rethreshold=args.rethreshold, id_col=args.id_col, progress=not args.quiet,
+                   scheduler=args.scheduler or "", timeout=args.scheduler_timeout)

@@ -14,5 +14,6 @@ from agnbench._exports import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "agnbench.transfer.apply_run": ["predict"],
     "agnbench.transfer.new_data": ["NewData", "load_new_data"],
-    "agnbench.transfer.partitioned": ["find_partitions", "predict_partition", "predict_partitioned"],
+    "agnbench.transfer.partitioned": ["find_partitions", "predict_partition", "predict_partitioned",
+                                      "predict_store_chunk"],
 })

@@ -51,7 +51,7 @@ from agnbench.transfer.new_data import load_new_data
 
 log = logging.getLogger(__name__)
 
-__all__ = ["find_partitions", "predict_partition", "predict_partitioned"]
+__all__ = ["find_partitions", "predict_partition", "predict_partitioned", "predict_store_chunk"]
 
 #: The work directory's list of failed partitions (partition, error).
 FAILED = "failed.csv"
@@ -113,6 +113,44 @@ def predict_partition(run: str, plan: str, path: str, *, id_col: str | None, run
     counts = np.bincount(y_pred, minlength=len(classes)) if n else np.zeros(len(classes), dtype=np.int64)
     return frame, {"input": path, "input_sha256": new.fingerprint["sha256"], "n_rows": n,
                    "id_col": new.fingerprint["id_col"], "predicted": [int(c) for c in counts]}
+
+
+@functools.lru_cache(maxsize=2)
+def _deep_loaded(run: str, store: str):
+    """A deep run loaded for ``store``, once per worker process."""
+    from agnbench.contracts.store import open_store
+    from agnbench.deep.apply_deep import deep_predictor
+
+    return deep_predictor(run, open_store(store))
+
+
+def predict_store_chunk(run: str, store: str, positions: np.ndarray) -> np.ndarray:
+    """Uncalibrated probabilities, shape (n, K), of a spectra/images run for the objects at ``positions`` of
+    ``store`` (one shard of a store, on a worker; calibration and the rule are applied by the caller)."""
+    return _deep_loaded(run, store).predict(positions)
+
+
+def sharded_predictor(run: Path, store: Path, cluster: tuple, *, shard: int, n_classes: int):
+    """``predict(positions) -> (n, K)``: :func:`predict_store_chunk` over shards of ``shard`` positions on
+    ``cluster`` (executor, slots), the results in the order of ``positions``. With ``shard`` a multiple of the
+    run's eval batch size, every batch holds the same objects as in one process."""
+    run_s, store_s = str(Path(run).resolve()), str(Path(store).resolve())
+
+    def predict(positions: np.ndarray) -> np.ndarray:
+        chunks = [positions[i : i + shard] for i in range(0, positions.size, shard)]
+        out: list = [None] * len(chunks)
+
+        def what(j: int) -> str:
+            return f"{store}: objects at positions {chunks[j][0]}-{chunks[j][-1]}"
+
+        for j, result, error in run_bounded(*cluster, predict_store_chunk, [(run_s, store_s, c) for c in chunks],
+                                            what=what):
+            if error is not None:
+                raise error
+            out[j] = result
+        return np.concatenate(out) if out else np.zeros((0, n_classes))
+
+    return predict
 
 
 @claiming("predictions", inputs=("run", "data"))

@@ -2,7 +2,8 @@
 max-F1 rule) trained on the real SDSS BPT table predicts the same table split into partitions, on a Dask
 LocalCluster of two worker processes and in local processes; the concatenated parts equal the in-memory
 prediction of the whole table exactly (a tree model and an isotonic map are row-wise: the same float operations
-per row, whatever the batch). Failing partitions leave no output and resume; repeated ids are refused."""
+per row, whatever the batch). Failing partitions leave no output and resume; repeated ids are refused. A spectra
+run predicts a store in shards on the cluster, exactly as in one process."""
 
 from __future__ import annotations
 
@@ -150,3 +151,28 @@ def test_a_scheduler_that_does_not_answer(setup: dict, tmp_path: Path) -> None:
         predict_partitioned(run=setup["run"], data=setup["parts"], out=tmp_path / "p", id_col="Objid",
                             scheduler=f"tcp://127.0.0.1:{port}", timeout=1, progress=False)
     assert not (tmp_path / "p").exists()
+
+
+def test_a_spectra_run_over_store_shards_on_the_cluster(setup: dict, scheduler: str, tmp_path: Path) -> None:
+    """A spectra run predicts its store in shards of 8 eval batches on the workers: exactly the one-process
+    prediction (each batch holds the same objects; torch CPU inference is deterministic per batch)."""
+    from agnbench.data_prep.mock.simulate import simulate
+    from agnbench.deep.train_deep import train_deep
+
+    raw = simulate(load_config(overrides=["seed=4", "simulate.n=300", "simulate.image_size=16",
+                                          "simulate.workers=1"]), tmp_path / "raw", progress=False)
+    store = prep(load_config(overrides=["prep.image_size=16", "prep.workers=1"]), source="mpajhu", raw=raw,
+                 out=tmp_path / "store", progress=False)
+    cfg = load_config(overrides=["spectra.width=4", "spectra.blocks=[1,1]", "spectra.epochs=1", "spectra.patience=1",
+                                 "spectra.eval_batch_size=2", "spectra.threads=1"])
+    run = train_deep(cfg, track="spectra", data=store, runs_dir=tmp_path / "runs", name="spec", progress=False)
+    local = predict(run=run, data=store, out=tmp_path / "local", progress=False)
+    assert main(["predict", str(run), "--data", str(store), "--out", str(tmp_path / "dask"), "--scheduler", scheduler,
+                 "-q"]) == 0
+    a, b = (pd.read_parquet(d / "predictions.parquet") for d in (local, tmp_path / "dask"))
+    assert len(a) > 16 * 3  # several shards of 16 objects
+    assert list(a["object_id"]) == list(b["object_id"]) and (a["split"] == b["split"]).all()
+    np.testing.assert_array_equal(a[["p_sf", "p_agn"]].to_numpy(), b[["p_sf", "p_agn"]].to_numpy())
+    assert (a["y_pred"] == b["y_pred"]).all()
+    with pytest.raises(AgnbenchError, match="catalog run predicts .* in memory"):
+        predict(run=setup["run"], data=store, out=tmp_path / "c", scheduler=scheduler, progress=False)
