@@ -52,6 +52,9 @@ SLOW_TESTS = (
     "tests/deep/test_distributed.py::test_two_processes_write_one_complete_run_with_the_one_process_val_auc",
     "tests/deep/test_distributed.py::test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly",
     "tests/deep/test_distributed.py::test_a_rank_that_hangs_fails_the_others_within_the_timeout",
+    "tests/data_prep/ingest/test_dask_cluster.py::test_mock_survey_store_is_byte_identical_on_the_cluster",
+    "tests/test_cluster.py::test_dask_scheduler_and_worker_commands_build_the_local_store",
+    "tests/transfer/test_predict_dask.py::test_a_spectra_run_over_store_shards_on_the_cluster",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

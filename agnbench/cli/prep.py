@@ -97,6 +97,11 @@ def add_prep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frame", choices=SPECTRA_FRAMES,
                    help="spectra grid frame (config: prep.frame; auto = observed for labels.scheme sdss_class)")
     p.add_argument("--workers", type=int, help="processes; 0 = all cores (config: prep.workers)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the spectra and cutout shards on a Dask cluster: its scheduler's tcp://host:port (`dask "
+                        "scheduler`; workers: `dask worker ADDRESS`, each with agnbench and the raw files at the same "
+                        "paths). The store is byte-identical to a local build (config: prep.scheduler; default: local "
+                        "processes)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing store once the new one is complete (only a store agnbench made, never "
                         "--raw or --table)")
@@ -109,6 +114,7 @@ def run_prep(args: argparse.Namespace) -> Path:
     from agnbench.data_prep.ingest.store import prep
 
     cfg = resolve(args, {"--workers": ("prep.workers", args.workers), "--frame": ("prep.frame", args.frame),
+                         "--scheduler": ("prep.scheduler", args.scheduler),
                          "--mask-lines": ("prep.mask_lines", True if args.mask_lines else None)})
     from agnbench.data_prep.ingest.features import parse_column_map
 

@@ -90,6 +90,8 @@ class PrepConfig:
     stretch: str = "asinh_global"  # asinh_global (one scale per band) | minmax_per_image
     shard_size: int = 512  # objects per work unit (resume granularity)
     workers: int = 0  # processes; 0 = all usable cores; results independent of it
+    scheduler: str = ""  # a Dask scheduler (tcp://host:port) to run the shards on; "" = local processes
+    scheduler_timeout: float = 10.0  # seconds to wait for the scheduler to answer, and for its first worker
     reader: ReaderConfig = field(default_factory=ReaderConfig)
 
     def validate(self) -> None:
@@ -117,5 +119,8 @@ class PrepConfig:
             ("stretch", self.stretch in STRETCH_METHODS, f"must be {alternatives(STRETCH_METHODS, quote=True)}"),
             ("shard_size", self.shard_size > 0, "must be > 0"),
             ("workers", self.workers >= 0, "must be >= 0"),
+            ("scheduler", self.scheduler == self.scheduler.strip() and " " not in self.scheduler,
+             "must be a Dask scheduler address such as tcp://host:8786, or empty for local processes"),
+            ("scheduler_timeout", self.scheduler_timeout > 0, "must be > 0 (seconds)"),
         ])
         self.reader.validate()

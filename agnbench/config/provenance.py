@@ -15,10 +15,11 @@ from typing import Any
 from agnbench.config.core import Config, config_from_dict, config_to_dict
 from agnbench.errors import ConfigError
 
-#: Settings that do not change the result, per config section: worker and thread counts, the device.
+#: Settings that do not change the result, per config section: worker and thread counts, the device, the
+#: Dask scheduler.
 RUNTIME_ONLY: Mapping[str, frozenset[str]] = MappingProxyType({
     "simulate": frozenset({"workers"}),
-    "prep": frozenset({"workers"}),
+    "prep": frozenset({"workers", "scheduler", "scheduler_timeout"}),
     "catalog": frozenset({"threads"}),
     "spectra": frozenset({"device", "threads", "workers"}),
     "images": frozenset({"device", "threads", "workers"}),

@@ -64,6 +64,11 @@ ATTRIBUTIONS_OCCLUSION_WINDOWS = "occlusion_windows.parquet"
 PREDICTIONS = "predictions.parquet"
 #: What ``agnbench predict`` applied (source run, new data, options, counts, metrics), beside its predictions.
 PREDICT_RECORD = "predict.json"
+#: A partitioned prediction (``agnbench predict`` over a directory of Parquet partitions): one Contract 2 part per
+#: input partition, ``part-00000.parquet`` ..., in this folder, and the marker written after the last part.
+PREDICTION_PARTS_DIR = "predictions"
+PREDICTION_PART = "part-{:05d}.parquet"
+PARTS_COMPLETE = "_SUCCESS"
 
 # --- Contract 4: a comparison (``agnbench compare``), its cross-track attributions and its report
 COMPARISON_INPUTS = "inputs.yaml"

@@ -23,11 +23,13 @@ Steps (docs/contracts.md, "Applying a run to new data"):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from agnbench.cluster import CONNECT_TIMEOUT_S, work_executor
 from agnbench.config.choices import RETHRESHOLD_SPLITS
 from agnbench.config.core import config_to_dict, load_config
 from agnbench.contracts import files
@@ -58,7 +60,8 @@ _N_PRIOR_BOOT, _WIDE_INTERVAL = 200, 0.2
 
 @claiming("predictions", inputs=("run", "data"))
 def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: bool = False,
-            rethreshold: str | None = None, id_col: str | None = None, progress: bool = True) -> Path:
+            rethreshold: str | None = None, id_col: str | None = None, progress: bool = True,
+            scheduler: str = "", timeout: float = CONNECT_TIMEOUT_S) -> Path:
     """Apply a finished run to the objects of ``data``; write ``out`` and return it.
 
     Parameters
@@ -79,6 +82,12 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
         A table's object id column.
     progress : bool
         Progress bars (deep tracks).
+    scheduler : str
+        A Dask scheduler address (``tcp://host:port``): a spectra/images run predicts the store in shards of
+        8 eval batches on the cluster's workers (:func:`~agnbench.transfer.partitioned.sharded_predictor`);
+        everything else is as in one process. ``""``: in this process.
+    timeout : float
+        Seconds to wait for the scheduler, and for its first worker.
 
     Raises
     ------
@@ -100,8 +109,17 @@ def predict(*, run: str | Path, data: str | Path, out: str | Path, adapt_prior: 
     if scheme and run_scheme and scheme != run_scheme:
         log.warning("%s uses label scheme %s but the run was trained on %s: the classes have the same names, "
                     "check that they mean the same", new.path, scheme, run_scheme)
-    pos, split, predict_at, no_input = _positions(new, meta, run, progress)
-    raw = np.concatenate([predict_at(pos[split == s]) for s in _ORDER]) if pos.size else np.zeros((0, len(classes)))
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if scheduler:
+            if meta["track"] == "catalog":
+                raise AgnbenchError(f"--scheduler: a catalog run predicts {new.path} in memory; for a table larger "
+                                    "than memory give --data a directory of Parquet partitions")
+            cluster = stack.enter_context(work_executor(scheduler, workers=1, key="--scheduler", timeout=timeout))
+        pos, split, predict_at, no_input = _positions(new, meta, run, progress, cluster=cluster,
+                                                      n_classes=len(classes))
+        raw = (np.concatenate([predict_at(pos[split == s]) for s in _ORDER]) if pos.size
+               else np.zeros((0, len(classes))))
     order = np.concatenate([np.flatnonzero(split == s) for s in _ORDER])
     pos, split = pos[order], split[order]
     labels = new.labels[pos]
@@ -146,7 +164,8 @@ def _read_run(run: Path):
     return meta, read_json(cal_path, fix="re-train the run"), run_preds
 
 
-def _positions(new: NewData, meta: dict, run: Path, progress: bool):
+def _positions(new: NewData, meta: dict, run: Path, progress: bool, *, cluster: tuple | None = None,
+               n_classes: int = 2):
     """Rows to predict, their split, the track's ``predict(positions)`` and the count without the track's input."""
     track = meta["track"]
     pos = np.flatnonzero(new.split != "")
@@ -172,7 +191,12 @@ def _positions(new: NewData, meta: dict, run: Path, progress: bool):
     if not keep.any():
         raise AgnbenchError(f"{new.path}: no object to predict has {track}; see the store's quarantine.csv")
     pos = pos[keep]
-    return pos, new.split[pos], predictor.predict, no_input
+    if cluster is None:
+        return pos, new.split[pos], predictor.predict, no_input
+    from agnbench.transfer.partitioned import sharded_predictor
+
+    shard = 8 * getattr(load_config(config_path(run)), track).eval_batch_size
+    return pos, new.split[pos], sharded_predictor(run, new.path, cluster, shard=shard, n_classes=n_classes), no_input
 
 
 def _train_prior(run_preds, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

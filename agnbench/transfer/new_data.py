@@ -93,7 +93,8 @@ def load_new_data(path: str | Path, *, classes: tuple[str, ...], id_col: str | N
     if path.is_dir():
         if not store_paths(path).objects.exists():
             raise AgnbenchError(f"--data {path}: a directory but not a dataset store (no objects.parquet); give a "
-                                "store made by agnbench prep, or a table file (CSV, Parquet, FITS)")
+                                "store made by agnbench prep, a table file (CSV, Parquet, FITS), or to agnbench "
+                                "predict a directory of Parquet partitions")
         return _from_store(open_store(path), classes)
     return _from_table(path, id_col)
 

@@ -11,15 +11,18 @@ The settings are guarded by the plan hash of the work directory (:mod:`.store`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
+
+from agnbench.cluster import run_bounded, work_executor
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +32,14 @@ def _shard_call(func: Callable, items: list, kwargs: dict) -> Any:
 
 
 def run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path, *, shard_size: int, workers: int,
-               progress: bool, budget: list[int | None]) -> list[Path]:
+               progress: bool, budget: list[int | None], cluster: tuple[Executor, int] | None = None) -> list[Path]:
     """Run ``func(shard, **kwargs)`` over shards of ``shard_size`` items; return the shard result files in order.
 
     Shard ``k`` is saved as ``work/<kind>/shard-<k>.npz`` with its object ids, quarantine rows and stamp
-    (:func:`_stamp`); a saved shard whose stamp matches is reused, any other is (re)done. ``budget[0]``,
+    (:func:`_stamp`); a saved shard whose stamp matches is reused, any other is (re)done. Shards run in this
+    process (``workers`` <= 1), in ``workers`` local processes, or on ``cluster`` (the executor and its slot
+    count from :func:`agnbench.cluster.work_executor`: a Dask cluster); results come back here and are saved by
+    this process, so the store is the same bytes wherever the shards ran. ``budget[0]``,
     if not None, counts down the shards still allowed (the testing hook ``stop_after_shards``).
     """
     if not items:
@@ -47,26 +53,28 @@ def run_shards(kind: str, items: list, func: Callable, kwargs: dict, work: Path,
     bar = tqdm(total=len(items), initial=len(items) - sum(len(shards[k]) for k in todo), desc=f"prep {kind}",
                unit="file", disable=not progress, leave=False)
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if cluster is None and (workers <= 1 or len(todo) <= 1):
             for k in todo:
                 _save_shard(paths[k], _shard_call(func, shards[k], kwargs), [it[0] for it in shards[k]], stamps[k],
                             budget)
                 bar.update(len(shards[k]))
-        else:
+        elif todo:
             # at most 2 shards per worker in flight, and each result is dropped once saved, so
             # memory stays flat however many shards there are
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-                queue, running = list(todo), {}
-                while queue or running:
-                    while queue and len(running) < 2 * workers:
-                        k = queue.pop(0)
-                        running[pool.submit(_shard_call, func, shards[k], kwargs)] = k
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=running.get):
-                        k = running.pop(fut)
-                        _save_shard(paths[k], fut.result(), [it[0] for it in shards[k]], stamps[k], budget)
-                        bar.update(len(shards[k]))
-                    del done
+            def what(j: int) -> str:
+                return f"prep {kind} shard {todo[j]} (first file {shards[todo[j]][0][1]})"
+
+            with contextlib.ExitStack() as stack:
+                pool, slots = cluster or stack.enter_context(
+                    work_executor("", workers=min(workers, len(todo)), key="prep.workers"))
+                jobs = [(func, shards[k], kwargs) for k in todo]
+                for j, result, error in run_bounded(pool, slots, _shard_call, jobs, what=what):
+                    if error is not None:
+                        raise error
+                    k = todo[j]
+                    _save_shard(paths[k], result, [it[0] for it in shards[k]], stamps[k], budget)
+                    bar.update(len(shards[k]))
+                    del result
     finally:
         bar.close()
     return paths

@@ -15,24 +15,28 @@ else taken from the catalogs (labels, splits, features, photometry) is rebuilt o
 resumed. Before the store is renamed into place its arrays are checked
 (:func:`~agnbench.contracts.store.validate_store_arrays`). Memory: arrays are streamed shard by shard into ``np.lib.format.open_memmap``
 files, so peak memory does not grow with the number of objects. Shard work is a pure function of
-its items (:func:`spectra.ingest_spectra`, :func:`images.ingest_cutouts`), runnable locally or with
-Dask (README).
+its items (:func:`spectra.ingest_spectra`, :func:`images.ingest_cutouts`), run in local processes or on a
+Dask cluster (``prep.scheduler``, ``--scheduler ADDRESS``: docs/scale.md); either way the results are saved
+and assembled here, so the store is byte-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from agnbench import __version__
+from agnbench.cluster import work_executor
 from agnbench.config.choices import PREP_SOURCES
 from agnbench.config.core import Config, config_to_dict, dump_config
 from agnbench.config.provenance import RUNTIME_ONLY as _RUNTIME_ONLY
@@ -68,7 +72,8 @@ def _science_prep(cfg: Config) -> dict:
 
 @claiming("store", inputs=("raw",))
 def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, overwrite: bool = False,
-                progress: bool = True, stop_after_shards: int | None = None) -> Path:
+                progress: bool = True, stop_after_shards: int | None = None,
+                cluster: tuple[Executor, int] | None = None) -> Path:
     """Write the dataset store for a selection (see module docstring).
 
     Parameters
@@ -82,6 +87,9 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
         Raw survey directory holding ``spectra/`` and ``images/`` (None: catalog-only store).
     stop_after_shards : int, optional
         Testing hook: stop (raise KeyboardInterrupt) after this many shards, as an interruption would.
+    cluster : (Executor, int), optional
+        An open Dask cluster's executor and slots (:func:`agnbench.cluster.work_executor`); by default
+        ``prep.scheduler`` is connected to here when set.
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -103,10 +111,13 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     img_kw = {"size": cfg.prep.image_size, "bands": "grz" if cfg.prep.image_source == "fits" else "gri",
               "source": cfg.prep.image_source}
     size = cfg.prep.shard_size
-    spec_shards = run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, shard_size=size, workers=workers,
-                             progress=progress, budget=budget)
-    img_shards = run_shards("images", img_items, img.ingest_cutouts, img_kw, work, shard_size=size, workers=workers,
-                            progress=progress, budget=budget)
+    with contextlib.ExitStack() as stack:
+        if cluster is None:
+            cluster = _connect(cfg, stack)
+        spec_shards = run_shards("spectra", spec_items, spec.ingest_spectra, spec_kw, work, shard_size=size,
+                                 workers=workers, progress=progress, budget=budget, cluster=cluster)
+        img_shards = run_shards("images", img_items, img.ingest_cutouts, img_kw, work, shard_size=size,
+                                workers=workers, progress=progress, budget=budget, cluster=cluster)
     with atomic_directory(out, kind="store", overwrite=overwrite, inputs=[raw]) as tmp:
         paths = store_paths(tmp)
         if spec_shards:
@@ -128,6 +139,14 @@ def build_store(sel: Selection, cfg: Config, out: Path, *, raw: Path | None, ove
     shutil.rmtree(work, ignore_errors=True)
     _log_summary(out, objects, qdf)
     return out
+
+
+def _connect(cfg: Config, stack: contextlib.ExitStack) -> tuple[Executor, int] | None:
+    """The Dask cluster of ``prep.scheduler``, held open by ``stack`` (None: local processes)."""
+    if not cfg.prep.scheduler:
+        return None
+    return stack.enter_context(work_executor(cfg.prep.scheduler, workers=default_workers(cfg.prep.workers),
+                                             key="--scheduler/prep.scheduler", timeout=cfg.prep.scheduler_timeout))
 
 
 def spectra_settings(cfg: Config) -> tuple[np.ndarray, dict[str, Any]]:
@@ -361,15 +380,29 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
     grid) and cutouts (``raw/images/<object_id>.fits``, or JPEGs by object id); it is an error when
     nothing can be attached.
     """
-    from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
-
     if Path(out).exists() and not overwrite:
         raise AgnbenchError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    with contextlib.ExitStack() as stack:
+        # a scheduler that does not answer is refused before the objects are selected (headers read ...)
+        cluster = _connect(cfg, stack)
+        return _prep(cfg, source=source, out=Path(out), raw=raw, table=table, id_col=id_col, label_col=label_col,
+                     label_map=label_map, ra_col=ra_col, dec_col=dec_col, z_col=z_col, plate_col=plate_col,
+                     mjd_col=mjd_col, fiber_col=fiber_col, column_map=column_map, features=features,
+                     allow_leaky=allow_leaky, overwrite=overwrite, progress=progress, cluster=cluster)
+
+
+def _prep(cfg: Config, *, source: str, out: Path, raw: Path | None, table: Path | None, id_col: str | None,
+          label_col: str | None, label_map: str | None, ra_col: str | None, dec_col: str | None, z_col: str | None,
+          plate_col: str | None, mjd_col: str | None, fiber_col: str | None, column_map: dict[str, str] | None,
+          features: list[str] | None, allow_leaky: bool, overwrite: bool, progress: bool,
+          cluster: tuple[Executor, int] | None) -> Path:
+    from agnbench.data_prep.ingest.objects import select_mpajhu, select_table
+
     if source == "mpajhu":
         if raw is None:
             raise AgnbenchError("--source mpajhu needs --raw DIR (a survey directory with catalog/, spectra/, images/)")
         sel = select_mpajhu(Path(raw), cfg, allow_leaky=allow_leaky)
-        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress)
+        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress, cluster=cluster)
     if source == "table":
         missing = [f for f, v in (("--table", table), ("--id-col", id_col), ("--label-col", label_col),
                                   ("--label-map", label_map)) if v is None]
@@ -383,7 +416,7 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
             if not n:
                 sel.not_applied.update({k: f"not applied: the table store has no {what}" for k in keys})
         return build_store(sel, cfg, Path(out), raw=None if raw is None else Path(raw), overwrite=overwrite,
-                           progress=progress)
+                           progress=progress, cluster=cluster)
     if source == "spectra":
         if raw is None:
             raise AgnbenchError("--source spectra needs --raw PATH: a folder of spectrum files, a text file "
@@ -393,7 +426,7 @@ def prep(cfg: Config, *, source: str, out: Path, raw: Path | None = None, table:
         sel = select_spectra(Path(raw), cfg, table=table, id_col=id_col, label_col=label_col, label_map=label_map,
                              progress=progress)
         sel.not_applied.update({k: "not applied: a spectra store has no cutouts" for k in _IMAGE_SETTINGS})
-        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress)
+        return build_store(sel, cfg, Path(out), raw=Path(raw), overwrite=overwrite, progress=progress, cluster=cluster)
     raise AgnbenchError(f"unknown --source {source!r}; use {alternatives(PREP_SOURCES)}")
 
 
