@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
+
+# pytest-xdist (`make test`: one worker per core): every worker is one thread. Several workers each running
+# OpenMP / torch / numba with as many threads as cores would wait on each other's descheduled threads.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("AGNBENCH_MAX_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import shutil  # noqa: E402 -- after the thread settings, which must precede torch / numba imports
 from collections.abc import Callable
 from pathlib import Path
 

@@ -34,6 +34,7 @@ from agnbench.config.choices import CATALOG_MODELS as MODEL_KINDS
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import has_model_meta, read_model_meta, write_model_meta
 from agnbench.errors import AgnbenchError
+from agnbench.threads import usable_threads
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class FitResult:
         X = _as_features(X, len(self.feature_names), "X")
         if X.shape[0] == 0:  # scikit-learn estimators refuse empty input
             return np.zeros((0, self.n_classes))
-        threads = int(self.params.get("threads", 2))
+        threads = usable_threads(int(self.params.get("threads", 2)))
         if self.kind == "xgboost":
             rounds = (0, 0) if self.best_iteration is None else (0, self.best_iteration + 1)
             raw = self.model.inplace_predict(X, iteration_range=rounds, missing=np.nan)
@@ -168,7 +169,7 @@ def load_model(directory: Path) -> FitResult:
     if not path.is_file():
         raise AgnbenchError(f"model file {path} not found (listed in {meta_path})")
     try:
-        model = _read_model_file(kind, path, threads=int(meta["params"].get("threads", 2)))
+        model = _read_model_file(kind, path, threads=usable_threads(int(meta["params"].get("threads", 2))))
     except AgnbenchError:
         raise
     except Exception as exc:  # noqa: BLE001 -- each library raises its own types for a damaged file
@@ -268,7 +269,7 @@ def fit_model(kind: str, X_train: np.ndarray, y_train: np.ndarray, X_val: np.nda
         raise AgnbenchError(f"early_stopping_rounds and threads must be >= 1, got {early_stopping_rounds}, {threads}")
     cw = class_weights(y_train, n_classes, class_weight)
     data = (X_train, y_train, cw[y_train], X_val, y_val, cw[y_val])
-    opts = {"n_classes": n_classes, "seed": int(seed), "threads": int(threads)}
+    opts = {"n_classes": n_classes, "seed": int(seed), "threads": usable_threads(threads)}
     fit = {"xgboost": _fit_xgboost, "lightgbm": _fit_lightgbm, "logreg": _fit_logreg, "rf": _fit_rf}[kind]
     model, best, history = fit(*data, resolved, esr=early_stopping_rounds, **opts)
     used = {**resolved, "seed": int(seed), "threads": int(threads), "class_weight": class_weight,

@@ -86,7 +86,8 @@ SPECTRA_POOLS: tuple[str, ...] = ("avgmax", "avg")
 #: ``images.stem``: small-cutout stem (3x3 conv, no max-pool), patchify stem (non-overlapping
 #: ``stem_stride`` x ``stem_stride`` conv, as in ConvNeXt) or the original ImageNet stem.
 IMAGE_STEMS: tuple[str, ...] = ("small", "patch", "imagenet")
-#: ``images.stem_stride``: stride of the small (1, 2) or patch (2, 4) stem.
+#: ``images.stem_stride``: stride of the small stem (4: a stride-2 conv, then a 2x2 max-pool) or patch size of the
+#: patch stem.
 IMAGE_STEM_STRIDES: tuple[int, ...] = (1, 2, 4)
 
 # ---------------------------------------------------------------------------------------------- analysis

@@ -8,6 +8,7 @@ import logging
 import torch
 
 from agnbench.errors import AgnbenchError
+from agnbench.threads import usable_threads
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def set_threads(threads: int) -> int:
-    """Set torch's intra-op CPU threads explicitly (results on CPU are reproducible for a fixed count)."""
-    torch.set_num_threads(threads)
+    """Set torch's intra-op CPU threads explicitly (results on CPU are reproducible for a fixed count).
+
+    ``threads`` is capped by ``$AGNBENCH_MAX_THREADS`` (:func:`agnbench.threads.usable_threads`).
+    """
+    torch.set_num_threads(usable_threads(threads))
     return torch.get_num_threads()

@@ -54,7 +54,8 @@ class ResNet18(nn.Module):
         Multiplier of the ResNet-18 channel counts (0.5 -> 32, 64, 128, 256).
     stem : {"small", "patch", "imagenet"}
     stem_stride : int
-        Stride of the small stem's convolution (1 or 2) or the patch size of the patch stem (2 or 4).
+        Stride of the small stem (1, 2, or 4 = a stride-2 convolution and a 2x2 max-pool) or the patch
+        size of the patch stem.
     dropout : float
     """
 
@@ -66,8 +67,9 @@ class ResNet18(nn.Module):
             self.stem = nn.Sequential(nn.Conv2d(in_channels, chans[0], 7, stride=2, padding=3, bias=False),
                                       nn.BatchNorm2d(chans[0]), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
         elif stem == "small":
-            self.stem = nn.Sequential(nn.Conv2d(in_channels, chans[0], 3, stride=stem_stride, padding=1, bias=False),
-                                      nn.BatchNorm2d(chans[0]), nn.ReLU())
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, chans[0], 3, stride=min(stem_stride, 2), padding=1,
+                                                bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(),
+                                      *([nn.MaxPool2d(2)] if stem_stride == 4 else []))
         elif stem == "patch":
             self.stem = nn.Sequential(nn.Conv2d(in_channels, chans[0], stem_stride, stride=stem_stride, bias=False),
                                       nn.BatchNorm2d(chans[0]), nn.ReLU())

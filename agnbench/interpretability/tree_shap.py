@@ -29,6 +29,7 @@ import pandas as pd
 
 from agnbench.baselines.catalog_models import FitResult
 from agnbench.errors import AgnbenchError
+from agnbench.threads import usable_threads
 from agnbench.interpretability import tree_arrays
 from agnbench.config.choices import SHAP_METHODS
 
@@ -488,7 +489,7 @@ def _spearman(x: np.ndarray, s: np.ndarray) -> float:
 
 
 def _threads(fit: FitResult) -> int:
-    return int(fit.params.get("threads", 2))
+    return usable_threads(int(fit.params.get("threads", 2)))
 
 
 def _xgb_rounds(fit: FitResult) -> tuple[int, int]:

@@ -313,3 +313,15 @@ def test_generic_validate_called_on_nested_sections():
     root = config_mod._build(_Root, {"extra": {"size": -1}}, source="s", prefix="", base=None)
     with pytest.raises(ConfigError, match=r"^s: extra\.size=-1 is out of range"):
         config_mod._validate_tree(root, source="s")
+
+
+def test_max_threads_caps_what_every_library_gets(monkeypatch):
+    from agnbench.threads import MAX_THREADS_ENV, usable_threads
+
+    monkeypatch.delenv(MAX_THREADS_ENV, raising=False)
+    assert usable_threads(4) == 4
+    monkeypatch.setenv(MAX_THREADS_ENV, "2")
+    assert (usable_threads(4), usable_threads(1)) == (2, 1)
+    monkeypatch.setenv(MAX_THREADS_ENV, "zero")
+    with pytest.raises(ConfigError, match="AGNBENCH_MAX_THREADS='zero'"):
+        usable_threads(2)
