@@ -42,8 +42,11 @@ __all__ = ["OVER_SEEDS", "SeedUnits", "combined_units", "seed_draws", "seed_mean
 
 #: Appended to the interval method (``compare.ci``) in the ``ci`` column of a seed group's summary row.
 OVER_SEEDS = "over objects x seeds"
-#: Metric ranges a replicate is clipped to (the rest lie in [0, 1]).
-_RANGES = {"mcc": (-1.0, 1.0), "log_loss": (0.0, np.inf)}
+#: Metric ranges a replicate is clipped to (the rest lie in [0, 1]). The calibration metrics are unbounded:
+#: the debiased calibration error is an unbiased estimate of a square and can be negative, the slope and
+#: intercept of the logistic recalibration are any real numbers.
+_RANGES = {"mcc": (-1.0, 1.0), "log_loss": (0.0, np.inf), "debiased_ce": (-np.inf, np.inf),
+           "calibration_slope": (-np.inf, np.inf), "calibration_intercept": (-np.inf, np.inf)}
 
 
 def unit_name(group: str, k: int) -> str:
@@ -67,7 +70,8 @@ def seed_mean_replicates(replicates: np.ndarray, draws: np.ndarray, *, metric: s
     draws : numpy.ndarray of int, shape (B, K)
         Run indices drawn with replacement for each replicate (:func:`seed_draws`).
     metric : str
-        Its range bounds the replicates (``mcc`` in [-1, 1], ``log_loss`` >= 0, the rest in [0, 1]).
+        Its range bounds the replicates (``mcc`` in [-1, 1], ``log_loss`` >= 0, the calibration metrics
+        unbounded, the rest in [0, 1]).
 
     Returns
     -------

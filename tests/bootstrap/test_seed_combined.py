@@ -63,6 +63,20 @@ def test_two_stage_replicates_add_the_seed_variance() -> None:
     assert high.max() <= 1.0
 
 
+
+@pytest.mark.parametrize("metric", ["calibration_intercept", "calibration_slope", "debiased_ce"])
+def test_unbounded_calibration_metrics_are_not_clipped(metric: str) -> None:
+    """Calibration intercepts around -0.8 (class-weighted trees), slopes above 1 and negative debiased errors are
+    legitimate values: the seed-mean replicates keep them, so the interval contains the seed-mean estimate."""
+    rng = np.random.default_rng(2)
+    centre = {"calibration_intercept": -0.8, "calibration_slope": 1.1, "debiased_ce": -0.01}[metric]
+    reps = centre + rng.normal(0, 0.05, (3, 2000)) + np.array([[-0.02], [0.0], [0.02]])
+    two = seed_mean_replicates(reps, seed_draws(3, n_boot=2000, seed=1, group="g"), metric=metric)
+    lo, hi = percentile_interval(two, confidence=0.95)
+    assert lo < reps.mean() < hi
+    assert two.min() < min(centre, 0.0) or two.max() > max(centre, 1.0)  # values outside [0, 1] survive
+
+
 @pytest.fixture(scope="module")
 def seed_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list[Path], Path]:
     """Two seed groups of 3 runs (a good and a weak model, seed shifts of their scores) and one bare run."""
