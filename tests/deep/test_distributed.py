@@ -140,15 +140,8 @@ def test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly(
     """SIGKILL rank 1 after the first epoch's checkpoint (as the OOM killer would): rank 0 fails with one line,
     the run is marked failed and holds no predictions; ``--resume`` under torchrun then ends with exactly the
     weights of the uninterrupted 2-process run."""
-    cmd = _torchrun(*_train_args(small_store, tmp_path))
     with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=_env())
-        run = tmp_path / "ddp"
-        deadline = time.monotonic() + 120
-        while not (run / "checkpoint_last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        workers = _worker_pids(proc.pid)
-        assert proc.poll() is None and set(workers) == {0, 1}, (tmp_path / "stderr").read_text()[-3000:]
+        proc, workers, run = _start_until_first_checkpoint(small_store, tmp_path, err, _env())
         os.kill(workers[1], signal.SIGKILL)
         rc = proc.wait(timeout=120)
     stderr = (tmp_path / "stderr").read_text()
@@ -168,16 +161,9 @@ def test_a_rank_that_dies_fails_the_run_with_one_clear_line_and_resumes_exactly(
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the torchrun workers through /proc")
 def test_a_rank_that_hangs_fails_the_others_within_the_timeout(small_store: Path, tmp_path: Path) -> None:
     """SIGSTOP rank 1 (a hung process keeps its sockets open): rank 0 gives up after AGNBENCH_DIST_TIMEOUT_S."""
-    cmd = _torchrun(*_train_args(small_store, tmp_path))
     with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**_env(), "AGNBENCH_DIST_TIMEOUT_S": "4"})
-        run = tmp_path / "ddp"
-        deadline = time.monotonic() + 120
-        while not (run / "checkpoint_last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        workers = _worker_pids(proc.pid)
-        assert proc.poll() is None and set(workers) == {0, 1}, (tmp_path / "stderr").read_text()[-3000:]
+        proc, workers, run = _start_until_first_checkpoint(small_store, tmp_path, err,
+                                                           {**_env(), "AGNBENCH_DIST_TIMEOUT_S": "4"})
         os.kill(workers[1], signal.SIGSTOP)
         stopped = time.monotonic()
         try:
@@ -267,3 +253,15 @@ def test_torchrun_environment_and_batch_size_errors() -> None:
     Distributed().check_batch_size(3, section="spectra")
     positions = np.arange(5)
     np.testing.assert_array_equal(Distributed().map_positions(lambda p: p * 2, positions), positions * 2)
+
+
+def _start_until_first_checkpoint(store: Path, tmp_path: Path, err, env: dict) -> tuple[subprocess.Popen, dict, Path]:
+    """Start the 2-process training; return it, its workers {rank: pid} and the run once epoch 1 is checkpointed."""
+    proc = subprocess.Popen(_torchrun(*_train_args(store, tmp_path)), stdout=subprocess.DEVNULL, stderr=err, env=env)
+    run = tmp_path / "ddp"
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint_last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = _worker_pids(proc.pid)
+    assert proc.poll() is None and set(workers) == {0, 1}, (tmp_path / "stderr").read_text()[-3000:]
+    return proc, workers, run

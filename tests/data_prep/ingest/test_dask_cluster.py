@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from astropy.io import fits
 
 from agnbench.cli.main import main
 from agnbench.config.core import load_config
 from agnbench.data_prep.ingest.store import prep
 
 from tests.conftest import REAL
+from tests.data_prep.ingest.test_table_source import real_table_with_raw
 
 distributed = pytest.importorskip("distributed")
 
@@ -78,20 +78,7 @@ def test_real_spectra_and_real_table_with_jpegs_are_byte_identical(scheduler: st
     assert_same_store(stores["local"], stores["dask"])
 
     # the real BPT table with two real spec-lite files and their real SDSS JPEG cutouts attached
-    df = pd.read_csv(REAL / "uv_optical_sdss_reduced.csv").head(300).copy()
-    raw = tmp_path / "raw"
-    (raw / "spectra").mkdir(parents=True)
-    (raw / "jpeg").mkdir()
-    for k, spec in enumerate(sorted((REAL / "speclite").glob("spec-*.fits"))):
-        shutil.copy(spec, raw / "spectra" / spec.name)
-        with fits.open(spec) as hdul:
-            row = hdul[2].data[0]
-            plate, mjd, fiber = (int(v) for v in spec.stem.split("-")[1:])
-            df.loc[k, ["plate", "mjd", "fiberid", "redshift"]] = [plate, mjd, fiber, float(row["Z"])]
-            df.loc[k, "Objid"] = int(row["BESTOBJID"])
-            shutil.copy(REAL / "jpeg" / f"{int(row['BESTOBJID'])}.jpeg", raw / "jpeg")
-    table = tmp_path / "table.csv"
-    df.to_csv(table, index=False)
+    table, raw = real_table_with_raw(tmp_path)
     jpeg = ["prep.image_source=jpeg", "prep.image_size=32", "prep.stretch=minmax_per_image", "prep.shard_size=1"]
     built = {name: prep(load_config(overrides=[*jpeg, *extra]), source="table", table=table, id_col="Objid",
                         label_col="BPT_class", label_map="SF:sf,AGN:agn,Composite:ood", raw=raw,

@@ -144,8 +144,10 @@ def test_renamed_bpt_pair_is_refused_and_recorded(tmp_path: Path, x: str, y: str
         assert leakage["refused_by_name"] == {fx: "emission-line ratio", fy: "emission-line ratio"}
 
 
-def test_raw_with_a_table_attaches_real_spectra_and_cutouts_or_is_refused(tmp_path: Path) -> None:
-    df = _uv(300).copy()
+def real_table_with_raw(tmp_path: Path, n: int = 300) -> tuple[Path, Path]:
+    """The first ``n`` rows of the real BPT table (written to ``tmp_path/table.csv``) with its first rows pointed at
+    the two real spec-lite files, and ``tmp_path/raw`` holding those spectra and their real SDSS JPEG cutouts."""
+    df = _uv(n).copy()
     raw = tmp_path / "raw"
     (raw / "spectra").mkdir(parents=True)
     (raw / "jpeg").mkdir()
@@ -159,6 +161,11 @@ def test_raw_with_a_table_attaches_real_spectra_and_cutouts_or_is_refused(tmp_pa
             shutil.copy(REAL / "jpeg" / f"{int(row['BESTOBJID'])}.jpeg", raw / "jpeg")
     path = tmp_path / "table.csv"
     df.to_csv(path, index=False)
+    return path, raw
+
+
+def test_raw_with_a_table_attaches_real_spectra_and_cutouts_or_is_refused(tmp_path: Path) -> None:
+    path, raw = real_table_with_raw(tmp_path)
     cfg = load_config(overrides=["prep.image_source=jpeg", "prep.image_size=32", "prep.workers=1",
                                  "prep.stretch=minmax_per_image"])
     out = prep(cfg, source="table", table=path, id_col="Objid", label_col="BPT_class", label_map=UV_MAP, raw=raw,
@@ -174,6 +181,7 @@ def test_raw_with_a_table_attaches_real_spectra_and_cutouts_or_is_refused(tmp_pa
         prep(cfg, source="table", table=path, id_col="Objid", label_col="BPT_class", label_map=UV_MAP, raw=empty,
              out=tmp_path / "s2", progress=False)
     no_ids = tmp_path / "no_ids.csv"
+    df = pd.read_csv(path)
     df.drop(columns=["plate", "mjd", "fiberid"]).assign(Objid=df["Objid"] + 1).to_csv(no_ids, index=False)
     with pytest.raises(AgnbenchError, match="lacks.*--plate-col"):
         prep(cfg, source="table", table=no_ids, id_col="Objid", label_col="BPT_class", label_map=UV_MAP, raw=raw,
