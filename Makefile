@@ -20,7 +20,7 @@ run: venv
 # TEST_WORKERS: pytest-xdist processes (default: one per CPU core); a file's tests stay on one worker.
 TEST_WORKERS ?= auto
 test: venv
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The developers' quick loop: everything but the end-to-end tests marked slow (tests/conftest.py).
 test-fast: venv

@@ -66,11 +66,32 @@ SLOW_TESTS = (
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
 
+#: Files that take minutes (whole pipelines, or the first users of the trained / explained runs). They are
+#: collected first, so that under ``pytest -n N --dist loadfile`` (``make test``) the workers start them at once
+#: and the many short files fill the time around them, instead of the long ones forming the tail of the run.
+HEAVY_FIRST = (
+    "tests/test_pipeline.py",
+    "tests/deep/test_deep_science.py",
+    "tests/reliability/test_run_stale.py",
+    "tests/interpretability/test_explain.py",
+    "tests/reports/test_report.py",
+    "tests/deep/test_distributed.py",
+    "tests/reports/test_report_performance.py",
+    "tests/deep/test_deep_train.py",
+)
+
+
+def _heavy_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return HEAVY_FIRST.index(path) if path in HEAVY_FIRST else len(HEAVY_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the slow tests (see :data:`SLOW_TESTS`)."""
+    """Mark the slow tests (see :data:`SLOW_TESTS`) and collect the :data:`HEAVY_FIRST` files first."""
     for item in items:
         if item.nodeid.startswith(SLOW_TESTS) or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_heavy_rank)  # stable: the order within a file, and of the other files, is kept
 
 
 def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:

@@ -74,7 +74,9 @@ def difference_method(row: Mapping, settings: Mapping) -> str:
         ci = row.get("ci")
         ci = ci if isinstance(ci, str) and ci else "percentile"
         name = _ROW_INTERVALS.get(ci, ci)
-        seeds = " over objects x seeds" if "objects x seeds" in str(row.get("note", "")) else ""
+        over_seeds = "objects x seeds" in str(row.get("note", "")) or any(
+            " seeds)" in str(row.get(k, "")) for k in ("run", "run_a", "run_b", "reference"))  # seed-group rows
+        seeds = " over objects x seeds" if over_seeds else ""
         return f"{level:g}% {name} interval of {settings.get('n_boot', '?')} paired bootstrap differences{seeds}"
     if test.startswith("McNemar"):
         return "no interval (McNemar tests the discordant pairs)"

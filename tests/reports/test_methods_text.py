@@ -74,6 +74,9 @@ def test_interval_phrases_name_method_and_conditioning() -> None:
     assert difference_method({"test": "DeLong"}, settings).startswith("DeLong normal-approximation 90%")
     assert difference_method({"test": "paired bootstrap", "ci": "bca"}, settings) == (
         "90% BCa interval of 500 paired bootstrap differences")
+    primary_row = {"test": "paired bootstrap", "run": "spectra-x (mean of 3 seeds)",
+                   "reference": "cat-y (mean of 3 seeds)"}  # primary.csv rows name seed groups, no note column
+    assert difference_method(primary_row, settings).endswith("paired bootstrap differences over objects x seeds")
 
 
 def test_summary_paragraph_names_each_method_and_leads_with_primary(tmp_path: Path) -> None:
