@@ -17,14 +17,15 @@ $(STAMP): requirements.txt pyproject.toml
 run: venv
 	$(BIN)/agnbench run $(if $(CONFIG),--config $(CONFIG),)
 
-# TEST_WORKERS: pytest-xdist processes (default: one per CPU core); a file's tests stay on one worker.
+# TEST_WORKERS: pytest-xdist processes (default: one per CPU core); a file's tests stay on one worker, and files
+# are handed out in collection order (tests/conftest.py puts the longest first).
 TEST_WORKERS ?= auto
 test: venv
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 # The developers' quick loop: everything but the end-to-end tests marked slow (tests/conftest.py).
 test-fast: venv
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

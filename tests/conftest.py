@@ -66,15 +66,14 @@ SLOW_TESTS = (
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
 
-#: Files that take minutes (whole pipelines, or the first users of the trained / explained runs). They are
-#: collected first, so that under ``pytest -n N --dist loadfile`` (``make test``) the workers start them at once
-#: and the many short files fill the time around them, instead of the long ones forming the tail of the run.
+#: Files that take minutes (whole pipelines, the first user of the trained runs, multi-process training). They
+#: are collected first and ``make test`` keeps that order (``--dist loadfile --no-loadscope-reorder``), so the
+#: two workers start them at once and the many short files fill the time around them, instead of the long
+#: ones forming the tail of the run. The users of the explained runs come later, when the trained runs exist.
 HEAVY_FIRST = (
     "tests/test_pipeline.py",
     "tests/deep/test_deep_science.py",
     "tests/reliability/test_run_stale.py",
-    "tests/interpretability/test_explain.py",
-    "tests/reports/test_report.py",
     "tests/deep/test_distributed.py",
     "tests/reports/test_report_performance.py",
     "tests/deep/test_deep_train.py",
@@ -86,6 +85,7 @@ def _heavy_rank(item: pytest.Item) -> int:
     return HEAVY_FIRST.index(path) if path in HEAVY_FIRST else len(HEAVY_FIRST)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope, which would undo the sort
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the slow tests (see :data:`SLOW_TESTS`) and collect the :data:`HEAVY_FIRST` files first."""
     for item in items:
