@@ -101,12 +101,20 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Call
     survey, its stores, the trained runs) are built by the first worker that needs them, under a file
     lock in the run's shared base temporary directory, and the others wait and reuse the result. A
     ``.done`` marker is written last, so a build that failed is retried, never half-reused.
+
+    ``AGNBENCH_TEST_CACHE=DIR`` (a developer's opt-in; CI and ``make test`` never set it) keeps these
+    builds in ``DIR`` across test runs, so a loop on one test file does not retrain the shared models.
+    The cache is not invalidated when the code changes: delete ``DIR`` after changing simulation, prep
+    or training code.
     """
     from filelock import FileLock
 
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # pytest-xdist: every worker's basetemp is a child of one run directory
+    if os.environ.get("AGNBENCH_TEST_CACHE"):  # developers' opt-in: reuse the builds across test runs
+        base = Path(os.environ["AGNBENCH_TEST_CACHE"]).expanduser().resolve()
+        base.mkdir(parents=True, exist_ok=True)
     target = base / f"shared-{name}"
     with FileLock(str(target) + ".lock"):
         if not (target / ".done").exists():
