@@ -14,7 +14,7 @@ Names are imported on first use, so ``import agnbench`` loads neither torch nor 
 
 from agnbench._exports import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "agnbench.config.core": ["load_config"],

@@ -72,7 +72,7 @@ def work_executor(scheduler: str, *, workers: int, key: str, timeout: float = CO
     try:
         from distributed import Client
     except ImportError:
-        raise AgnbenchError(f"{key} {scheduler}: dask.distributed is not installed; pip install distributed "
+        raise AgnbenchError(f"{key} {scheduler}: dask.distributed is not installed; pip install 'agnbench[dask]' "
                             "(requirements.txt pins it) or leave the scheduler empty for local processes") from None
     try:
         # the handshake first, on its own: a Client that fails half-way (e.g. something that is not a Dask

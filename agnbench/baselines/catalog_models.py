@@ -34,6 +34,7 @@ from agnbench.config.choices import CATALOG_MODELS as MODEL_KINDS
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import has_model_meta, read_model_meta, write_model_meta
 from agnbench.errors import AgnbenchError
+from agnbench.optional import import_xgboost
 from agnbench.threads import usable_threads
 
 logger = logging.getLogger(__name__)
@@ -185,8 +186,7 @@ def load_model(directory: Path) -> FitResult:
 def _read_model_file(kind: str, path: Path, *, threads: int) -> Any:
     """The fitted model in ``path`` (XGBoost JSON, LightGBM text, or skops with an allow-list)."""
     if kind == "xgboost":
-        import xgboost as xgb
-
+        xgb = import_xgboost(purpose=f"reading {path}")
         return xgb.Booster(params={"nthread": threads}, model_file=str(path))
     if kind == "lightgbm":
         import lightgbm as lgb
@@ -293,7 +293,7 @@ def fit_model(kind: str, X_train: np.ndarray, y_train: np.ndarray, X_val: np.nda
 # early-stopping patience, unused by logreg/rf) and returns (model, best_iteration, history).
 def _fit_xgboost(X, y, w, Xv, yv, wv, p: dict, *, n_classes: int, seed: int, threads: int, esr: int):
     """XGBoost native training; returns (booster truncated to best round, best_iteration, history)."""
-    import xgboost as xgb
+    xgb = import_xgboost(purpose="catalog.model=xgboost")
 
     binary = n_classes == 2
     metric = "logloss" if binary else "mlogloss"

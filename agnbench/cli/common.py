@@ -12,7 +12,9 @@ from agnbench.errors import AgnbenchError
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Add ``--config``, ``--set``, ``--seed``, ``--quiet`` and ``--verbose`` to a subcommand's ``parser``."""
-    parser.add_argument("--config", metavar="FILE", help="YAML config (any subset of keys; unknown keys are errors)")
+    parser.add_argument("--config", metavar="FILE|PRESET",
+                        help="YAML config (any subset of keys; unknown keys are errors), or a packaged preset: "
+                             "quick (the defaults), paper, spectra_tiny")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override one config value, e.g. --set simulate.snr_scale=0.5 (repeatable)")
     parser.add_argument("--seed", type=int, help="master seed; every random stream derives from it (config: seed)")

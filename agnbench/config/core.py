@@ -31,6 +31,7 @@ from agnbench.config.fetch import FetchConfig
 from agnbench.config.labels import LabelsConfig
 from agnbench.config.paths import PathsConfig
 from agnbench.config.prep import PrepConfig
+from agnbench.config.presets import resolve_config_path
 from agnbench.config.report import ReportConfig
 from agnbench.config.rules import check_rules, suggestion
 from agnbench.config.simulate import SimulateConfig
@@ -85,7 +86,8 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
     Parameters
     ----------
     path : str or Path, optional
-        YAML file holding any subset of the keys; None uses the defaults only.
+        YAML file holding any subset of the keys, or the name of a packaged preset (``quick``, ``paper``,
+        ``spectra_tiny``: :mod:`agnbench.config.presets`); None uses the defaults only.
     overrides : sequence of str, optional
         ``"dotted.key=value"`` items (``--set``); values are parsed as YAML, then coerced.
 
@@ -94,8 +96,9 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
     ConfigError
         Missing or unparsable file, unknown key, wrong type or out-of-range value.
     """
+    path = None if path is None else resolve_config_path(path)
     source = "<defaults>" if path is None else str(path)
-    data = {} if path is None else _read_yaml(Path(path))
+    data = {} if path is None else _read_yaml(path)
     cfg = _build(Config, data, source=source, prefix="", base=None)
     if overrides:
         cfg = _apply(cfg, overrides, source="--set")
