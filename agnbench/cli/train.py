@@ -76,6 +76,11 @@ def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
                    help="continue an interrupted run from its last checkpoint, with its saved config")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help=f"fine-tune from a run directory or state_dict (frozen backbone for {track}.freeze_epochs)")
+    if track == "images":
+        p.add_argument("--init-weights", metavar="PATH",
+                       help="start from a local torchvision/timm ResNet-18 state_dict (read with weights_only=True; "
+                            "needs --set images.width=1.0 --set images.stem=imagenet; the run's init_weights.json "
+                            "lists the keys matched; config: images.init_weights; docs/init-weights.md)")
     add_common(p)
     p.set_defaults(func=run_train_deep, track_name=track, torchrun_ok=True)
 
@@ -99,11 +104,14 @@ def run_train_deep(args: argparse.Namespace) -> Path | None:
     from agnbench.deep.train_deep import train_deep_seeds
 
     t = args.track_name
-    if args.resume is not None and (args.config or args.overrides or args.seeds or args.seed is not None):
+    init_weights = getattr(args, "init_weights", None)
+    if args.resume is not None and (args.config or args.overrides or args.seeds or args.seed is not None
+                                    or init_weights):
         raise AgnbenchError("--resume continues a run with its own saved config: do not combine it with "
-                            "--config, --set, --seed or --seeds")
+                            "--config, --set, --seed, --seeds or --init-weights")
     cfg = resolve(args, {"--epochs": (f"{t}.epochs", args.epochs), "--batch-size": (f"{t}.batch_size", args.batch_size),
-                         "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers)})
+                         "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers),
+                         **({"--init-weights": ("images.init_weights", init_weights)} if t == "images" else {})})
     runs = train_deep_seeds(cfg, track=t, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs),
                             seeds=parse_seeds(args, cfg), name=args.name, resume=args.resume, init_from=args.init_from,
                             progress=not args.quiet)

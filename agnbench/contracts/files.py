@@ -38,6 +38,8 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 MODEL_CARD = "MODEL_CARD.md"
 CALIBRATION = "calibration.json"
+#: What ``--init-weights`` loaded into an images run (file sha256, keys matched and skipped).
+INIT_WEIGHTS = "init_weights.json"
 
 # --- Contract 3: a run's attributions (``agnbench explain``), inside the run directory
 ATTRIBUTIONS_DIR = "attributions"

@@ -53,6 +53,11 @@ def deep_model_card(*, run_id: str, track: str, cfg: DeepTrainConfig, seed: int,
         decision_fact(model["calibration"].get("method"), model["threshold"],
                       extra=f"; test-time augmentation: {'8 dihedral transforms' if model['tta'] else 'none'}"),
     ]
+    if meta.get("init_weights"):
+        iw = meta["init_weights"]
+        facts.append(f"- Started from the pretrained weights `{iw['path']}` (sha256 {iw['sha256'][:12]}..., "
+                     f"{iw['loaded']} tensors, {iw['layout']} layout; {iw['file']} lists them; backbone frozen for "
+                     f"{cfg.freeze_epochs} epoch(s))")
     if meta.get("init"):
         facts.append(f"- Fine-tuned from `{meta['init']['path']}` ({meta['init']['loaded']} tensors; backbone frozen "
                      f"for {cfg.freeze_epochs} epoch(s))")

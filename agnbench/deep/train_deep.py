@@ -34,6 +34,7 @@ from agnbench.deep.data import TRACKS, TrackData
 from agnbench.deep.deep_card import deep_model_card
 from agnbench.deep.device import resolve_device, resolve_precision, set_threads
 from agnbench.deep.distributed import Distributed, distributed_session
+from agnbench.deep.init_weights import load_init_weights
 from agnbench.deep.networks import architecture, build_model, load_init
 from agnbench.deep.optim import class_weights
 from agnbench.deep.trainer import BEST, LAST, LoopState, Runtime, load_torch, predict_proba, save_torch, train_loop
@@ -123,6 +124,8 @@ def _train_deep(cfg: Config, tc, ddp: Distributed, *, track: str, data: Path, ru
     model = build_model(track, tc, in_channels=tdata.n_channels, n_classes=n_classes, n_scalars=tdata.n_scalars,
                         seed=cfg.seed)
     fresh = run_dir is None
+    # a bad --init-weights file is refused before the run directory exists
+    pretrained = _load_init_weights(model, tc, init_from=init_from) if fresh else None
     if fresh:
         run_dir = ddp.on_main(lambda: create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed,
                                                      name=name), "creating the run directory")
@@ -130,13 +133,16 @@ def _train_deep(cfg: Config, tc, ddp: Distributed, *, track: str, data: Path, ru
     with output_lock(run_dir) if ddp.is_main else contextlib.nullcontext():
         return _train_in(run_dir, fresh=fresh, cfg=cfg, track=track, store=store, tdata=tdata, model=model,
                          n_classes=n_classes, device=device, rt=rt, init_from=init_from, on_epoch_end=on_epoch_end,
-                         ddp=ddp)
+                         ddp=ddp, pretrained=pretrained)
 
 
 def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tdata: TrackData, model, n_classes: int,
               device, rt: Runtime, init_from: Path | None, on_epoch_end: Callable[[LoopState], None] | None,
-              ddp: Distributed) -> Path:
-    """Train (or resume) in ``run_dir``, whose lock the caller holds; only rank 0 writes (under torchrun)."""
+              ddp: Distributed, pretrained: dict | None = None) -> Path:
+    """Train (or resume) in ``run_dir``, whose lock the caller holds; only rank 0 writes (under torchrun).
+
+    ``pretrained``: the record of the ``images.init_weights`` file already loaded into ``model`` (fresh runs).
+    """
     tc = getattr(cfg, track)
     checkpoint = None
     main = ddp.is_main
@@ -147,8 +153,13 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
             write_data_record(run_dir, store.fingerprint())
         init = load_init(model, init_from) if init_from is not None else None
         meta = _model_meta(track, tc, tdata, n_classes, init, model)
+        if pretrained is not None:
+            meta["init_weights"] = {k: pretrained[k] for k in ("path", "sha256", "layout")} | {
+                "loaded": len(pretrained["loaded"]), "file": files.INIT_WEIGHTS}
         if main:
             write_model_meta(run_dir, meta)
+            if pretrained is not None:
+                atomic_write_json(run_dir / files.INIT_WEIGHTS, pretrained)
     else:
         meta = _read_resume_meta(run_dir)
         if (run_dir / LAST).exists():
@@ -157,6 +168,8 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
             log.info("resuming %s after epoch %d", run_dir.name, checkpoint["loop"]["epoch"])
         elif meta.get("init"):
             load_init(model, Path(meta["init"]["path"]))
+        elif meta.get("init_weights"):
+            _reload_init_weights(model, meta["init_weights"])
         if main:
             write_status(run_dir, RUNNING)
     if main:
@@ -168,7 +181,8 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
         y_train = tdata.labels(tdata.indices("train"))
         weights = class_weights(y_train, n_classes, mode=tc.class_weight)
         state = train_loop(model, tdata, tc, run_dir=run_dir, rt=rt, weights=weights,
-                           freeze_epochs=tc.freeze_epochs if meta.get("init") else 0, checkpoint=checkpoint,
+                           freeze_epochs=tc.freeze_epochs if meta.get("init") or meta.get("init_weights") else 0,
+                           checkpoint=checkpoint,
                            on_epoch_end=on_epoch_end, ddp=ddp)
         if main:
             model.load_state_dict(load_torch(run_dir / BEST, device))
@@ -229,6 +243,25 @@ def _model_summary(tc, tdata: TrackData, state: LoopState, meta: dict) -> ModelS
             "train_samples_per_s_median": float(history["train_samples_per_s"].median()),
             "missing_inputs": tdata.missing(), "n_parameters": meta["n_parameters"]}
     return summary
+
+
+def _load_init_weights(model, tc, *, init_from: Path | None) -> dict | None:
+    """``images.init_weights``: load the pretrained file into ``model``; its record (None without one)."""
+    path = getattr(tc, "init_weights", None)
+    if not path:
+        return None
+    if init_from is not None:
+        raise AgnbenchError(f"--init-from {init_from} and --init-weights/images.init_weights {path}: give one "
+                            "starting point")
+    return load_init_weights(model, path)
+
+
+def _reload_init_weights(model, recorded: dict) -> None:
+    """Resume before the first checkpoint: the same pretrained file again, refused if it changed."""
+    record = load_init_weights(model, recorded["path"])
+    if record["sha256"] != recorded["sha256"]:
+        raise AgnbenchError(f"--resume: the init weights {recorded['path']} changed since the run started (sha256 "
+                            f"{record['sha256'][:12]}..., recorded {recorded['sha256'][:12]}...); start a new run")
 
 
 def _model_meta(track: str, tc, tdata: TrackData, n_classes: int, init: dict | None, model) -> dict:
