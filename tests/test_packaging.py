@@ -13,6 +13,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -23,6 +24,8 @@ from agnbench.errors import AgnbenchError, ConfigError
 from agnbench.optional import import_optional
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Packages outside the core dependencies: the installed wheel must run --help and simulate without them.
+OPTIONAL = ("xgboost", "dask", "distributed", "mlflow", "tensorboard", "gradio", "pytest", "playwright", "mkdocs")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 
@@ -74,10 +77,23 @@ def test_presets_resolve_from_any_directory(tmp_path: Path, monkeypatch: pytest.
         load_config("sub/paper.yaml")
 
 
-def test_missing_optional_package_is_one_line() -> None:
+def test_missing_optional_package_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(AgnbenchError, match=r"--scheduler needs the Python package 'no_such_pkg_agnb'.*agnbench\[dask\]"):
         import_optional("no_such_pkg_agnb.sub", purpose="--scheduler", install="pip install 'agnbench[dask]'")
     assert import_optional("json", purpose="x", install="y").__name__ == "json"
+    from agnbench.baselines.catalog_models import fit_model
+    from agnbench.cluster import work_executor
+
+    for name in ("xgboost", "distributed"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    y = (x[:, 0] > 0).astype(int)
+    with pytest.raises(AgnbenchError, match=r"catalog.model=xgboost needs .*'xgboost'.*xgboost-cpu.*agnbench\[cpu\].*"
+                                            r"pip install xgboost .*agnbench\[cuda\]"):
+        fit_model("xgboost", x, y, x, y, n_classes=2, feature_names=["a", "b"], seed=0)
+    with pytest.raises(AgnbenchError, match=r"dask.distributed is not installed; pip install 'agnbench\[dask\]'"):
+        with work_executor("tcp://127.0.0.1:1", workers=1, key="--scheduler"):
+            pass
 
 
 def _copy_source(dest: Path) -> Path:
@@ -122,8 +138,10 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     vpy = venv / "bin" / "python"
     site = Path(_run([str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      cwd=tmp_path, env=env).stdout.strip())
-    # this environment's packages as a plain path: its .pth files (the editable agnbench) are not processed
+    # this environment's packages as a plain path: its .pth files (the editable agnbench) are not processed;
+    # the optional packages and the test tools are made unimportable, as in a plain `pip install agnbench`
     (site / "parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "zz_no_optional.pth").write_text(f"import sys; sys.modules.update(dict.fromkeys({list(OPTIONAL)!r}))\n")
     _run([sys.executable, "-m", "pip", "--python", str(vpy), "install", "--no-deps", "--no-index",
           "--disable-pip-version-check", "-q", str(wheel)], cwd=tmp_path, env=env)
 
@@ -132,6 +150,9 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     where = _run([str(vpy), "-c", "import agnbench, importlib.metadata as m; print(agnbench.__file__); "
                   "print(m.version('agnbench'))"], cwd=outside, env=env).stdout.split()
     assert Path(where[0]).is_relative_to(venv) and where[1] == agnbench.__version__
+    for name in ("xgboost", "distributed"):  # the blocking works
+        blocked = subprocess.run([str(vpy), "-c", f"import {name}"], cwd=outside, env=env, capture_output=True, text=True)
+        assert blocked.returncode == 1 and "ModuleNotFoundError" in blocked.stderr
     agnbench_exe = str(venv / "bin" / "agnbench")
     assert "simulate" in _run([agnbench_exe, "--help"], cwd=outside, env=env).stdout
     assert _run([agnbench_exe, "--version"], cwd=outside, env=env).stdout.strip() == f"agnbench {agnbench.__version__}"
