@@ -41,8 +41,8 @@ def torchvision_resnet18_shapes(*, n_classes: int = 1000, in_channels: int = 3) 
 
 def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return {k: torch.randint(0, 100, s, generator=g) if k.endswith("num_batches_tracked") else torch.randn(s, generator=g)
-            for k, s in shapes.items()}
+    return {k: torch.randint(0, 100, s, generator=g) if k.endswith("num_batches_tracked")
+            else torch.randn(s, generator=g) for k, s in shapes.items()}
 
 
 def as_torchvision(model: ResNet18) -> dict[str, torch.Tensor]:
@@ -127,7 +127,8 @@ def test_bad_files_are_one_clear_error(tmp_path: Path) -> None:
         load_init_weights(model, tmp_path / "other.pt")
     torch.save(random_state(torchvision_resnet18_shapes()), tmp_path / "full.pt")
     with pytest.raises(AgnbenchError, match=r"conv1\.weight \(agnbench stem\.0\.weight\) has shape \[64, 3, 7, 7\], "
-                                            r"this model's is \[32, 3, 3, 3\]; .*images\.width=1\.0.*images\.stem=imagenet"):
+                                            r"this model's is \[32, 3, 3, 3\]; "
+                                            r".*images\.width=1\.0.*images\.stem=imagenet"):
         load_init_weights(model, tmp_path / "full.pt")
     # the imagenet stem at width 1 but another block layout: the stage tensor is named
     state = random_state(torchvision_resnet18_shapes())
@@ -162,7 +163,8 @@ def test_cli_train_images_init_weights_end_to_end(mock_store: Path, tmp_path: Pa
                                                                                                "head.bias"}
     assert [s["key"] for s in record["skipped"]] == ["fc.weight", "fc.bias"]
     meta = json.loads((run / "model_meta.json").read_text())
-    assert meta["init_weights"]["sha256"] == record["sha256"] and meta["init_weights"]["loaded"] == len(record["loaded"])
+    assert meta["init_weights"]["sha256"] == record["sha256"]
+    assert meta["init_weights"]["loaded"] == len(record["loaded"])
     assert load_config(run / "config.yaml").images.init_weights == str(weights)
     assert list(pd.read_csv(run / "history.csv")["frozen_backbone"]) == [True, False]
     assert "pretrained weights" in (run / "MODEL_CARD.md").read_text()
