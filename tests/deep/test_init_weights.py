@@ -176,3 +176,15 @@ def test_cli_train_images_init_weights_end_to_end(mock_store: Path, tmp_path: Pa
     assert main(["train", "images", "--data", str(mock_store), "--runs-dir", str(tmp_path / "runs"), "--name", "bad",
                  "--init-weights", str(tmp_path / "missing.pt"), "-q"]) == 1
     assert "no such file" in capsys.readouterr().err and not (tmp_path / "runs" / "bad").exists()
+
+
+def test_resume_before_the_first_checkpoint_refuses_a_changed_file(tmp_path: Path) -> None:
+    from agnbench.deep.train_deep import _reload_init_weights
+
+    torch.save(as_torchvision(ResNet18(in_channels=3, n_classes=2, width=0.125)), tmp_path / "w.pt")
+    model = ResNet18(in_channels=3, n_classes=2, width=0.125)
+    recorded = load_init_weights(model, tmp_path / "w.pt")
+    _reload_init_weights(model, recorded)  # the same file: loaded again
+    torch.save(as_torchvision(ResNet18(in_channels=3, n_classes=2, width=0.125, dropout=0.5)), tmp_path / "w.pt")
+    with pytest.raises(AgnbenchError, match=r"init weights .*w\.pt changed since the run started"):
+        _reload_init_weights(model, recorded)
