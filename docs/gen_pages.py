@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Width of the rendered ``--help`` texts (argparse reads ``COLUMNS``), fixed so builds are reproducible.
-HELP_WIDTH = 100
+HELP_WIDTH = 80
 
 #: The API reference pages, in nav order: (page stem, packages on it). The top-level ``agnbench``
 #: page comes first in the nav but is filled last, so that its names link to the subpackage pages.
@@ -45,6 +45,24 @@ API_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("protocol", ("agnbench.protocol",)),
 )
 
+
+#: Hand-written pages that explain a command further (a command not listed gets no such line).
+SEE_ALSO: dict[str, tuple[tuple[str, str], ...]] = {
+    "simulate": (("Getting started: the mock survey", "../getting-started.md#the-mock-survey"),),
+    "prep": (("Real-data recipes", "../recipes.md"), ("Contract 1, the dataset store",
+                                                      "../contracts.md#contract-1-the-dataset-store")),
+    "train": (("Contract 3, the run directory", "../contracts.md#contract-3-run-directory"),
+              ("Scale: several GPUs", "../scale.md")),
+    "predict": (("Real-data recipe 5", "../recipes.md#5-apply-a-trained-model-to-new-galaxies-agnbench-predict"),
+                ("Applying a run to new data", "../contracts.md#applying-a-run-to-new-data")),
+    "compare": (("Statistics", "../statistics.md"), ("Contract 4, the comparison",
+                                                     "../contracts.md#contract-4-comparison-and-report")),
+    "explain": (("Interpretability", "../interpretability.md"),),
+    "report": (("Tutorial: the report", "../tutorial.md#6-the-report-agnbench-report"),),
+    "run": (("Getting started", "../getting-started.md"),),
+    "fetch": (("Real-data recipes: downloading",
+               "../recipes.md#downloading-sdss-and-legacy-survey-files-agnbench-fetch"),),
+}
 
 # --------------------------------------------------------------------------------------------- commands
 
@@ -92,7 +110,10 @@ def cli_pages() -> dict[str, str]:
         "| command | what it does |\n|---|---|\n" + rows + "\n\n## `agnbench --help`\n\n" + _fence(_help_text(top))
     )}
     for name, helptext, parser in commands:
-        text = f"# agnbench {name}\n\n{helptext[:1].upper()}{helptext[1:]}.\n\n" + _fence(_help_text(parser))
+        text = f"# agnbench {name}\n\n{helptext[:1].upper()}{helptext[1:]}.\n\n"
+        if name in SEE_ALSO:
+            text += "See also: " + ", ".join(f"[{title}]({link})" for title, link in SEE_ALSO[name]) + ".\n\n"
+        text += _fence(_help_text(parser))
         for sub, subhelp, subparser in _subcommands(parser):
             text += f"\n## agnbench {name} {sub}\n\n{subhelp[:1].upper()}{subhelp[1:]}.\n\n" + _fence(
                 _help_text(subparser))
@@ -130,22 +151,36 @@ def package_exports(package: str) -> list[tuple[str, str]]:
     return [(name, path[name]) for name in listed]
 
 
-def _griffe_finds(path: str) -> bool:
-    """Whether griffe sees ``path`` statically: a module, or a ``def``/``class``/plain assignment in its module."""
-    module, _, name = path.rpartition(".")
+def _module_file(module: str) -> Path | None:
     file = ROOT.joinpath(*module.split(".")).with_suffix(".py")
-    if not file.exists():
-        file = ROOT.joinpath(*module.split("."), "__init__.py")
-    if not file.exists():
-        return ROOT.joinpath(*path.split(".")).with_suffix(".py").exists()
+    init = ROOT.joinpath(*module.split("."), "__init__.py")
+    return file if file.exists() else init if init.exists() else None
+
+
+def _resolve(path: str, depth: int = 0) -> tuple[str, bool]:
+    """``(path where the object is defined, whether griffe sees it there)``, following ``from m import x``.
+
+    Griffe sees a module, a ``def``/``class``, or a plain (annotated) assignment; it does not see the names
+    of a tuple assignment (``A, B = "a", "b"``), which :func:`_constant_line` renders instead.
+    """
+    if _module_file(path) is not None:
+        return path, True
+    module, _, name = path.rpartition(".")
+    file = _module_file(module)
+    if file is None or depth > 8:
+        return path, False
     for node in ast.parse(file.read_text(encoding="utf-8")).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return True
+            return path, True
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            return True
-    return False
+            return path, True
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return _resolve(f"{node.module}.{alias.name}", depth + 1)
+    return path, False
 
 
 def _constant_line(path: str) -> str:
@@ -173,23 +208,26 @@ def api_pages() -> dict[str, str]:
     order = [*API_PAGES[1:], API_PAGES[0]]
     for stem, packages in order:
         parts = [f"# {packages[0]}\n"]
+        heading = 3 if len(packages) > 1 else 2
         for i, package in enumerate(packages):
             if i:
                 parts.append(f"\n## {package}\n")
             parts.append(f"::: {package}\n    options:\n      members: false\n      show_root_heading: false\n")
-            for name, path in package_exports(package):
+            links, objects = [], []
+            for name, exported in package_exports(package):
+                path, found = _resolve(exported)
                 home = rendered.get(path)
                 if home is None and (_home_page(path) in (stem, None) or stem == "agnbench"):
                     rendered[path] = stem
-                    if not _griffe_finds(path):
-                        parts.append(_constant_line(path))
-                        continue
-                    heading = 3 if len(packages) > 1 else 2
-                    parts.append(f"::: {path}\n    options:\n      heading_level: {heading}\n"
-                                 f"      show_root_full_path: false\n")
-                    continue
-                home = home or _home_page(path)
-                parts.append(f"- `{package}.{name}`: see [`{name}`]({home}.md#{path})\n")
+                    objects.append(f"::: {path}\n    options:\n      heading_level: {heading}\n"
+                                   f"      show_root_full_path: false\n" if found else _constant_line(path))
+                else:
+                    home = home or _home_page(path)
+                    links.append(f"| `{package}.{name}` | [`{path}`]({home}.md#{path}) |")
+            if links:
+                parts.append("Also exported here, documented with the package that defines them:\n\n"
+                             "| name | documented as |\n|---|---|\n" + "\n".join(links) + "\n")
+            parts += objects
         bodies[stem] = "\n".join(parts)
     rows = "\n".join(f"| [`{packages[0]}`]({stem}.md) | {len(package_exports(packages[0]))} |"
                      for stem, packages in API_PAGES)

@@ -16,7 +16,7 @@ DOC_FILES = tuple(sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
 #: Pages that must hold at least one runnable example.
 RUNNABLE = ("api.md", "contracts.md", "tutorial.md")
 #: Fence languages: ``python`` runs; the others are shown only (shell commands, output, SQL, YAML).
-LANGUAGES = {"python", "text", "bash", "sql", "yaml"}
+LANGUAGES = {"python", "text", "bash", "sh", "console", "sql", "yaml", "toml", "json", "ini"}
 
 
 def blocks(name: str) -> list[tuple[str, str]]:
