@@ -9,8 +9,8 @@
   every other package exporting it links there.
 
 The nav entries ``Commands: commands/index.md`` and ``API reference: reference/index.md`` of
-``mkdocs.yml`` are expanded here into those pages (so a new subcommand or package appears without
-editing ``mkdocs.yml``). ``mkdocs.yml`` names this file under ``hooks``; ``tests/test_docs_site.py``
+``mkdocs.yml`` are expanded here into those pages (a new subcommand appears without editing
+``mkdocs.yml``; a new package needs a line in :data:`API_PAGES`, which ``tests/test_docs_site.py`` checks). ``mkdocs.yml`` names this file under ``hooks``; ``tests/test_docs_site.py``
 also imports it to check the pages against ``agnbench --help``.
 """
 
@@ -95,7 +95,8 @@ def _fence(text: str) -> str:
 
 def cli_pages() -> dict[str, str]:
     """Markdown of ``commands/index.md`` and ``commands/<command>.md``, keyed by their path under docs/."""
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:  # the hook runs inside mkdocs: document this checkout's agnbench
+        sys.path.insert(0, str(ROOT))
     from agnbench.cli.main import build_parser
 
     top = build_parser()
@@ -194,8 +195,6 @@ def _constant_line(path: str) -> str:
 def _home_page(path: str) -> str | None:
     """Stem of the API page whose subpackage defines the object at ``path`` (None: only the top page)."""
     for stem, packages in API_PAGES[1:]:
-        if path.startswith(f"agnbench.{stem}."):
-            return stem
         if any(path.startswith(f"{p}.") for p in packages):
             return stem
     return None

@@ -73,6 +73,14 @@ def test_every_docs_page_is_in_the_nav() -> None:
     assert pages <= nav, f"add these pages to the nav of mkdocs.yml: {sorted(pages - nav)}"
 
 
+def test_every_public_subpackage_has_an_api_page() -> None:
+    documented = {package for _, packages in _gen_pages().API_PAGES for package in packages}
+    for init in sorted((ROOT / "agnbench").glob("*/__init__.py")):
+        package = f"agnbench.{init.parent.name}"
+        if "__all__" in init.read_text(encoding="utf-8"):
+            assert package in documented, f"add {package} to API_PAGES in docs/gen_pages.py"
+
+
 def test_command_pages_are_the_help_texts(site: Path) -> None:
     from agnbench.cli.main import build_parser
 
