@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-fast bench clean
+.PHONY: venv run test test-fast bench docs clean
 
 venv: $(STAMP)
 
@@ -30,5 +30,10 @@ test-fast: venv
 bench: venv
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The documentation site (mkdocs.yml, docs/): strict, so a broken link or a docstring warning fails; into site/.
+# Preview with live reload: $(BIN)/mkdocs serve (http://127.0.0.1:8000).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build site *.egg-info

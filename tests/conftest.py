@@ -64,6 +64,7 @@ SLOW_TESTS = (
     "tests/transfer/test_predict_dask.py::test_a_spectra_run_over_store_shards_on_the_cluster",
     "tests/deep/test_init_weights.py::test_cli_train_images_init_weights_end_to_end",
     "tests/test_packaging.py::test_wheel_installs_and_runs_outside_the_source_tree",
+    "tests/test_docs.py::test_python_blocks_run[tutorial.md]",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

@@ -1,6 +1,6 @@
-"""docs/api.md and docs/contracts.md: every ```python block runs (in order, one namespace per file, in a
-temporary directory), every fence says python or text, and the export table of docs/api.md is each
-package's ``__all__``."""
+"""Every page of docs/ (subdirectories included): every ```python block runs (in order, one namespace per file,
+in a temporary directory) and every fence names its language; the export table of docs/api.md is each
+package's ``__all__``. The built site is tested in tests/test_docs_site.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^```(\S*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-DOC_FILES = ("api.md", "contracts.md")
+DOC_FILES = tuple(sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
+#: Pages that must hold at least one runnable example.
+RUNNABLE = ("api.md", "contracts.md", "tutorial.md")
+#: Fence languages: ``python`` runs; the others are shown only (shell commands, output, SQL, YAML).
+LANGUAGES = {"python", "text", "bash", "sh", "console", "sql", "yaml", "toml", "json", "ini"}
 
 
 def blocks(name: str) -> list[tuple[str, str]]:
@@ -24,10 +28,10 @@ def blocks(name: str) -> list[tuple[str, str]]:
 def test_python_blocks_run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     fenced = blocks(name)
-    assert {lang for lang, _ in fenced} <= {"python", "text"}, "tag every block python (runs) or text (does not)"
+    assert {lang for lang, _ in fenced} <= LANGUAGES, f"tag every block python (runs) or one of {sorted(LANGUAGES)}"
     code = [src for lang, src in fenced if lang == "python"]
-    assert code, f"{name} has no runnable example"
-    namespace: dict = {"__name__": f"docs_{name.replace('.', '_')}"}
+    assert code or name not in RUNNABLE, f"{name} has no runnable example"
+    namespace: dict = {"__name__": f"docs_{name.replace('.', '_').replace('/', '_')}"}
     for i, src in enumerate(code):
         exec(compile(src, f"{DOCS / name}:python block {i + 1}", "exec"), namespace)  # noqa: S102 - the docs' own code
 

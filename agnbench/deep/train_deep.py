@@ -88,6 +88,8 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     on_epoch_end : callable, optional
         Called with the loop state after each epoch's checkpoint (tests interrupt runs with it).
 
+    Notes
+    -----
     Under ``torchrun`` (several processes) every process trains its share and rank 0 alone writes the
     run directory (:mod:`agnbench.deep.distributed`); every process returns its path.
     """
