@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from types import MappingProxyType
 
-from agnbench.cli.common import add_common, parse_seeds, resolve
+from agnbench.cli.common import add_common, add_track, parse_seeds, resolve, track_flag
 from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES
 from agnbench.errors import AgnbenchError
 
@@ -44,6 +44,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--runs-dir", type=Path, help="where runs go (config: paths.runs; default runs/)")
     c.add_argument("--name", help="run directory name instead of <time>-catalog-<model>-s<seed>")
     c.add_argument("--allow-leaky", action="store_true", help="allow label-defining features (loud; recorded)")
+    add_track(c)
     add_common(c)
     c.set_defaults(func=run_train_catalog)
     for track in DEEP_TRACKS:
@@ -76,6 +77,7 @@ def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
                    help="continue an interrupted run from its last checkpoint, with its saved config")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help=f"fine-tune from a run directory or state_dict (frozen backbone for {track}.freeze_epochs)")
+    add_track(p)
     add_common(p)
     p.set_defaults(func=run_train_deep, track_name=track, torchrun_ok=True)
 
@@ -84,7 +86,8 @@ def run_train_catalog(args: argparse.Namespace) -> Path:
     """Run ``agnbench train catalog``; print every run but the last, return the last."""
     from agnbench.baselines.train_catalog import train_catalog_seeds
 
-    cfg = resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features)})
+    cfg = resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features),
+                         "--track": track_flag(args)})
     seeds = parse_seeds(args, cfg)
     runs = train_catalog_seeds(cfg, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs), seeds=seeds,
                                name=args.name, allow_leaky=args.allow_leaky)
@@ -103,7 +106,8 @@ def run_train_deep(args: argparse.Namespace) -> Path | None:
         raise AgnbenchError("--resume continues a run with its own saved config: do not combine it with "
                             "--config, --set, --seed or --seeds")
     cfg = resolve(args, {"--epochs": (f"{t}.epochs", args.epochs), "--batch-size": (f"{t}.batch_size", args.batch_size),
-                         "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers)})
+                         "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers),
+                         "--track": track_flag(args)})
     runs = train_deep_seeds(cfg, track=t, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs),
                             seeds=parse_seeds(args, cfg), name=args.name, resume=args.resume, init_from=args.init_from,
                             progress=not args.quiet)
