@@ -13,6 +13,7 @@ libraries are imported only when chosen.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -125,6 +126,21 @@ class Tracker:
         self._each("logging the model's fitted parameters", lambda b: b.log_params(params, config_yaml=None))
         self._each("logging the run directory", lambda b: b.log_artifacts(run_dir))
 
+    def log_comparison(self, comparison: Path, cfg: Config) -> None:
+        """Track a finished comparison as one run: the ``compare`` settings, every ``summary.csv`` estimate with
+        its interval and the ``primary.csv`` deltas (:func:`comparison_metrics`), the directory as artifacts."""
+        if not self._backends:
+            return
+        from agnbench.tracking.comparison import comparison_metrics, comparison_tags
+
+        tags = comparison_tags(comparison)
+        self._each("starting the run", lambda b: b.start(comparison, name=comparison.name, tags=tags, history=[]))
+        params = {k: v for k, v in config_params(cfg).items() if k.split(".")[0] in ("seed", "compare")}
+        self._each("logging the config", lambda b: b.log_params(params, config_yaml=None))
+        metrics = comparison_metrics(comparison)
+        self._each("logging the comparison", lambda b: b.log_metrics(metrics, step=0))
+        self._each("logging the comparison directory", lambda b: b.log_artifacts(comparison))
+
     def _each(self, what: str, call) -> None:
         for backend in list(self._backends):
             try:
@@ -165,6 +181,13 @@ def open_tracker(tc: TrackingConfig) -> Tracker:
     if backends:
         log.info("tracking this run with %s", ", ".join(b.name for b in backends))
     return Tracker(backends)
+
+
+def open_comparison_tracker(tc: TrackingConfig) -> Tracker:
+    """:func:`open_tracker` for ``agnbench compare``: MLflow only (a comparison has no steps for TensorBoard)."""
+    if "tensorboard" in tc.backends:
+        log.info("tracking: a comparison has no steps for TensorBoard; only MLflow logs it")
+    return open_tracker(dataclasses.replace(tc, backends=tuple(b for b in tc.backends if b == "mlflow")))
 
 
 def _plain(value: Any) -> str:

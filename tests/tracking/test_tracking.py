@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agnbench.baselines.train_catalog import train_catalog
 from agnbench.cli.main import main
 from agnbench.config.core import load_config
 from agnbench.config.tracking import TrackingConfig
@@ -112,6 +113,21 @@ def test_catalog_run_on_a_real_table_is_logged_to_mlflow(uv_store: Path, tmp_pat
     assert tags["agnbench.store_sha256"] == data["objects_sha256"]
     assert tags.get("agnbench.git_commit") == (env.get("git") or {}).get("sha")
     assert not (run / "tensorboard").exists()  # only the trackers asked for
+
+    # agnbench compare --track mlflow: every summary.csv estimate with its interval
+    other = train_catalog(load_config(overrides=["catalog.model=xgboost", "catalog.features=photometry"]),
+                          data=uv_store, runs_dir=tmp_path / "runs", name="ref")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(run), str(other), "--out", str(out), "--n-boot", "100", "--track", "mlflow",
+                 "--set", f"tracking.uri={store}", "--set", "compare.subgroups=[]", "--set", "compare.jackknife_groups=20",
+                 "-q"]) == 0
+    [tracked] = _runs(store, "cmp")
+    summary = pd.read_csv(out / "summary.csv").query("metric == 'roc_auc' and run == 'cat'").iloc[0]
+    got = tracked.data.metrics
+    assert (got["cat/roc_auc"], got["cat/roc_auc.lo"], got["cat/roc_auc.hi"]) == (summary.estimate, summary.lo,
+                                                                                  summary.hi)
+    assert tracked.data.tags["agnbench.runs"] == "cat,ref" and tracked.data.params["compare.n_boot"] == "100"
+    assert {"summary.csv", "inputs.yaml"} <= _artifacts(client, tracked.info.run_id)
 
 
 def test_spectra_run_interrupted_and_resumed_is_logged_to_mlflow_and_tensorboard(tiny_store: Path,
