@@ -275,3 +275,15 @@ def test_track_flag_and_config() -> None:
                                                                                   "calibration": "none",
                                                                                   "stopped_early": True}})
     assert metrics == {"test.roc_auc": 0.9, "test.n": 10.0} and params == {"model.params.max_depth": "6"}
+
+
+def test_runs_that_differ_only_in_tracking_are_one_seed_group(tmp_path: Path) -> None:
+    from agnbench.config.core import dump_config
+    from agnbench.contracts.run_dir import seed_free_config_hash
+
+    for name, overrides in (("a", []), ("b", ["tracking.backends=[mlflow]", "tracking.uri=elsewhere", "seed=1"]),
+                            ("c", ["catalog.model=rf"])):
+        (tmp_path / name).mkdir()
+        dump_config(load_config(overrides=overrides), tmp_path / name / "config.yaml")
+    a, b, c = (seed_free_config_hash(tmp_path / n) for n in "abc")
+    assert a == b != c
