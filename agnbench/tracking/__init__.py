@@ -7,8 +7,9 @@ Every track opens a :class:`Tracker` with :func:`open_tracker` from the config s
 share this package as they share :mod:`agnbench.protocol`; it imports no track.
 """
 
-from agnbench.tracking.base import (Backend, Tracker, config_params, final_metrics, history_steps, open_comparison_tracker,
-                                    open_tracker)
+from agnbench.tracking.base import (
+    Backend, Tracker, config_params, final_metrics, history_steps, open_comparison_tracker, open_tracker,
+)
 
 __all__ = ["Backend", "Tracker", "config_params", "final_metrics", "history_steps", "open_comparison_tracker",
            "open_tracker"]

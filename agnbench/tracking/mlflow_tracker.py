@@ -81,7 +81,8 @@ def _check_uri(uri: str) -> str:
             probe.unlink()
         except OSError as exc:
             raise AgnbenchError(f"{where}: the MLflow store directory {store} cannot be written "
-                                f"({exc.strerror or exc}); choose a writable directory with --set tracking.uri=DIR") from None
+                                f"({exc.strerror or exc}); choose a writable directory with "
+                                "--set tracking.uri=DIR") from None
         return store.as_uri()
     parsed = urlparse(uri)
     if parsed.scheme.split("+")[0] in _DATABASE_SCHEMES and importlib.util.find_spec("sqlalchemy") is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -119,8 +120,8 @@ def test_catalog_run_on_a_real_table_is_logged_to_mlflow(uv_store: Path, tmp_pat
                           data=uv_store, runs_dir=tmp_path / "runs", name="ref")
     out = tmp_path / "cmp"
     assert main(["compare", str(run), str(other), "--out", str(out), "--n-boot", "100", "--track", "mlflow",
-                 "--set", f"tracking.uri={store}", "--set", "compare.subgroups=[]", "--set", "compare.jackknife_groups=20",
-                 "-q"]) == 0
+                 "--set", f"tracking.uri={store}", "--set", "compare.subgroups=[]", "--set",
+                 "compare.jackknife_groups=20", "-q"]) == 0
     [tracked] = _runs(store, "cmp")
     summary = pd.read_csv(out / "summary.csv").query("metric == 'roc_auc' and run == 'cat'").iloc[0]
     got = tracked.data.metrics
@@ -190,9 +191,7 @@ def test_an_unusable_store_stops_before_any_run_directory(uv_store: Path, tmp_pa
     assert main(["train", "catalog", "--data", str(uv_store), "--runs-dir", str(runs), "--features", "photometry",
                  "--track", "mlflow", "--set", f"tracking.uri={uri}", "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("agnbench train: error: ")
-    import re
-    assert re.search(message, err[0])
+    assert len(err) == 1 and err[0].startswith("agnbench train: error: ") and re.search(message, err[0])
     assert not runs.exists() or not any(runs.iterdir())
 
 
