@@ -68,6 +68,23 @@ def _file_store_allowed() -> Iterator[None]:
         os.environ.pop(_FILE_STORE_ENV, None)
 
 
+class _FileStoreClient:
+    """An ``MlflowClient`` whose every call runs under :func:`_file_store_allowed` (MLflow may reopen its store)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with _file_store_allowed():
+                return attr(*args, **kwargs)
+        return call
+
+
 def _check_uri(uri: str) -> str:
     """The uri MLflow is given; an :class:`AgnbenchError` for a store that cannot work (before MLflow retries)."""
     where = f"tracking.uri {uri!r}"
@@ -110,7 +127,7 @@ class MlflowBackend:
         self.uri = _check_uri(uri)
         try:
             with _file_store_allowed():
-                self.client = client_cls(tracking_uri=self.uri)
+                self.client = _FileStoreClient(client_cls(tracking_uri=self.uri))
                 found = self.client.get_experiment_by_name(experiment)
                 if found is not None and found.lifecycle_stage == "deleted":
                     raise AgnbenchError(f"tracking.experiment {experiment!r} is deleted in {uri}: restore it (mlflow "

@@ -286,3 +286,15 @@ def test_runs_that_differ_only_in_tracking_are_one_seed_group(tmp_path: Path) ->
         dump_config(load_config(overrides=overrides), tmp_path / name / "config.yaml")
     a, b, c = (seed_free_config_hash(tmp_path / n) for n in "abc")
     assert a == b != c
+
+
+def test_the_default_store_is_mlruns_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with open_tracker(TrackingConfig(backends=("mlflow",))) as tracker:  # closed before a run directory existed
+        assert tracker.active == ("mlflow",)
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set only while agnbench talks to its store
+    client = _client(tmp_path / "mlruns")
+    exp = client.get_experiment_by_name("agnbench")
+    [run] = client.search_runs([exp.experiment_id], run_view_type=3)  # ViewType.ALL
+    assert run.info.lifecycle_stage == "deleted"  # an MLflow run whose agnbench run never started is not kept
