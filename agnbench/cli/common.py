@@ -58,7 +58,7 @@ def setup_logging(*, quiet: bool, verbose: bool) -> None:
 def add_track(parser: argparse.ArgumentParser) -> None:
     """Add ``--track mlflow|tensorboard`` (repeatable, or a comma list) to a training ``parser``."""
     parser.add_argument("--track", action="append", metavar="|".join(TRACKING_BACKENDS),
-                        help="also log the run to an experiment tracker (repeatable or comma-separated; config: "
+                        help="also log to an experiment tracker (repeatable or comma-separated; config: "
                              "tracking.backends; MLflow store: tracking.uri, default ./mlruns; docs/tracking.md)")
 
 
