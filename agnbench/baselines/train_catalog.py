@@ -31,6 +31,7 @@ from agnbench.fileio import atomic_write_json, atomic_write_text, capture_env
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.leakage import LeakageReport, check_leakage
 from agnbench.protocol.post_training import ModelSummary, check_decision_rule, check_splits, finish_run
+from agnbench.tracking import Tracker, open_tracker
 
 log = logging.getLogger(__name__)
 #: The random search's trials (``catalog.search=random``), beside the contract files of the run.
@@ -69,7 +70,8 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
     ------
     AgnbenchError
         Bad features, a split with fewer than two classes, a binary decision rule on a multi-class
-        store or leaky features: all before any run directory is made.
+        store, leaky features or a tracking store (``tracking.uri``) that cannot be used: all before any
+        run directory is made.
     """
     cc = cfg.catalog
     store = open_store(data)
@@ -86,43 +88,57 @@ def train_catalog(cfg: Config, *, data: Path, runs_dir: Path, name: str | None =
                             source=f"{data} (catalog.features={cc.features})")
     X = objects[features].to_numpy(dtype=np.float64, na_value=np.nan)
 
-    run_dir = create_run_dir(runs_dir, track=TRACK, model=cc.model, seed=cfg.seed, name=name)
-    with output_lock(run_dir):  # held while training: no other command moves this run aside
-        run_id = run_dir.name
-        log.info("run %s: %s on %d features, %d train / %d val objects", run_id, cc.model, len(features),
-                 int(train.sum()), int(val.sum()))
-        write_status(run_dir, RUNNING)
-        dump_config(cfg, config_path(run_dir))
-        atomic_write_json(run_dir / files.ENV, capture_env(device="cpu"))
-        write_data_record(run_dir, store.fingerprint())
-        try:
-            params = None
-            if cc.search == "random":
-                params, trials = random_search(
-                    cc.model, X[train], y[train], n_classes=n_classes, feature_names=features, seed=cfg.seed,
-                    n_trials=cc.n_trials, cv_folds=cc.cv_folds, class_weight=cc.class_weight,
-                    early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
-                atomic_write_text(run_dir / SEARCH_FILE, trials.to_csv(index=False))
-            fit = fit_model(cc.model, X[train], y[train], X[val], y[val], n_classes=n_classes, feature_names=features,
-                            seed=cfg.seed, class_weight=cc.class_weight, params=params,
-                            early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
-            model_files = fit.save(run_dir)
-            atomic_write_text(run_dir / files.HISTORY, fit.history.to_csv(index=False))
-            scored = np.isin(split, PREDICTION_SPLITS)
-            train_counts = pd.Series(y[train]).value_counts().sort_index().to_dict()
-            finish_run(
-                run_dir, object_id=objects["object_id"].to_numpy()[scored], split=split[scored], labels=y[scored],
-                proba=fit.predict_proba(X[scored]), classes=store.classes, y_train=y[train], track=TRACK,
-                model=cc.model, seed=cfg.seed, calibration=cc.calibration, threshold=cc.threshold,
-                target_precision=cc.target_precision,
-                model_summary=_model_summary(fit, features, leakage),
-                model_card=lambda metrics: catalog_model_card(
-                    run_id=run_id, cfg=cfg, store=store, features=features, leakage=leakage, metrics=metrics,
-                    model_files=model_files, train_counts=train_counts))
-        except BaseException as exc:
-            write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
-            raise
+    with open_tracker(cfg.tracking) as tracker:  # an unusable tracking store stops here, before any run directory
+        run_dir = create_run_dir(runs_dir, track=TRACK, model=cc.model, seed=cfg.seed, name=name)
+        with output_lock(run_dir):  # held while training: no other command moves this run aside
+            _train_in(run_dir, cfg=cfg, store=store, features=features, X=X, y=y, split=split, train=train, val=val,
+                      leakage=leakage, tracker=tracker)
     return run_dir
+
+
+def _train_in(run_dir: Path, *, cfg: Config, store, features: list[str], X: np.ndarray, y: np.ndarray,
+              split: np.ndarray, train: np.ndarray, val: np.ndarray, leakage: LeakageReport, tracker: Tracker) -> None:
+    """Fit, predict and finish the run in ``run_dir`` (whose lock the caller holds), logging to ``tracker``."""
+    cc = cfg.catalog
+    objects = store.objects
+    n_classes = len(store.classes)
+    run_id = run_dir.name
+    log.info("run %s: %s on %d features, %d train / %d val objects", run_id, cc.model, len(features),
+             int(train.sum()), int(val.sum()))
+    write_status(run_dir, RUNNING)
+    dump_config(cfg, config_path(run_dir))
+    atomic_write_json(run_dir / files.ENV, capture_env(device="cpu"))
+    write_data_record(run_dir, store.fingerprint())
+    try:
+        tracker.start(run_dir, cfg, track=TRACK, model=cc.model, seed=cfg.seed)
+        params = None
+        if cc.search == "random":
+            params, trials = random_search(
+                cc.model, X[train], y[train], n_classes=n_classes, feature_names=features, seed=cfg.seed,
+                n_trials=cc.n_trials, cv_folds=cc.cv_folds, class_weight=cc.class_weight,
+                early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
+            atomic_write_text(run_dir / SEARCH_FILE, trials.to_csv(index=False))
+        fit = fit_model(cc.model, X[train], y[train], X[val], y[val], n_classes=n_classes, feature_names=features,
+                        seed=cfg.seed, class_weight=cc.class_weight, params=params,
+                        early_stopping_rounds=cc.early_stopping_rounds, threads=cc.threads)
+        model_files = fit.save(run_dir)
+        atomic_write_text(run_dir / files.HISTORY, fit.history.to_csv(index=False))
+        tracker.log_history(fit.history)
+        scored = np.isin(split, PREDICTION_SPLITS)
+        train_counts = pd.Series(y[train]).value_counts().sort_index().to_dict()
+        finish_run(
+            run_dir, object_id=objects["object_id"].to_numpy()[scored], split=split[scored], labels=y[scored],
+            proba=fit.predict_proba(X[scored]), classes=store.classes, y_train=y[train], track=TRACK,
+            model=cc.model, seed=cfg.seed, calibration=cc.calibration, threshold=cc.threshold,
+            target_precision=cc.target_precision,
+            model_summary=_model_summary(fit, features, leakage),
+            model_card=lambda metrics: catalog_model_card(
+                run_id=run_id, cfg=cfg, store=store, features=features, leakage=leakage, metrics=metrics,
+                model_files=model_files, train_counts=train_counts))
+    except BaseException as exc:
+        write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    tracker.finish(run_dir)
 
 
 def _model_summary(fit: FitResult, features: list[str], leakage: LeakageReport) -> ModelSummary:

@@ -33,6 +33,7 @@ from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_directory, capture_env
 from agnbench.outputs import claiming
 from agnbench.seeding import derive_seed
+from agnbench.tracking import open_comparison_tracker
 
 log = logging.getLogger(__name__)
 MAJORITY = "majority-baseline"
@@ -52,7 +53,19 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     transfer : bool
         Allow runs on different stores, or whose models were trained on different stores (``agnbench
         predict``); objects are matched by ``object_id`` and ``inputs.yaml`` records ``transfer``.
+
+    With ``cfg.tracking.backends`` naming mlflow, the finished comparison is also logged to MLflow
+    (:meth:`agnbench.tracking.Tracker.log_comparison`); the store is checked before any work.
     """
+    with open_comparison_tracker(cfg.tracking) as tracker:  # an unusable tracking store stops here, before the work
+        _compare(cfg, runs=runs, out=out, data=data, overwrite=overwrite, transfer=transfer, progress=progress)
+        tracker.log_comparison(out, cfg)
+    return out
+
+
+def _compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None, overwrite: bool, transfer: bool,
+             progress: bool) -> None:
+    """:func:`compare`'s work: load, align, bootstrap, write ``out`` atomically."""
     cc = cfg.compare
     loaded = load_runs(runs, transfer=transfer)
     classes = loaded[0].classes
@@ -86,7 +99,6 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
         write_comparison(tmp, replicates=long_replicates(reps), summary=summary, tests=tests,
                          tables={"seeds": seeds, "calibration": paired.calibration, **extras}, inputs=record)
     log.info("comparison written to %s", out)
-    return out
 
 
 def _seed_tables(loaded: list[RunPredictions], paired: PairedComparison, cc, *, seed: int, tested: list[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agnbench.cli.common import add_common, resolve
+from agnbench.cli.common import add_common, add_track, resolve, track_flag
 from agnbench.config.choices import EXPLAIN_METHODS, EXPLAIN_SPLITS
 from agnbench.errors import AgnbenchError
 
@@ -43,6 +43,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing comparison once the new one is complete (only a comparison agnbench made, "
                         "never a compared run)")
+    add_track(p)
     add_common(p)
     p.set_defaults(func=run_compare)
 
@@ -51,7 +52,7 @@ def run_compare(args: argparse.Namespace) -> Path:
     """Run ``agnbench compare``; return the comparison directory."""
     from agnbench.bootstrap.compare import compare
 
-    cfg = resolve(args, {"--n-boot": ("compare.n_boot", args.n_boot)})
+    cfg = resolve(args, {"--n-boot": ("compare.n_boot", args.n_boot), "--track": track_flag(args)})
     return compare(cfg, runs=args.runs, out=args.out, data=args.data, overwrite=args.overwrite,
                    transfer=args.transfer, progress=not args.quiet)
 

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from agnbench.config import Config, load_config, replace_in
+from agnbench.config.choices import TRACKING_BACKENDS
 from agnbench.errors import AgnbenchError
 
 
@@ -54,3 +55,19 @@ def setup_logging(*, quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="agnbench: %(message)s", stream=sys.stderr, force=True)
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
+
+
+def add_track(parser: argparse.ArgumentParser) -> None:
+    """Add ``--track mlflow|tensorboard`` (repeatable, or a comma list) to a training ``parser``."""
+    parser.add_argument("--track", action="append", metavar="|".join(TRACKING_BACKENDS),
+                        help="also log to an experiment tracker (repeatable or comma-separated; config: "
+                             "tracking.backends; MLflow store: tracking.uri, default ./mlruns; docs/tracking.md)")
+
+
+def track_flag(args: argparse.Namespace) -> tuple[str, tuple[str, ...] | None]:
+    """``("tracking.backends", backends)`` of ``--track`` for :func:`resolve` (None when not given)."""
+    given = getattr(args, "track", None)
+    if not given:
+        return "tracking.backends", None
+    names = [n.strip() for item in given for n in item.split(",") if n.strip()]
+    return "tracking.backends", tuple(dict.fromkeys(names))

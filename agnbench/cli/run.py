@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agnbench.cli.common import add_common, resolve
+from agnbench.cli.common import add_common, add_track, resolve, track_flag
 from agnbench.config.choices import RUN_CATALOG_MODELS
 
 
@@ -33,6 +33,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="redo every stage whose output was made with other settings (and every stage after it), "
                         "replacing it once the new one is complete; without it such a run is refused")
+    add_track(p)
     add_common(p)
     p.set_defaults(func=run_suite)
 
@@ -41,6 +42,6 @@ def run_suite(args: argparse.Namespace) -> Path:
     """Run ``agnbench run``; print the summary and return the report directory."""
     from agnbench.pipeline import run_all, summary
 
-    results = run_all(resolve(args, {}), overwrite=args.overwrite, progress=not args.quiet)
+    results = run_all(resolve(args, {"--track": track_flag(args)}), overwrite=args.overwrite, progress=not args.quiet)
     print(summary(results))
     return results[-1].output

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from types import MappingProxyType
 
-from agnbench.cli.common import add_common, parse_seeds, resolve
+from agnbench.cli.common import add_common, add_track, parse_seeds, resolve, track_flag
 from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES
 from agnbench.errors import AgnbenchError
 
@@ -44,6 +44,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--runs-dir", type=Path, help="where runs go (config: paths.runs; default runs/)")
     c.add_argument("--name", help="run directory name instead of <time>-catalog-<model>-s<seed>")
     c.add_argument("--allow-leaky", action="store_true", help="allow label-defining features (loud; recorded)")
+    add_track(c)
     add_common(c)
     c.set_defaults(func=run_train_catalog)
     for track in DEEP_TRACKS:
@@ -81,6 +82,7 @@ def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
                        help="start from a local torchvision/timm ResNet-18 state_dict (read with weights_only=True; "
                             "needs --set images.width=1.0 --set images.stem=imagenet; the run's init_weights.json "
                             "lists the keys matched; config: images.init_weights; docs/init-weights.md)")
+    add_track(p)
     add_common(p)
     p.set_defaults(func=run_train_deep, track_name=track, torchrun_ok=True)
 
@@ -89,7 +91,8 @@ def run_train_catalog(args: argparse.Namespace) -> Path:
     """Run ``agnbench train catalog``; print every run but the last, return the last."""
     from agnbench.baselines.train_catalog import train_catalog_seeds
 
-    cfg = resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features)})
+    cfg = resolve(args, {"--model": ("catalog.model", args.model), "--features": ("catalog.features", args.features),
+                         "--track": track_flag(args)})
     seeds = parse_seeds(args, cfg)
     runs = train_catalog_seeds(cfg, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs), seeds=seeds,
                                name=args.name, allow_leaky=args.allow_leaky)
@@ -111,7 +114,8 @@ def run_train_deep(args: argparse.Namespace) -> Path | None:
                             "--config, --set, --seed, --seeds or --init-weights")
     cfg = resolve(args, {"--epochs": (f"{t}.epochs", args.epochs), "--batch-size": (f"{t}.batch_size", args.batch_size),
                          "--device": (f"{t}.device", args.device), "--workers": (f"{t}.workers", args.workers),
-                         **({"--init-weights": ("images.init_weights", init_weights)} if t == "images" else {})})
+                         **({"--init-weights": ("images.init_weights", init_weights)} if t == "images" else {}),
+                         "--track": track_flag(args)})
     runs = train_deep_seeds(cfg, track=t, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs),
                             seeds=parse_seeds(args, cfg), name=args.name, resume=args.resume, init_from=args.init_from,
                             progress=not args.quiet)

@@ -17,6 +17,7 @@ Where things live (the rule: **one module per config section**, named after the 
 ``explain``    :mod:`.explain` (``ExplainConfig``)
 ``report``     :mod:`.report` (``ReportConfig``)
 ``fetch``      :mod:`.fetch` (``FetchConfig``)
+``tracking``   :mod:`.tracking` (``TrackingConfig``)
 =============  ==================================================================================
 
 :mod:`.core` holds the root :class:`Config` (``seed``, ``seeds`` and one field per section) and the loading,
@@ -40,6 +41,7 @@ from agnbench.config.core import (
     ReportConfig,
     SimulateConfig,
     SpectraConfig,
+    TrackingConfig,
     apply_overrides,
     config_from_dict,
     config_to_dict,
@@ -50,6 +52,6 @@ from agnbench.config.core import (
 
 __all__ = [
     "CatalogConfig", "CompareConfig", "Config", "ExplainConfig", "FetchConfig", "ImagesConfig", "LabelsConfig",
-    "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "apply_overrides",
-    "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
+    "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "TrackingConfig",
+    "apply_overrides", "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
 ]

@@ -143,3 +143,8 @@ SPPIXMASK_BITS: Mapping[str, int] = MappingProxyType({
     "SCATTEREDLIGHT": 20, "CROSSTALK": 21, "NOSKY": 22, "BRIGHTSKY": 23, "NODATA": 24, "COMBINEREJ": 25,
     "BADFLUXFACTOR": 26, "BADSKYCHI": 27, "REDMONSTER": 28,
 })
+
+# ---------------------------------------------------------------------------------------------- tracking
+
+#: ``tracking.backends`` / ``--track``: experiment trackers a training run also logs to (docs/tracking.md).
+TRACKING_BACKENDS: tuple[str, ...] = ("mlflow", "tensorboard")

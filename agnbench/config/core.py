@@ -35,14 +35,15 @@ from agnbench.config.presets import resolve_config_path
 from agnbench.config.report import ReportConfig
 from agnbench.config.rules import check_rules, suggestion
 from agnbench.config.simulate import SimulateConfig
+from agnbench.config.tracking import TrackingConfig
 from agnbench.errors import ConfigError
 from agnbench.fileio import atomic_write_text
 
 # The section classes are re-exported: callers import them from here as well as from their own modules.
 __all__ = [
     "CatalogConfig", "CompareConfig", "Config", "ExplainConfig", "FetchConfig", "ImagesConfig", "LabelsConfig",
-    "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "apply_overrides",
-    "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
+    "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "TrackingConfig",
+    "apply_overrides", "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
 ]
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class Config:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def validate(self) -> None:
         """Require a non-negative seed and at least one training seed."""

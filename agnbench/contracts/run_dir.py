@@ -202,9 +202,10 @@ def config_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / files.CONFIG
 
 
-#: Config sections that cannot change a trained model: where files go and the settings of later commands.
+#: Config sections that cannot change a trained model: where files go, where runs are tracked and the settings of
+#: later commands.
 #: :func:`seed_free_config_hash` leaves them out with ``seed``.
-POST_TRAINING_SECTIONS = ("paths", "compare", "explain", "report")
+POST_TRAINING_SECTIONS = ("paths", "compare", "explain", "report", "tracking")
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from agnbench.config.choices import DEEP_MODEL_NAMES
 from agnbench.config.core import Config, dump_config, load_config
+from agnbench.config.tracking import TrackingConfig
 from agnbench.contracts import files
 from agnbench.contracts.run_dir import (
     COMPLETE, FAILED, RUNNING, config_path, create_run_dir, has_model_meta, is_run_dir, read_data_record,
@@ -43,6 +44,7 @@ from agnbench.outputs import output_lock
 from agnbench.fileio import atomic_write_json, capture_env
 from agnbench.protocol.calibration import Calibrator
 from agnbench.protocol.post_training import ModelSummary, check_decision_rule, check_splits, finish_run
+from agnbench.tracking import Tracker, open_tracker
 
 log = logging.getLogger(__name__)
 MODEL_NAMES = DEEP_MODEL_NAMES
@@ -78,7 +80,8 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     ----------
     cfg : Config
         Resolved config; the track's section (``cfg.spectra`` or ``cfg.images``) is used. Ignored
-        with ``resume`` (the run's saved config is used, so the result is the same).
+        with ``resume`` (the run's saved config is used, so the result is the same), except for a
+        ``tracking`` section other than the default, which replaces the run's own.
     track : {"spectra", "images"}
     data : Path or None
         Dataset store; with ``resume`` it may be omitted (the run's ``data.json`` names it).
@@ -96,7 +99,9 @@ def train_deep(cfg: Config, *, track: str, data: Path | None, runs_dir: Path, na
     if track not in TRACKS:
         raise AgnbenchError(f"unknown deep track {track!r}: use spectra or images")
     if resume is not None:
-        run_dir, cfg, data = _resume_target(Path(resume), track, data)
+        run_dir, saved, data = _resume_target(Path(resume), track, data)
+        # tracking is no science setting: this command's (--track), else the run's own
+        cfg = saved if cfg.tracking == TrackingConfig() else replace(saved, tracking=cfg.tracking)
     else:
         if data is None:
             raise AgnbenchError("give the dataset store with --data")
@@ -126,22 +131,26 @@ def _train_deep(cfg: Config, tc, ddp: Distributed, *, track: str, data: Path, ru
     model = build_model(track, tc, in_channels=tdata.n_channels, n_classes=n_classes, n_scalars=tdata.n_scalars,
                         seed=cfg.seed)
     fresh = run_dir is None
-    # a bad --init-weights file is refused before the run directory exists
+    # a bad --init-weights file is refused before the tracker opens and the run directory exists
     pretrained = _load_init_weights(model, tc, init_from=init_from) if fresh else None
-    if fresh:
-        run_dir = ddp.on_main(lambda: create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track], seed=cfg.seed,
-                                                     name=name), "creating the run directory")
-    # no second command resumes (or moves aside) this run while it trains; rank 0 holds the lock for the group
-    with output_lock(run_dir) if ddp.is_main else contextlib.nullcontext():
-        return _train_in(run_dir, fresh=fresh, cfg=cfg, track=track, store=store, tdata=tdata, model=model,
-                         n_classes=n_classes, device=device, rt=rt, init_from=init_from, on_epoch_end=on_epoch_end,
-                         ddp=ddp, pretrained=pretrained)
+    opened: list[Tracker] = []  # rank 0 alone tracks; an unusable tracking store stops every rank here
+    ddp.on_main(lambda: opened.append(open_tracker(cfg.tracking)), "opening the experiment tracker")
+    with opened[0] if opened else Tracker([]) as tracker:
+        if fresh:
+            run_dir = ddp.on_main(lambda: create_run_dir(runs_dir, track=track, model=MODEL_NAMES[track],
+                                                         seed=cfg.seed, name=name), "creating the run directory")
+        # no second command resumes (or moves aside) this run while it trains; rank 0 holds the lock for the group
+        with output_lock(run_dir) if ddp.is_main else contextlib.nullcontext():
+            return _train_in(run_dir, fresh=fresh, cfg=cfg, track=track, store=store, tdata=tdata, model=model,
+                             n_classes=n_classes, device=device, rt=rt, init_from=init_from,
+                             on_epoch_end=on_epoch_end, ddp=ddp, tracker=tracker, pretrained=pretrained)
 
 
 def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tdata: TrackData, model, n_classes: int,
               device, rt: Runtime, init_from: Path | None, on_epoch_end: Callable[[LoopState], None] | None,
-              ddp: Distributed, pretrained: dict | None = None) -> Path:
-    """Train (or resume) in ``run_dir``, whose lock the caller holds; only rank 0 writes (under torchrun).
+              ddp: Distributed, tracker: Tracker, pretrained: dict | None = None) -> Path:
+    """Train (or resume) in ``run_dir``, whose lock the caller holds; only rank 0 writes (under torchrun) and
+    logs to ``tracker`` (every epoch's history row, then the final metrics and the run directory).
 
     ``pretrained``: the record of the ``images.init_weights`` file already loaded into ``model`` (fresh runs).
     """
@@ -179,13 +188,19 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
         atomic_write_json(run_dir / files.ENV, {**env, "distributed": ddp.describe()} if ddp.enabled else env)
     log.info("run %s: %s on %d train / %d val objects (%s, %s)", run_dir.name, MODEL_NAMES[track],
              tdata.indices("train").size, tdata.indices("val").size, device, rt.amp_dtype or "fp32")
+    done = pd.DataFrame(checkpoint["loop"]["history"]) if checkpoint is not None else None
+    tracker.start(run_dir, cfg, track=track, model=MODEL_NAMES[track], seed=cfg.seed, history=done)
+
+    def epoch_end(state: LoopState) -> None:
+        tracker.log_history(state.history[-1])
+        if on_epoch_end is not None:
+            on_epoch_end(state)
     try:
         y_train = tdata.labels(tdata.indices("train"))
         weights = class_weights(y_train, n_classes, mode=tc.class_weight)
         state = train_loop(model, tdata, tc, run_dir=run_dir, rt=rt, weights=weights,
                            freeze_epochs=tc.freeze_epochs if meta.get("init") or meta.get("init_weights") else 0,
-                           checkpoint=checkpoint,
-                           on_epoch_end=on_epoch_end, ddp=ddp)
+                           checkpoint=checkpoint, on_epoch_end=epoch_end, ddp=ddp)
         if main:
             model.load_state_dict(load_torch(run_dir / BEST, device))
             save_torch(model.state_dict(), run_dir / WEIGHTS)
@@ -200,6 +215,7 @@ def _train_in(run_dir: Path, *, fresh: bool, cfg: Config, track: str, store, tda
         if main:
             write_status(run_dir, FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
+    tracker.finish(run_dir)
     return run_dir
 
 
