@@ -44,6 +44,9 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
             transfer: bool = False, progress: bool = True) -> Path:
     """Compare runs by their predictions; write ``out`` (Contract 4) and return it.
 
+    With ``cfg.tracking.backends`` naming mlflow, the finished comparison is also logged to MLflow
+    (:meth:`agnbench.tracking.Tracker.log_comparison`); the tracking store is checked before any work.
+
     Parameters
     ----------
     runs : list of Path
@@ -53,9 +56,6 @@ def compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None = Non
     transfer : bool
         Allow runs on different stores, or whose models were trained on different stores (``agnbench
         predict``); objects are matched by ``object_id`` and ``inputs.yaml`` records ``transfer``.
-
-    With ``cfg.tracking.backends`` naming mlflow, the finished comparison is also logged to MLflow
-    (:meth:`agnbench.tracking.Tracker.log_comparison`); the store is checked before any work.
     """
     with open_comparison_tracker(cfg.tracking) as tracker:  # an unusable tracking store stops here, before the work
         _compare(cfg, runs=runs, out=out, data=data, overwrite=overwrite, transfer=transfer, progress=progress)
