@@ -19,6 +19,7 @@ import os
 import socket
 from pathlib import Path
 
+from agnbench.cli.serve import DEFAULT_HOST, DEFAULT_PORT
 from agnbench.errors import AgnbenchError
 from agnbench.serve.classify import UPLOAD_SUFFIXES, classify_file
 from agnbench.serve.explore import (Explorer, cutout_figure, mistakes, object_probabilities, object_table,
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["build_app", "serve", "DEFAULT_HOST", "DEFAULT_PORT"]
 
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 #: Environment Gradio reads at import: no telemetry or version check, no Hugging Face telemetry.
 _OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_SHARE": "False"}
 #: System font stacks: a theme naming no web font makes the page fetch no font.
@@ -228,8 +228,8 @@ def serve(comparison: str | Path, *, host: str = DEFAULT_HOST, port: int = DEFAU
     AgnbenchError
         Not a comparison directory, Gradio not installed, the port taken.
     """
-    ex = open_explorer(comparison, data=data)
     _check_port(host, port)
+    ex = open_explorer(comparison, data=data)
     app = build_app(ex)
     log.info("agnbench explorer of %s on http://%s:%d (Ctrl-C stops it)", ex.comparison, host, port)
     app.launch(server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,

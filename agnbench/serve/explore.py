@@ -32,6 +32,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from agnbench.contracts import files
+from agnbench.contracts.comparison import comparison_complete
 from agnbench.contracts.store import read_manifest, spectra_frame, store_paths
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import read_json, read_parquet
@@ -164,9 +165,10 @@ def open_explorer(comparison: str | Path, *, data: str | Path | None = None) -> 
         Not a comparison directory (no ``inputs.yaml``), an incomplete one, or a run that vanished.
     """
     comparison = Path(comparison)
-    if not comparison.is_dir():
-        raise AgnbenchError(f"{comparison}: no such directory; give a comparison directory made by "
-                            f"`agnbench compare RUN... --out DIR` (docs/contracts.md, Contract 4)")
+    if not comparison_complete(comparison):
+        what = "no such directory" if not comparison.exists() else "not a comparison directory (no inputs.yaml)"
+        raise AgnbenchError(f"{comparison}: {what}; give a directory made by `agnbench compare RUN... --out DIR` "
+                            "(docs/contracts.md, Contract 4)")
     return Explorer(inputs=load_report_inputs(comparison, data=Path(data) if data is not None else None))
 
 
@@ -267,6 +269,7 @@ def plot_spectrum(wave: np.ndarray, flux: np.ndarray, *, ivar: np.ndarray | None
         if attribution is not None:
             ax = axs[1]
             a = np.asarray(attribution, dtype=np.float64)
+            ax.plot(wave, a, color="k", lw=0.3)
             ax.fill_between(wave, 0, a, where=a >= 0, color="#D55E00", lw=0, step="mid")
             ax.fill_between(wave, 0, a, where=a < 0, color="#0072B2", lw=0, step="mid")
             ax.axhline(0, color="0.5", lw=0.4)
