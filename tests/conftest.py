@@ -62,6 +62,7 @@ SLOW_TESTS = (
     "tests/data_prep/ingest/test_dask_cluster.py::test_mock_survey_store_is_byte_identical_on_the_cluster",
     "tests/test_cluster.py::test_dask_scheduler_and_worker_commands_build_the_local_store",
     "tests/transfer/test_predict_dask.py::test_a_spectra_run_over_store_shards_on_the_cluster",
+    "tests/serve/test_app_browser.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 

@@ -90,14 +90,25 @@ def _mistakes_view(ex: Explorer, run: str | None, k: float | None):
     return text, _round(table), images, spectra
 
 
-def _classify_view(ex: Explorer, upload, run: str | None, z: float | None):
+def _redshift(text: str | None) -> float | None:
+    """The redshift typed in (blank: None, the file's own)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise AgnbenchError(f"redshift {text!r}: give a number, or leave it blank to use the file's own") from None
+
+
+def _classify_view(ex: Explorer, upload, run: str | None, z: str | None):
     if upload is None:
         return "Upload a file first.", None, None
     if not run:
         return "Choose a run to classify with.", None, None
     path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload))
     try:
-        result = classify_file(ex.run(run).path, path, z=z if z not in (None, 0) else None, name=path.name)
+        result = classify_file(ex.run(run).path, path, z=_redshift(z), name=path.name)
     except AgnbenchError as exc:
         return _message(exc), None, None
     if result.track == "spectra":
@@ -178,7 +189,8 @@ def build_app(ex: Explorer):
                 with gr.Column():
                     c_run = gr.Dropdown(choices=upload_runs, value=upload_runs[0] if upload_runs else None,
                                         label="run", elem_id="upload-run")
-                    z = gr.Number(value=None, label="redshift (blank: the file's own)", elem_id="upload-z")
+                    z = gr.Textbox(value="", label="redshift", placeholder="blank: the file's own (SDSS/BOSS Z)",
+                                   elem_id="upload-z")
                     go = gr.Button("classify", variant="primary", elem_id="classify")
             c_text = gr.Markdown(elem_id="classify-result")
             c_table = gr.Dataframe(interactive=False, elem_id="classify-table")
