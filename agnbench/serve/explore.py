@@ -380,7 +380,11 @@ def shap_waterfall(ex: Explorer, object_id: str, *, top: int = WATERFALL_TOP) ->
         ax.set_yticks(ypos, labels)
         ax.axvline(base, color="0.5", lw=0.5, ls="--")
         ax.axvline(base + sum(contrib), color="k", lw=0.6)
-        ax.set_xlabel(f"model output (log-odds of {ex.classes[positive]}); dashed: base value {base:.3f}, "
+        ends = np.concatenate(([base], start, start + np.asarray(contrib)))
+        pad = 0.15 * (float(ends.max() - ends.min()) or 1.0)
+        ax.set_xlim(float(ends.min()) - pad, float(ends.max()) + pad)  # room for the labels beside the bars
+        output = ex.attributions(run).get("summary", {}).get("shap", {}).get("output", "log-odds")
+        ax.set_xlabel(f"model output ({output} of {ex.classes[positive]}); dashed: base value {base:.3f}, "
                       f"solid: this object {base + sum(contrib):.3f}")
         ax.set_title(f"SHAP waterfall of {object_id} ({run.name}); orange: towards {ex.classes[positive]}",
                      fontsize=6)
