@@ -72,7 +72,8 @@ def _object_view(ex: Explorer, object_id: str | None):
         return _message(exc), None, None, None, None
     missing = [what for what, fig in (("spectrum", spec), ("cutout", cut), ("SHAP waterfall", shap)) if fig is None]
     text = f"**{object_id}**: true class {probs['true'].iloc[0]}; " + "; ".join(
-        f"{r.run}: p({ex.positive}) = {getattr(r, 'p_' + ex.positive):.3f} → {r.predicted}" for r in probs.itertuples())
+        f"{r.run}: p({ex.positive}) = {getattr(r, 'p_' + ex.positive):.3f} → {r.predicted}"
+        for r in probs.itertuples())
     if missing:
         text += f"\n\nNot available for this object: {', '.join(missing)} (no store, no such input, or not explained)."
     return text, _round(probs), spec, cut, shap

@@ -180,7 +180,8 @@ def _write_objects(tmp: Path, store: Path, track: str) -> None:
     shutil.copyfile(store_paths(store).config, store_paths(tmp).config)
 
 
-def classify_file(run: str | Path, path: str | Path, *, z: float | None = None, name: str | None = None) -> Classification:
+def classify_file(run: str | Path, path: str | Path, *, z: float | None = None,
+                  name: str | None = None) -> Classification:
     """Classify one spectrum or cutout file with a trained spectra or images run.
 
     Parameters

@@ -86,7 +86,8 @@ def test_runs_that_cannot_classify_a_file(trained_runs: dict[str, Path], tmp_pat
     with pytest.raises(AgnbenchError, match="a catalog run; an uploaded spectrum or cutout needs a spectra or images"):
         classify_file(trained_runs["catalog"], speclite)
     moved = tmp_path / "run"
-    shutil.copytree(trained_runs["spectra"], moved, ignore=shutil.ignore_patterns("checkpoint_last.pt", "model_best.pt"))
+    shutil.copytree(trained_runs["spectra"], moved,
+                    ignore=shutil.ignore_patterns("checkpoint_last.pt", "model_best.pt"))
     data = (moved / "data.json").read_text()
     (moved / "data.json").write_text(data.replace('"store": "', '"store": "/nonexistent'))
     with pytest.raises(AgnbenchError, match="is not found"):
