@@ -229,7 +229,7 @@ def serve(comparison: str | Path, *, host: str = DEFAULT_HOST, port: int = DEFAU
     block : bool
         Serve until interrupted (the CLI); False returns at once with the server running in a thread.
     quiet : bool
-        No start-up lines from Gradio.
+        No start-up line (the address); Gradio's own lines are always off.
 
     Returns
     -------
@@ -244,10 +244,12 @@ def serve(comparison: str | Path, *, host: str = DEFAULT_HOST, port: int = DEFAU
     _check_port(host, port)
     ex = open_explorer(comparison, data=data)
     app = build_app(ex)
-    log.info("agnbench explorer of %s on http://%s:%d (Ctrl-C stops it)", ex.comparison, host, port)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's start-up self-check requests, one line each
     app.launch(server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
-               quiet=quiet, ssr_mode=False, footer_links=[], theme=theme(_gradio()), pwa=False, mcp_server=False,
+               quiet=True, ssr_mode=False, footer_links=[], theme=theme(_gradio()), pwa=False, mcp_server=False,
                enable_monitoring=False, show_error=False)
+    if not quiet:
+        log.info("explorer of %s on http://%s:%d (Ctrl-C stops it)", ex.comparison, host, port)
     if block:
         try:
             app.block_thread()
