@@ -127,3 +127,20 @@ def test_open_explorer_refuses_what_is_not_a_comparison(tmp_path: Path) -> None:
         open_explorer(tmp_path)
     with pytest.raises(AgnbenchError, match="no such directory.*Contract 4"):
         open_explorer(tmp_path / "missing")
+
+
+def test_without_the_store_probabilities_and_shap_remain(ex, explained_runs: dict[str, Path]) -> None:
+    """A store that moved (no --data): no spectra, cutouts or galleries, and the page says so; the rest stays."""
+    from dataclasses import replace
+
+    from agnbench.serve.app import _object_view
+    from agnbench.serve.explore import Explorer
+
+    bare = Explorer(inputs=replace(ex.inputs, store=None, objects=None))
+    oid = pd.read_parquet(explained_runs["catalog"] / "attributions" / "shap.parquet")["object_id"].astype(str).iloc[0]
+    assert spectrum_figure(bare, oid) is None and cutout_figure(bare, oid) is None
+    assert shap_waterfall(bare, oid) is not None
+    table, images, spectra = mistakes(bare, "catalog", k=3)
+    assert len(table) == 3 and images is None and spectra is None
+    text, probs, spec, cut, shap = _object_view(bare, oid)
+    assert "Not available for this object: spectrum, cutout" in text and len(probs) == 3 and shap is not None
