@@ -6,7 +6,7 @@ output directory prints its path as the last line of stdout. User errors (bad op
 configs) print one line on stderr and exit 1 without a traceback; argparse usage errors exit 2.
 
 Subcommands live by group: :mod:`.prep` (simulate, prep), :mod:`.train` (train catalog|spectra|images),
-:mod:`.predict` (predict), :mod:`.analyse` (compare, explain, report), :mod:`.run` (run), :mod:`.fetch` (fetch); what they share
+:mod:`.predict` (predict), :mod:`.analyse` (compare, explain, report), :mod:`.run` (run), :mod:`.fetch` (fetch), :mod:`.serve` (serve); what they share
 is in :mod:`.common`. None of them imports this module, so the package has no import cycle.
 """
 
@@ -25,6 +25,7 @@ from agnbench.cli.fetch import add_fetch
 from agnbench.cli.predict import add_predict
 from agnbench.cli.prep import add_prep, add_simulate, add_validate
 from agnbench.cli.run import add_run
+from agnbench.cli.serve import add_serve
 from agnbench.cli.train import add_train
 from agnbench.errors import AgnbenchError
 
@@ -39,7 +40,7 @@ Start with a mock survey in the real SDSS / Legacy Survey file formats:
 #: Subcommand registrations, in the order ``agnbench --help`` lists them.
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_simulate, add_prep, add_train, add_predict, add_compare, add_explain, add_report, add_run, add_fetch,
-    add_validate,
+    add_validate, add_serve,
 )
 
 

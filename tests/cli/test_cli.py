@@ -88,11 +88,11 @@ def test_argparse_choices_are_the_registry() -> None:
 
 def test_commands_in_order() -> None:
     assert list(_subparsers(build_parser())) == ["simulate", "prep", "train", "predict", "compare", "explain", "report", "run",
-                                                 "fetch", "validate"]
+                                                 "fetch", "validate", "serve"]
 
 
 @pytest.mark.parametrize("argv", [["prep"], ["train", "catalog"], ["train", "spectra"], ["train", "images"],
-                                  ["compare"], ["predict"]])
+                                  ["compare"], ["predict"], ["serve"]])
 def test_help_cites_the_contracts_document(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([*argv, "--help"])
