@@ -62,6 +62,7 @@ SEE_ALSO: dict[str, tuple[tuple[str, str], ...]] = {
     "run": (("Getting started", "../getting-started.md"),),
     "fetch": (("Real-data recipes: downloading",
                "../recipes.md#downloading-sdss-and-legacy-survey-files-agnbench-fetch"),),
+    "serve": (("Interactive explorer", "../explorer.md"),),
 }
 
 # --------------------------------------------------------------------------------------------- commands
