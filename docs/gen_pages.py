@@ -43,6 +43,8 @@ API_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("config", ("agnbench.config",)),
     ("contracts", ("agnbench.contracts",)),
     ("protocol", ("agnbench.protocol",)),
+    ("tracking", ("agnbench.tracking",)),
+    ("serve", ("agnbench.serve",)),
 )
 
 
