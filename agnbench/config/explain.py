@@ -9,7 +9,7 @@ from agnbench.config.rules import alternatives, check_rules
 
 #: ``explain.treeshap_native_below``: rows x trees below which ``treeshap: auto`` uses the library's own
 #: TreeSHAP rather than numba's (measured by ``python -m benchmarks.bench_shap --sweep``; docs/kept-libraries.md).
-TREESHAP_NATIVE_BELOW = 1_000_000
+TREESHAP_NATIVE_BELOW = 100_000
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ few hundredths of a magnitude in colour for galaxy spectra, which is what a *moc
 they are not a substitute for the real curves in precision photometry.
 
 Distances are :mod:`astropy.cosmology`'s (:func:`flat_lcdm`: flat LambdaCDM, H0 = 70 km/s/Mpc,
-Omega_m = 0.3 by default, no radiation), vectorised over redshift arrays.
+Omega_m = 0.3 by default, no radiation), tabulated once per cosmology and interpolated
+(:func:`luminosity_distance_mpc`: within 2e-9 relative), vectorised over redshift arrays.
 """
 
 from __future__ import annotations
@@ -156,8 +157,30 @@ def flat_lcdm(h0: float = 70.0, omega_m: float = 0.3):
     return FlatLambdaCDM(H0=h0, Om0=omega_m)
 
 
+#: Redshift range and points of the interpolation table of :func:`luminosity_distance_mpc` (step 1e-4).
+TABLE_Z_MAX = 10.0
+TABLE_POINTS = 100_001
+
+
+@lru_cache(maxsize=4)
+def _comoving_over_z(h0: float, omega_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(grid, ``D_C(z) / z`` in Mpc) on ``0 .. TABLE_Z_MAX`` from astropy; the limit at ``z = 0`` is ``c / H0``."""
+    cosmo = flat_lcdm(h0, omega_m)
+    grid = np.linspace(0.0, TABLE_Z_MAX, TABLE_POINTS)
+    ratio = np.empty_like(grid)
+    ratio[0] = cosmo.hubble_distance.to_value("Mpc")
+    ratio[1:] = cosmo.comoving_distance(grid[1:]).to_value("Mpc") / grid[1:]
+    return grid, ratio
+
+
 def luminosity_distance_mpc(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 0.3) -> NDArray[np.float64]:
-    """Luminosity distance in Mpc for flat LambdaCDM (:meth:`astropy.cosmology.FlatLambdaCDM.luminosity_distance`).
+    """Luminosity distance in Mpc for flat LambdaCDM, from :mod:`astropy.cosmology` (:func:`flat_lcdm`).
+
+    ``D_L = z (1 + z) (D_C / z)``, with ``D_C / z`` (smooth, ``c / H0`` at ``z = 0``) computed by
+    astropy once per cosmology on a grid of step 1e-4 up to ``z = 10`` and interpolated linearly:
+    within 2e-9 relative of astropy's ``luminosity_distance`` for ``1e-5 <= z <= 10`` and
+    ``0 <= Omega_m <= 1`` (tested; below ``z = 1e-5`` astropy's own cancellation error dominates),
+    and about 10x faster than astropy on large arrays. ``z > 10`` is computed by astropy directly.
 
     Parameters
     ----------
@@ -174,7 +197,13 @@ def luminosity_distance_mpc(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 
     z = np.asarray(z, dtype=np.float64)
     if np.any(z < 0):
         raise ValueError(f"redshift must be >= 0 (got {np.nanmin(z)}..{np.nanmax(z)})")
-    return np.asarray(flat_lcdm(h0, omega_m).luminosity_distance(z).to_value("Mpc"), dtype=np.float64)
+    grid, ratio = _comoving_over_z(float(h0), float(omega_m))
+    d_l = np.asarray(z * (1 + z) * np.interp(z, grid, ratio))
+    far = z > TABLE_Z_MAX
+    if np.any(far):
+        exact = flat_lcdm(float(h0), float(omega_m)).luminosity_distance(np.where(far, z, 0.0)).to_value("Mpc")
+        d_l = np.where(far, exact, d_l)
+    return d_l
 
 
 def angular_scale_kpc_per_arcsec(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 0.3) -> NDArray[np.float64]:
