@@ -12,7 +12,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^```(\S*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-DOC_FILES = ("api.md", "contracts.md")
+DOC_FILES = ("api.md", "contracts.md", "kept-libraries.md")
 
 
 def blocks(name: str) -> list[tuple[str, str]]:
