@@ -130,3 +130,20 @@ def test_explain_records_the_kernel(fitted, tmp_path, method, native_below, expe
                                tmp_path / "out")
     kernel = json.loads(json.dumps(summary["shap"]["kernel"]))
     assert kernel["kernel"] == expected and kernel["requested"] == method and kernel["work"] == 50 * booster_trees(fit)
+
+
+def test_numba_kernel_is_cached_on_disk(fitted):
+    """numba compiles once per environment: every kernel function has an on-disk cache index after a call."""
+    from pathlib import Path
+
+    from agnbench.interpretability import fast_treeshap as ft
+
+    fit, X = fitted("xgboost")
+    tree_shap(fit, X[:20], method="fast")
+    for fn in (ft._paths, ft._fill_tables, ft._accumulate):
+        cache = getattr(fn, "_cache", None)
+        if cache is None or not hasattr(cache, "_cache_path"):
+            pytest.skip("this numba version hides its cache locator")
+        index = [p.name for p in Path(cache._cache_path).iterdir()
+                 if p.name.startswith(f"fast_treeshap.{fn.py_func.__name__}-") and p.suffix == ".nbi"]
+        assert index, f"no numba cache index for {fn.py_func.__name__} in {cache._cache_path}"
