@@ -11,9 +11,10 @@ case then runs in its own process (``load_model``, the data from ``.npy``):
     library's TreeSHAP, XGBoost ``pred_contribs`` / LightGBM ``pred_contrib``, + additivity check
     against the raw margin) on the 10,000 rows.
 (b) ``fast``: the same with ``method="fast"`` (:mod:`agnbench.interpretability.fast_treeshap`, what
-    ``"auto"`` picks from ``explain.treeshap_native_below`` rows x trees on), model conversion included. Target: <= 15 s for both libraries. It
-    runs twice, with numba's cache in an empty temporary directory: the first process compiles
-    (``first_cold_s``: the first call with JIT compilation), the second loads the cache
+    ``"auto"`` picks from ``explain.treeshap_native_below`` rows x trees on), model conversion
+    included. Target: <= 15 s for both libraries. It runs twice, with numba's cache in an empty
+    temporary directory: the first process compiles (``first_cold_s``: the first call with JIT
+    compilation), the second loads the cache
     (``first_s``: the first call with cache loading; ``seconds``: the best repeat).
 (c) the simple approach a user would write: ``shap.TreeExplainer(booster).shap_values(X)``
     (default additivity check), same rows, same threads.

@@ -37,7 +37,7 @@ class ExplainConfig:
     psf_fwhm_arcsec: float = 1.3  # radius unit of the image radial profiles (Legacy Survey median seeing)
     max_interactions: int = 300  # SHAP interaction values on at most this many objects
     permutation_repeats: int = 5
-    treeshap: str = "auto"  # choices.SHAP_METHODS: auto (native below treeshap_native_below, else numba) | fast | native
+    treeshap: str = "auto"  # choices.SHAP_METHODS: auto (native below treeshap_native_below, else numba), fast, native
     treeshap_native_below: int = TREESHAP_NATIVE_BELOW  # rows x trees
     sanity_check: bool = True  # Adebayo et al. (2018): compare with a model whose weights are re-initialised
 
