@@ -10,10 +10,11 @@ case then runs in its own process (``load_model``, the data from ``.npy``):
 (a) ``native``: :func:`agnbench.interpretability.tree_shap.tree_shap` with ``method="native"`` (the
     library's TreeSHAP, XGBoost ``pred_contribs`` / LightGBM ``pred_contrib``, + additivity check
     against the raw margin) on the 10,000 rows.
-(b) ``fast``: the same with ``method="fast"`` (:mod:`agnbench.interpretability.fast_treeshap`, the
-    default under ``"auto"``), model conversion included. Target: <= 15 s for both libraries. It
-    runs twice, with numba's cache in an empty temporary directory: the first process compiles
-    (``first_cold_s``: the first call with JIT compilation), the second loads the cache
+(b) ``fast``: the same with ``method="fast"`` (:mod:`agnbench.interpretability.fast_treeshap`, what
+    ``"auto"`` picks from ``explain.treeshap_native_below`` rows x trees on), model conversion
+    included. Target: <= 15 s for both libraries. It runs twice, with numba's cache in an empty
+    temporary directory: the first process compiles (``first_cold_s``: the first call with JIT
+    compilation), the second loads the cache
     (``first_s``: the first call with cache loading; ``seconds``: the best repeat).
 (c) the simple approach a user would write: ``shap.TreeExplainer(booster).shap_values(X)``
     (default additivity check), same rows, same threads.
@@ -45,6 +46,21 @@ ours). Peak memory is ~90 MiB above native (numba/llvmlite, and ~22 MB of leaf t
 ``shap.TreeExplainer`` calls the native kernels, so it runs at native speed (``vs_native`` ~1).
 
 ``python -m benchmarks.bench_shap`` writes ``benchmarks/results/shap.json`` and prints a table.
+
+Kernel sweep (``python -m benchmarks.bench_shap --sweep``, ``benchmarks/results/shap_kernels.json``):
+what one ``agnbench explain`` pays for the SHAP values of a booster with each kernel, at several sizes
+from the project's own (362 rows x 73 trees) up. Models: XGBoost (depth 6) and LightGBM (31 leaves)
+of ``trees`` rounds on 5,000 synthetic rows (20 features). Each (library, trees, rows, kernel) runs in
+a fresh process (models and libraries loaded first, not timed): ``first_s`` is the first
+``tree_shap`` call, numba's import, cache loading and the model's conversion included (what a run
+pays), ``again_s`` the same call repeated in that process; each is the least over ``processes`` (2) fresh
+processes, as the machine may be shared. numba's cache is compiled beforehand
+(``fast`` rows: a warm cache, the normal state after the first run in an environment); one more
+process per library runs the project's size with an empty cache (``fast-cold``: numba compiles).
+``before_s`` is what the default cost before the kernel choice (numba always, warm cache),
+``after_s`` what ``treeshap: auto`` costs now (the kernel it picks at the default
+``explain.treeshap_native_below``). ``crossover_work`` (rows x trees) is where straight lines fitted
+to the native and warm-numba ``first_s`` cross, per library.
 """
 
 from __future__ import annotations
@@ -67,6 +83,9 @@ TARGET_S = 15.0
 THREADS = 2
 N_TREES = 500
 CASES = ("native", "fast", "shap.TreeExplainer", "interactions", "permutation")
+SWEEP_ROWS = (100, 362, 1000, 3000, 10_000)
+SWEEP_TREES = (73, 300)
+PAPER_SIZE = (362, 73)
 REPEATED = ("native", "fast", "shap.TreeExplainer")
 
 logger = logging.getLogger(__name__)
@@ -208,6 +227,101 @@ def main(*, n_rows: int = 10_000, n_features: int = 20, n_train: int = 50_000, n
     return payload
 
 
+def _sweep_child(model_dir: Path, data: Path, out: Path, kernel: str, rows: int, numba_cache: Path) -> None:
+    """One (model, rows, kernel) in this process: first and repeated ``tree_shap`` call, as JSON in ``out``."""
+    os.environ["NUMBA_CACHE_DIR"] = str(numba_cache)  # read when numba is first imported (by the fast call)
+    from agnbench.baselines.catalog_models import load_model
+    from agnbench.interpretability.tree_shap import tree_shap
+
+    fit = load_model(model_dir)
+    X = np.load(data / "X.npy")[:rows]
+    fit.predict_proba(X[:2])  # the library is loaded and warm, as after a run's predictions
+    method = "fast" if kernel.startswith("fast") else "native"
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        res = tree_shap(fit, X, method=method)
+        times.append(time.perf_counter() - start)
+    out.write_text(json.dumps({"first_s": times[0], "again_s": times[1], "kernel": res.kernel["kernel"],
+                               "work": res.kernel["work"], "max_additivity_error": res.max_additivity_error}))
+
+
+def _sweep_case(tmp: Path, kind: str, trees: int, rows: int, kernel: str, cache: Path, processes: int = 1) -> dict:
+    """The child's figures; with ``processes > 1`` as many fresh processes, the least seconds of each."""
+    out = tmp / f"sweep-{kind}-{trees}-{rows}-{kernel}.json"
+    best: dict = {}
+    for _ in range(processes):
+        run_measured([sys.executable, "-m", "benchmarks.bench_shap", "--sweep-child", kernel, "--rows", str(rows),
+                      "--model", str(tmp / f"{kind}-{trees}"), "--data", str(tmp), "--out", str(out),
+                      "--numba-cache", str(cache)])
+        got = json.loads(out.read_text())
+        best = got if not best else {**got, **{k: min(best[k], got[k]) for k in ("first_s", "again_s")}}
+    return best
+
+
+def _crossover(points: list[tuple[int, float, float]]) -> float | None:
+    """Work where lines fitted to (work, native_s) and (work, fast_s) cross; None if they do not."""
+    work = np.array([p[0] for p in points], dtype=float)
+    (bn, an), (bf, af) = np.polyfit(work, [p[1] for p in points], 1), np.polyfit(work, [p[2] for p in points], 1)
+    return float((af - an) / (bn - bf)) if bn > bf and af > an else None
+
+
+def sweep(*, rows_list: tuple[int, ...] = SWEEP_ROWS, trees_list: tuple[int, ...] = SWEEP_TREES,
+          processes: int = 2) -> dict:
+    """Native vs numba TreeSHAP per size (see the module docstring); save ``shap_kernels.json``, print the table."""
+    from agnbench.config.explain import TREESHAP_NATIVE_BELOW
+    from benchmarks.bench_catalog import make_catalog
+
+    load_start = os.getloadavg()
+    names = [f"feat_{i:02d}" for i in range(20)]
+    train, val = make_catalog(5000, 20, seed=1), make_catalog(2000, 20, seed=2)
+    rows_out: list[dict] = []
+    cold: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        np.save(tmp / "X.npy", make_catalog(max(rows_list), 20, seed=3)[0])
+        for kind in ("xgboost", "lightgbm"):
+            cache = tmp / f"numba-{kind}"
+            for trees in trees_list:
+                from agnbench.baselines.catalog_models import fit_model
+
+                fit = fit_model(kind, *train, *val, n_classes=2, feature_names=names, seed=0, threads=THREADS,
+                                params={"n_estimators": trees, "learning_rate": 0.01}, early_stopping_rounds=trees)
+                fit.save(tmp / f"{kind}-{trees}")
+                if kind not in cold and trees == PAPER_SIZE[1]:  # compile into the empty cache
+                    cold[kind] = _sweep_case(tmp, kind, trees, PAPER_SIZE[0], "fast-cold", cache)
+                    logger.info("%s: numba cold start %.1f s", kind, cold[kind]["first_s"])
+                for rows in rows_list:
+                    native = _sweep_case(tmp, kind, trees, rows, "native", cache, processes)
+                    fast = _sweep_case(tmp, kind, trees, rows, "fast", cache, processes)
+                    work = native["work"]
+                    auto = "native" if work < TREESHAP_NATIVE_BELOW else "fast"
+                    row = {"library": kind, "trees": work // rows, "rows": rows, "work": work,
+                           "native_first_s": round(native["first_s"], 3), "native_again_s": round(native["again_s"], 3),
+                           "fast_first_s": round(fast["first_s"], 3), "fast_again_s": round(fast["again_s"], 3),
+                           "auto_kernel": auto, "before_s": round(fast["first_s"], 3),
+                           "after_s": round((native if auto == "native" else fast)["first_s"], 3)}
+                    if (rows, trees) == PAPER_SIZE and kind in cold:
+                        row["fast_cold_first_s"] = round(cold[kind]["first_s"], 2)
+                    rows_out.append(row)
+                    logger.info("%s %d trees %d rows: native %.2f s, numba %.2f s", kind, trees, rows,
+                                native["first_s"], fast["first_s"])
+    crossover = {kind: _crossover([(r["work"], r["native_first_s"], r["fast_first_s"])
+                                   for r in rows_out if r["library"] == kind]) for kind in ("xgboost", "lightgbm")}
+    payload = {"benchmark": "shap_kernels", "machine": machine(), "threads": THREADS, "processes": processes,
+               "max_threads_env": os.environ.get("AGNBENCH_MAX_THREADS"),
+               "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
+               "native_below_default": TREESHAP_NATIVE_BELOW, "crossover_work": crossover,
+               "cold_start_s": {k: round(v["first_s"], 2) for k, v in cold.items()}, "rows": rows_out}
+    path = save("shap_kernels", payload)
+    print(table(rows_out, ["library", "trees", "rows", "work", "native_first_s", "native_again_s", "fast_first_s",
+                           "fast_again_s", "fast_cold_first_s", "auto_kernel", "before_s", "after_s"]))
+    print(f"crossover (rows x trees) by fitted lines: {crossover}; default explain.treeshap_native_below = "
+          f"{TREESHAP_NATIVE_BELOW:,}; 1-min load {payload['load_average_1min']}")
+    print(f"written {path}")
+    return payload
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -217,8 +331,16 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--numba-cache", type=Path, help="numba cache directory of the child (NUMBA_CACHE_DIR)")
+    parser.add_argument("--sweep", action="store_true", help="native vs numba TreeSHAP per size (shap_kernels.json)")
+    parser.add_argument("--quick", action="store_true", help="with --sweep: 73 trees only")
+    parser.add_argument("--sweep-child", choices=("native", "fast", "fast-cold"))
+    parser.add_argument("--rows", type=int)
     args = parser.parse_args()
     if args.case:
         _child(args.case, args.model, args.data, args.out, args.repeats, args.numba_cache)
+    elif args.sweep_child:
+        _sweep_child(args.model, args.data, args.out, args.sweep_child, args.rows, args.numba_cache)
+    elif args.sweep:
+        sweep(**({"trees_list": SWEEP_TREES[:1]} if args.quick else {}))
     else:
         main()

@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^```(\S*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 DOC_FILES = tuple(sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
 #: Pages that must hold at least one runnable example.
-RUNNABLE = ("api.md", "contracts.md", "tutorial.md")
+RUNNABLE = ("api.md", "contracts.md", "kept-libraries.md", "tutorial.md")
 #: Fence languages: ``python`` runs; the others are shown only (shell commands, output, SQL, YAML).
 LANGUAGES = {"python", "text", "bash", "sh", "console", "sql", "yaml", "toml", "json", "ini"}
 

@@ -129,7 +129,8 @@ EXPLAIN_METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "spectra": ("ig", "saliency", "occlusion"),
     "images": ("ig", "gradcam", "occlusion"),
 })
-#: TreeSHAP implementations: numba when supported, else native (``auto``), or one of them.
+#: ``explain.treeshap``: TreeSHAP kernels of XGBoost / LightGBM: ``auto`` (the library's own below
+#: ``explain.treeshap_native_below`` rows x trees, numba above), ``fast`` (numba) or ``native``.
 SHAP_METHODS: tuple[str, ...] = ("auto", "fast", "native")
 
 # ---------------------------------------------------------------------------------------------- spectra files

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agnbench.config.choices import EXPLAIN_SPLITS, EXPLAIN_TARGETS, IMAGE_BASELINES, SPECTRA_BASELINES
+from agnbench.config.choices import EXPLAIN_SPLITS, EXPLAIN_TARGETS, IMAGE_BASELINES, SHAP_METHODS, SPECTRA_BASELINES
 from agnbench.config.rules import alternatives, check_rules
+
+#: ``explain.treeshap_native_below``: rows x trees below which ``treeshap: auto`` uses the library's own
+#: TreeSHAP rather than numba's (measured by ``python -m benchmarks.bench_shap --sweep``; docs/kept-libraries.md).
+TREESHAP_NATIVE_BELOW = 100_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ExplainConfig:
     psf_fwhm_arcsec: float = 1.3  # radius unit of the image radial profiles (Legacy Survey median seeing)
     max_interactions: int = 300  # SHAP interaction values on at most this many objects
     permutation_repeats: int = 5
+    treeshap: str = "auto"  # choices.SHAP_METHODS: auto (native below treeshap_native_below, else numba), fast, native
+    treeshap_native_below: int = TREESHAP_NATIVE_BELOW  # rows x trees
     sanity_check: bool = True  # Adebayo et al. (2018): compare with a model whose weights are re-initialised
 
     def validate(self) -> None:
@@ -50,4 +56,6 @@ class ExplainConfig:
             ("psf_fwhm_arcsec", self.psf_fwhm_arcsec > 0, "must be > 0"),
             ("max_interactions", self.max_interactions >= 0, "must be >= 0 (0 = none)"),
             ("permutation_repeats", self.permutation_repeats >= 1, "must be >= 1"),
+            ("treeshap", self.treeshap in SHAP_METHODS, f"must be {alternatives(SHAP_METHODS)}"),
+            ("treeshap_native_below", self.treeshap_native_below >= 0, "must be >= 0 (0 = always numba under auto)"),
         ])

@@ -6,6 +6,10 @@ The filter curves are smooth analytic approximations (super-Gaussians) of the SD
 DECam grz responses, placed at the published effective wavelengths and widths. They are good to a
 few hundredths of a magnitude in colour for galaxy spectra, which is what a *mock* survey needs;
 they are not a substitute for the real curves in precision photometry.
+
+Distances are :mod:`astropy.cosmology`'s (:func:`flat_lcdm`: flat LambdaCDM, H0 = 70 km/s/Mpc,
+Omega_m = 0.3 by default, no radiation), tabulated once per cosmology and interpolated
+(:func:`luminosity_distance_mpc`: within 2e-9 relative), vectorised over redshift arrays.
 """
 
 from __future__ import annotations
@@ -132,33 +136,91 @@ def ccm89(wave: ArrayLike, *, r_v: float = 3.1) -> NDArray[np.float64]:
     return r_v * (a + b / r_v)
 
 
-_Z_MAX = 8.0
+@lru_cache(maxsize=4)
+def flat_lcdm(h0: float = 70.0, omega_m: float = 0.3):
+    """The :class:`astropy.cosmology.FlatLambdaCDM` of every distance here (no radiation: ``Tcmb0 = 0``).
+
+    Parameters
+    ----------
+    h0 : float
+        Hubble constant in km/s/Mpc.
+    omega_m : float
+        Matter density today; ``Omega_Lambda = 1 - omega_m``.
+
+    Returns
+    -------
+    astropy.cosmology.FlatLambdaCDM
+        Cached per ``(h0, omega_m)``.
+    """
+    from astropy.cosmology import FlatLambdaCDM
+
+    return FlatLambdaCDM(H0=h0, Om0=omega_m)
+
+
+#: Redshift range and points of the interpolation table of :func:`luminosity_distance_mpc` (step 1e-4).
+TABLE_Z_MAX = 10.0
+TABLE_POINTS = 100_001
 
 
 @lru_cache(maxsize=4)
-def _distance_table(h0: float, omega_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    z = np.linspace(0.0, _Z_MAX, 20001)
-    inv_e = 1.0 / np.sqrt(omega_m * (1 + z) ** 3 + (1 - omega_m))
-    dc = np.concatenate([[0.0], np.cumsum(0.5 * (inv_e[1:] + inv_e[:-1]) * np.diff(z))])
-    return z, dc * C_KM_PER_S / h0
+def _comoving_over_z(h0: float, omega_m: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(grid, ``D_C(z) / z`` in Mpc) on ``0 .. TABLE_Z_MAX`` from astropy; the limit at ``z = 0`` is ``c / H0``."""
+    cosmo = flat_lcdm(h0, omega_m)
+    grid = np.linspace(0.0, TABLE_Z_MAX, TABLE_POINTS)
+    ratio = np.empty_like(grid)
+    ratio[0] = cosmo.hubble_distance.to_value("Mpc")
+    ratio[1:] = cosmo.comoving_distance(grid[1:]).to_value("Mpc") / grid[1:]
+    return grid, ratio
 
 
 def luminosity_distance_mpc(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 0.3) -> NDArray[np.float64]:
-    """Luminosity distance in Mpc for flat LambdaCDM, trapezoid integration (0 <= z <= 8)."""
-    zz, dc = _distance_table(h0, omega_m)
+    """Luminosity distance in Mpc for flat LambdaCDM, from :mod:`astropy.cosmology` (:func:`flat_lcdm`).
+
+    ``D_L = z (1 + z) (D_C / z)``, with ``D_C / z`` (smooth, ``c / H0`` at ``z = 0``) computed by
+    astropy once per cosmology on a grid of step 1e-4 up to ``z = 10`` and interpolated linearly:
+    within 2e-9 relative of astropy's ``luminosity_distance`` for ``1e-5 <= z <= 10`` and
+    ``0 <= Omega_m <= 1`` (tested; below ``z = 1e-5`` astropy's own cancellation error dominates),
+    and about 10x faster than astropy on large arrays. ``z > 10`` is computed by astropy directly.
+
+    Parameters
+    ----------
+    z : array_like, any shape
+        Redshifts, ``z >= 0`` (NaN propagates).
+    h0, omega_m : float
+        Cosmology (:func:`flat_lcdm`); default H0 = 70 km/s/Mpc, Omega_m = 0.3.
+
+    Returns
+    -------
+    numpy.ndarray, shape of ``z``, float64
+        ``D_L`` in Mpc.
+    """
     z = np.asarray(z, dtype=np.float64)
-    if np.any((z < 0) | (z > _Z_MAX)):
-        raise ValueError(f"redshift outside 0..{_Z_MAX} (got {np.nanmin(z)}..{np.nanmax(z)})")
-    return np.interp(z, zz, dc) * (1 + z)
+    if np.any(z < 0):
+        raise ValueError(f"redshift must be >= 0 (got {np.nanmin(z)}..{np.nanmax(z)})")
+    grid, ratio = _comoving_over_z(float(h0), float(omega_m))
+    d_l = np.asarray(z * (1 + z) * np.interp(z, grid, ratio))
+    far = z > TABLE_Z_MAX
+    if np.any(far):
+        exact = flat_lcdm(float(h0), float(omega_m)).luminosity_distance(np.where(far, z, 0.0)).to_value("Mpc")
+        d_l = np.where(far, exact, d_l)
+    return d_l
 
 
 def angular_scale_kpc_per_arcsec(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 0.3) -> NDArray[np.float64]:
-    """Proper kpc per arcsec at redshift ``z`` (flat LambdaCDM)."""
+    """Proper kpc per arcsec at redshift ``z`` (flat LambdaCDM): ``D_A`` in kpc times 1 arcsec in radians.
+
+    ``z`` (any shape, >= 0), ``h0`` and ``omega_m`` as in :func:`luminosity_distance_mpc`; returns float64 of
+    the shape of ``z``.
+    """
     z = np.asarray(z, dtype=np.float64)
     d_a = luminosity_distance_mpc(z, h0=h0, omega_m=omega_m) / (1 + z) ** 2
     return d_a * 1e3 * np.pi / (180.0 * 3600.0)
 
 
 def distance_modulus(z: ArrayLike, *, h0: float = 70.0, omega_m: float = 0.3) -> NDArray[np.float64]:
-    """``5 log10(D_L / 10 pc)``."""
+    """Distance modulus ``5 log10(D_L / 10 pc)`` in magnitudes (``-inf`` at ``z = 0``).
+
+    ``z`` (any shape, >= 0), ``h0`` and ``omega_m`` as in :func:`luminosity_distance_mpc`; returns float64 of
+    the shape of ``z``.
+    """
     return 5.0 * np.log10(luminosity_distance_mpc(z, h0=h0, omega_m=omega_m) * 1e5)

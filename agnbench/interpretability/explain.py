@@ -161,7 +161,8 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
     if "shap" in methods:
         if fit.kind == "logreg":
             atomic_write_text(out / files.ATTRIBUTIONS_COEFFICIENTS, ts.logreg_coefficients(fit).to_csv(index=False))
-        res = ts.tree_shap(fit, X)
+        res = ts.tree_shap(fit, X, method=ec.treeshap, native_below=ec.treeshap_native_below)
+        log.info("SHAP of %s: %s (%s)", run.name, res.method, res.kernel.get("reason", res.kernel.get("kernel")))
         frames = []
         for j, k in enumerate(res.classes_out):
             f = pd.DataFrame(res.values[:, j, :], columns=res.feature_names)
@@ -176,7 +177,8 @@ def _explain_catalog(run: Path, store: Store, positions: np.ndarray, methods: li
         atomic_write_text(out / files.ATTRIBUTIONS_IMPORTANCE_GROUPS, groups.to_csv(index=False))
         atomic_write_parquet(out / files.ATTRIBUTIONS_DEPENDENCE, ts.dependence_table(res, X, seed=seed))
         top = importance.sort_values("rank").drop_duplicates("feature").head(5)
-        summary["shap"] = {"output": res.output, "method": res.method, "max_additivity_error": res.max_additivity_error,
+        summary["shap"] = {"output": res.output, "method": res.method, "kernel": res.kernel,
+                           "max_additivity_error": res.max_additivity_error,
                            "top_features": [{"feature": r.feature, "mean_abs_shap": float(r.mean_abs_shap),
                                              "direction": float(r.direction)} for r in top.itertuples()],
                            "top_groups": [{"group": r.group, "mean_abs_group_shap": float(r.mean_abs_group_shap),

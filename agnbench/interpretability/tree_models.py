@@ -31,7 +31,7 @@ _SUPPORTED = ("xgboost.XGBClassifier, xgboost.Booster, lightgbm.LGBMClassifier o
 
 def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Sequence[str] | None = None,
                   method: str = "auto", check_additivity: bool = True, atol: float = 1e-4,
-                  threads: int = 2) -> ShapResult:
+                  threads: int = 2, native_below: int | None = None) -> ShapResult:
     """Exact TreeSHAP values of every row of ``X`` for a fitted XGBoost or LightGBM classifier.
 
     Parameters
@@ -46,7 +46,8 @@ def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Se
         else ``x0 .. x{d-1}``.
     method : {"auto", "fast", "native"}
         ``"fast"`` agnbench's numba TreeSHAP, ``"native"`` the library's own kernel
-        (``pred_contribs`` / ``pred_contrib``), ``"auto"`` fast where supported.
+        (``pred_contribs`` / ``pred_contrib``), ``"auto"`` native below ``native_below`` rows x
+        trees, else fast where supported (:func:`~agnbench.interpretability.treeshap_kernel.choose_kernel`).
     check_additivity : bool
         Verify ``base + values.sum(-1)`` against the model's own raw margin (XGBoost
         ``output_margin``, LightGBM ``raw_score``).
@@ -54,6 +55,8 @@ def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Se
         Tolerance of that check, relative to ``max(1, max |margin|)``.
     threads : int
         CPU threads.
+    native_below : int, optional
+        Threshold of ``"auto"`` in rows x trees (default ``explain.treeshap_native_below``'s, 100,000).
 
     Returns
     -------
@@ -76,7 +79,7 @@ def explain_trees(model: Any, X: np.ndarray | pd.DataFrame, *, feature_names: Se
         raise AgnbenchError(f"X lacks the model's feature(s) {missing[:5]}; pass a DataFrame with the columns the "
                             "model was trained on, or X.to_numpy() with the columns in the model's order")
     return tree_shap(fit, np.asarray(X, dtype=np.float64), check_additivity=check_additivity, atol=atol,
-                     method=method)
+                     method=method, native_below=native_below)
 
 
 def as_fit(model: Any, *, feature_names: Sequence[str] | None = None, columns: Sequence[str] | None = None,

@@ -1,12 +1,14 @@
 """SHAP attributions of the catalog-track models, in the model's own output space, self-checked.
 
 * XGBoost and LightGBM: path-dependent TreeSHAP on the rounds ``0 .. best_iteration`` that
-  :meth:`FitResult.predict_proba` uses, by default (``method="auto"``) with the numba kernel of
-  :mod:`.fast_treeshap` (the same values and base value as the native kernels, 10-20x faster), or
-  where it cannot represent the model (categorical splits, linear trees, ...) the libraries' native
-  TreeSHAP (``pred_contribs`` / ``pred_contrib``; ``method="native"`` forces it). Both give the same
-  shape and the same output: binary ``"log-odds"`` of class 1 (``K_out = 1``), multi-class the raw
-  margin fed to the softmax (``K_out = K``).
+  :meth:`FitResult.predict_proba` uses, with the libraries' native TreeSHAP (``pred_contribs`` /
+  ``pred_contrib``) or the numba kernel of :mod:`.fast_treeshap` (the same values and base value,
+  10-20x faster on large jobs but with a fixed start-up cost): ``method="auto"`` picks by the size
+  of the job (:func:`~.treeshap_kernel.choose_kernel`), ``"native"`` / ``"fast"`` force one; numba
+  falls back to native where it cannot represent the model (categorical splits, linear trees, ...).
+  Both give the same shape and the same output: binary ``"log-odds"`` of class 1 (``K_out = 1``),
+  multi-class the raw margin fed to the softmax (``K_out = K``). :attr:`ShapResult.kernel` records
+  which kernel ran and why.
 * Random forest: :class:`shap.TreeExplainer` (path-dependent TreeSHAP) on the class *probability*.
 * Logistic regression: exact linear SHAP in log-odds / raw margin, ``coef * (z - mean_bg(z))`` on
   the standardised features ``z`` of the fitted pipeline (median imputation, then scaling); the
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,8 @@ import pandas as pd
 from agnbench.baselines.catalog_models import FitResult
 from agnbench.errors import AgnbenchError
 from agnbench.threads import usable_threads
-from agnbench.interpretability import tree_arrays
+from agnbench.interpretability.treeshap_kernel import (KERNEL_FAST, KERNEL_NATIVE, KernelChoice, choose_kernel,
+                                                       fast_contribs)
 from agnbench.config.choices import SHAP_METHODS
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,10 @@ class ShapResult:
         ``max |base + values.sum(-1) - output|`` over objects and outputs.
     method : str
         How the values were computed.
+    kernel : dict
+        XGBoost / LightGBM: :meth:`~.treeshap_kernel.KernelChoice.as_dict` (``requested``, ``kernel``:
+        ``"fast"`` or ``"native"``, ``work`` in rows x trees, ``native_below``, ``reason``); the
+        random forest ``{"kernel": "shap.TreeExplainer"}``; logistic regression ``{"kernel": "linear"}``.
     """
 
     values: np.ndarray
@@ -71,6 +78,7 @@ class ShapResult:
     classes_out: list[int]
     max_additivity_error: float
     method: str
+    kernel: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_out, d = len(self.classes_out), len(self.feature_names)
@@ -80,7 +88,7 @@ class ShapResult:
 
 
 def tree_shap(fit: FitResult, X: np.ndarray, *, check_additivity: bool = True, atol: float = 1e-4,
-              method: str = "auto") -> ShapResult:
+              method: str = "auto", native_below: int | None = None) -> ShapResult:
     """SHAP values of every row of ``X`` for a fitted catalog model (any of the four kinds).
 
     Parameters
@@ -96,8 +104,12 @@ def tree_shap(fit: FitResult, X: np.ndarray, *, check_additivity: bool = True, a
         Tolerance of that check, relative to the output scale ``max(1, max |output|)``.
     method : {"auto", "fast", "native"}
         XGBoost / LightGBM only: ``"fast"`` the numba TreeSHAP of :mod:`.fast_treeshap`, ``"native"``
-        the library's own kernel, ``"auto"`` fast where the model is supported, else native (logged
-        at INFO). The values agree to float rounding; :attr:`ShapResult.method` says which ran.
+        the library's own kernel, ``"auto"`` native below ``native_below`` rows x trees, else fast
+        where the model is supported (else native, logged at INFO). The values agree to float
+        rounding; :attr:`ShapResult.kernel` says which ran and why.
+    native_below : int, optional
+        Threshold of ``"auto"`` in rows x trees; default
+        :data:`~agnbench.config.explain.TREESHAP_NATIVE_BELOW` (``explain.treeshap_native_below``).
 
     Returns
     -------
@@ -117,22 +129,24 @@ def tree_shap(fit: FitResult, X: np.ndarray, *, check_additivity: bool = True, a
         raise AgnbenchError(f"method='fast' explains xgboost and lightgbm models, not {fit.kind!r}; use 'auto'")
     X = _features(X, fit)
     if fit.kind in ("xgboost", "lightgbm"):
-        margin, contrib, method = _booster_contribs(fit, X, method=method)
+        margin, contrib, method, choice = _booster_contribs(fit, X, method=method, native_below=native_below)
+        kernel = choice.as_dict()
         values, base = np.ascontiguousarray(contrib[:, :, :-1]), contrib[0, :, -1].copy()
         classes = [1] if fit.n_classes == 2 else list(range(fit.n_classes))
         output = OUTPUT_LOG_ODDS if fit.n_classes == 2 else OUTPUT_MARGIN
     elif fit.kind == "logreg":
         values, base, margin, classes = _linear_shap(fit, X)
         output = OUTPUT_LOG_ODDS if len(classes) == 1 else OUTPUT_MARGIN
-        method = "exact linear SHAP on standardised features (training-set background)"
+        method, kernel = "exact linear SHAP on standardised features (training-set background)", {"kernel": "linear"}
     elif fit.kind == "rf":
         values, base, margin, classes = _forest_shap(fit, X)
         output, method = OUTPUT_PROBA, "shap.TreeExplainer (path-dependent TreeSHAP) on class probabilities"
+        kernel = {"kernel": "shap.TreeExplainer"}
     else:
         raise AgnbenchError(f"tree_shap: unknown model kind {fit.kind!r}")
     err = _check_additivity(margin, base, values, atol) if check_additivity else float("nan")
     return ShapResult(values=values, base=base, feature_names=list(fit.feature_names), output=output,
-                      classes_out=[int(c) for c in classes], max_additivity_error=err, method=method)
+                      classes_out=[int(c) for c in classes], max_additivity_error=err, method=method, kernel=kernel)
 
 
 def tree_shap_interactions(fit: FitResult, X: np.ndarray, *, max_rows: int = 500, seed: int = 0,
@@ -327,16 +341,19 @@ def _check_additivity(margin: np.ndarray, base: np.ndarray, values: np.ndarray, 
 
 
 # ----------------------------------------------------------------------------- per kind
-def _booster_contribs(fit: FitResult, X: np.ndarray, *, method: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
-    """(margin (n, K_out), contributions (n, K_out, d+1) with the bias last, method) of a booster.
+def _booster_contribs(fit: FitResult, X: np.ndarray, *, method: str = "auto",
+                      native_below: int | None = None) -> tuple[np.ndarray, np.ndarray, str, KernelChoice]:
+    """(margin (n, K_out), contributions (n, K_out, d+1) with the bias last, method, kernel choice).
 
-    ``method`` as in :func:`tree_shap`; the margin always comes from the library's own prediction.
+    ``method`` and ``native_below`` as in :func:`tree_shap`; the margin always comes from the library.
     """
     n, d = X.shape
-    if method != "native":
-        fast = _fast_contribs(fit, X, required=method == "fast")
+    choice = choose_kernel(fit, n, method=method, native_below=native_below)
+    if choice.kernel == KERNEL_FAST:
+        fast, why = fast_contribs(fit, X, threads=_threads(fit), required=method == "fast")
         if fast is not None:
-            return _booster_margin(fit, X, fast.shape[1]), fast, FAST_METHOD.format(kind=fit.kind)
+            return _booster_margin(fit, X, fast.shape[1]), fast, FAST_METHOD.format(kind=fit.kind), choice
+        choice = replace(choice, kernel=KERNEL_NATIVE, reason=f"numba cannot explain this model ({why})")
     if fit.kind == "xgboost":
         import xgboost as xgb
 
@@ -350,22 +367,7 @@ def _booster_contribs(fit: FitResult, X: np.ndarray, *, method: str = "auto") ->
     if contrib.size % (n * (d + 1)):
         raise AgnbenchError(f"{fit.kind} returned contributions of shape {contrib.shape} for {n} x {d} features")
     k_out = contrib.size // (n * (d + 1))
-    return _booster_margin(fit, X, k_out), contrib.reshape(n, k_out, d + 1), method
-
-
-def _fast_contribs(fit: FitResult, X: np.ndarray, *, required: bool) -> np.ndarray | None:
-    """:func:`~.fast_treeshap.fast_tree_shap` of a booster, (n, K_out, d+1); ``None`` if it cannot
-    represent the model (logged), or :class:`AgnbenchError` saying why if ``required``."""
-    try:
-        from agnbench.interpretability.fast_treeshap import fast_tree_shap
-
-        return fast_tree_shap(tree_arrays.from_fit(fit), X, threads=_threads(fit))
-    except (tree_arrays.UnsupportedModelError, ImportError) as exc:
-        if required:
-            raise AgnbenchError(f"method='fast' cannot explain this {fit.kind} model: {exc}; use method='native' "
-                                "(or 'auto', which falls back to it)") from exc
-        logger.info("fast TreeSHAP does not support this %s model (%s); using the native kernel", fit.kind, exc)
-        return None
+    return _booster_margin(fit, X, k_out), contrib.reshape(n, k_out, d + 1), method, choice
 
 
 def _booster_margin(fit: FitResult, X: np.ndarray, k_out: int) -> np.ndarray:

@@ -5,9 +5,15 @@ Methods (:data:`CALIBRATION_METHODS`):
 * ``none`` — identity.
 * ``temperature`` — one ``T > 0`` minimising the val negative log-likelihood of
   ``softmax(log(p) / T)``; found with :func:`scipy.optimize.minimize_scalar` on ``log T``
-  (bounded to ``T`` in ``[e^-5, e^5]``). Preserves the argmax.
-* ``sigmoid`` — Platt scaling ``sigmoid(a * logit(p_k) + b)``: binary on the positive class
-  (``p_0 = 1 - p_1``); multi-class one-vs-rest per class, then rows renormalised.
+  (bounded to ``T`` in ``[e^-5, e^5]``). Preserves the argmax. The same fit as scikit-learn's
+  ``CalibratedClassifierCV(FrozenEstimator(...), method="temperature")`` (T agrees to < 1e-6
+  relative, tested), kept here because that route needs every class in val and a pass-through
+  classifier (docs/kept-libraries.md).
+* ``sigmoid`` — Platt scaling ``sigmoid(a * logit(p_k) + b)`` by maximum likelihood, fitted by an
+  unpenalised :class:`sklearn.linear_model.LogisticRegression` on ``logit(p_k)``: binary on the
+  positive class (``p_0 = 1 - p_1``); multi-class one-vs-rest per class, then rows renormalised.
+  (scikit-learn's ``method="sigmoid"`` differs: it fits on ``p`` itself for a ``predict_proba``
+  model and smooths the targets as Platt (1999) did.)
 * ``isotonic`` — :class:`sklearn.isotonic.IsotonicRegression` (``out_of_bounds="clip"``) with the
   same binary / one-vs-rest scheme; its step function is stored as lists and applied with linear
   interpolation, exactly as scikit-learn predicts.
@@ -159,20 +165,12 @@ def _fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
 
 
 def _fit_platt(p: np.ndarray, target: np.ndarray) -> tuple[float, float]:
-    """(a, b) of sigmoid(a * logit(p) + b) by maximum likelihood (L-BFGS, analytic gradient)."""
-    from scipy.optimize import minimize
+    """(a, b) of sigmoid(a * logit(p) + b) by maximum likelihood: an unpenalised
+    :class:`sklearn.linear_model.LogisticRegression` (``C=inf``, L-BFGS, ``tol=1e-10``) on ``logit(p)``."""
+    from sklearn.linear_model import LogisticRegression
 
-    z = _logit(p)
-
-    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
-        s = ab[0] * z + ab[1]
-        # mean of log(1 + e^s) - t s, stably; gradient uses sigmoid(s) - t
-        value = np.mean(np.logaddexp(0.0, s) - target * s)
-        r = _sigmoid(s) - target
-        return float(value), np.array([np.mean(r * z), np.mean(r)])
-
-    res = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
-    return float(res.x[0]), float(res.x[1])
+    lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(_logit(p)[:, None], target)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
 def _fit_isotonic(p: np.ndarray, target: np.ndarray) -> tuple[list[float], list[float]]:

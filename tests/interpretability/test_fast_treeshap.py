@@ -85,7 +85,7 @@ def test_fast_equals_native(fits, kind, n_classes):
     assert np.isnan(X).any()
     # XGBoost's native kernel runs in float32; LightGBM's in float64 like ours
     assert_matches_native(fit, X, rel=1e-6 if kind == "xgboost" else 1e-12)
-    assert tree_shap(fit, X).method.startswith("fast TreeSHAP")  # "auto" picks the fast path
+    assert tree_shap(fit, X, native_below=0).method.startswith("fast TreeSHAP")  # "auto" above its threshold
 
 
 @pytest.mark.parametrize("kind", ["xgboost", "lightgbm"])
@@ -192,9 +192,10 @@ def _categorical_models():
 def test_unsupported_model_falls_back_or_fails_clearly(kind, caplog):
     X, models = _categorical_models()
     fit = as_fit(kind, models[kind], 2, None, d=3)
-    with caplog.at_level(logging.INFO, logger="agnbench.interpretability.tree_shap"):
-        res = tree_shap(fit, X)
+    with caplog.at_level(logging.INFO, logger="agnbench.interpretability.treeshap_kernel"):
+        res = tree_shap(fit, X, native_below=0)  # "auto" tries numba (above its threshold), falls back
     assert "native" in res.method and res.max_additivity_error < 1e-4
+    assert res.kernel["kernel"] == "native" and "categorical" in res.kernel["reason"]
     assert any("categorical" in r.getMessage() and "native" in r.getMessage() for r in caplog.records)
     with pytest.raises(AgnbenchError, match=r"method='fast' cannot explain.*categorical.*method='native'"):
         tree_shap(fit, X, method="fast")

@@ -203,9 +203,9 @@ def test_corrupt_model_output_raises(fits, monkeypatch):
     real = ts._booster_contribs
 
     def corrupt(fit_, X_, **options):
-        margin, contrib, method = real(fit_, X_, **options)
+        margin, contrib, method, choice = real(fit_, X_, **options)
         margin[3] += 1.0
-        return margin, contrib, method
+        return margin, contrib, method, choice
 
     monkeypatch.setattr(ts, "_booster_contribs", corrupt)
     with pytest.raises(AgnbenchError, match="additivity failed.*object 3"):

@@ -96,6 +96,79 @@ def test_isotonic_matches_sklearn_predictions():
     np.testing.assert_allclose(cal.transform(grid)[:, 1], iso.predict(grid[:, 1]), atol=1e-12)
 
 
+def _old_platt(p1, target):
+    """The hand-written Platt fit that LogisticRegression replaced (L-BFGS-B on the mean log-loss)."""
+    from scipy.optimize import minimize
+
+    z = np.log(np.clip(p1, 1e-12, 1 - 1e-12)) - np.log1p(-np.clip(p1, 1e-12, 1 - 1e-12))
+
+    def loss(ab):
+        s = ab[0] * z + ab[1]
+        r = 1 / (1 + np.exp(-s)) - target
+        return float(np.mean(np.logaddexp(0.0, s) - target * s)), np.array([np.mean(r * z), np.mean(r)])
+
+    return minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sigmoid_is_the_maximum_likelihood_fit(seed):
+    """Platt by sklearn's LogisticRegression: score equations hold; agrees with the replaced fit."""
+    p, _, y = overconfident(3000, 2, seed)
+    cal = fit_calibrator(p, y, method="sigmoid")
+    a, b = cal.params["a"][0], cal.params["b"][0]
+    z = np.log(p[:, 1]) - np.log(p[:, 0])
+    r = 1 / (1 + np.exp(-(a * z + b))) - y
+    assert abs(np.mean(r * z)) < 1e-8 and abs(np.mean(r)) < 1e-8  # gradient of the log-likelihood: zero
+    # the replaced fit stopped at scipy's default gradient tolerance: within 5e-4 of the exact (a, b)
+    old = _old_platt(p[:, 1], y.astype(float))
+    np.testing.assert_allclose([a, b], old, atol=5e-4)
+    out = cal.transform(p)[:, 1]
+    old_out = 1 / (1 + np.exp(-(old[0] * z + old[1])))
+    assert np.abs(out - old_out).max() < 1e-4
+
+
+class _PassThrough:
+    """A fitted 'classifier' whose predict_proba is its input: sklearn's calibration on given probabilities."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def get_params(self, deep=True):
+        return {"k": self.k}
+
+    def set_params(self, **params):
+        self.k = params.get("k", self.k)
+        return self
+
+    def fit(self, X, y=None):
+        self.classes_ = np.arange(self.k)
+        return self
+
+    def predict_proba(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X):
+        return np.argmax(X, axis=1)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_temperature_agrees_with_sklearn(k):
+    """sklearn >= 1.8 CalibratedClassifierCV(FrozenEstimator(...), method="temperature") as the reference."""
+    sklearn_calibration = pytest.importorskip("sklearn.calibration")
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.frozen import FrozenEstimator
+
+    est = type("PassThrough", (ClassifierMixin, BaseEstimator, _PassThrough), {})(k).fit(None)
+    p, _, y = overconfident(4000, k, 7)
+    idx = np.arange(y.size)
+    ref = sklearn_calibration.CalibratedClassifierCV(FrozenEstimator(est), method="temperature",
+                                                      cv=[(idx, idx)]).fit(p, y)
+    t_ref = 1.0 / float(ref.calibrated_classifiers_[0].calibrators[0].beta_)
+    cal = fit_calibrator(p, y, method="temperature")
+    assert cal.params["temperature"] == pytest.approx(t_ref, rel=1e-6)
+    assert np.abs(cal.transform(p) - ref.predict_proba(p)).max() < 1e-6
+
+
 def test_calibration_errors():
     p, _, y = overconfident(200, 3, 0)
     with pytest.raises(AgnbenchError, match="unknown calibration method"):
