@@ -36,7 +36,9 @@ def write_table(tables_dir: Path, name: str, frame: pd.DataFrame) -> str:
 
 
 def who(run: RunInfo) -> str:
-    return f"{run.name} ({run.track} track, {run.model}, seed {run.seed})"
+    if run.shown == run.name:
+        return f"{run.name} ({run.track} track, {run.model}, seed {run.seed})"
+    return f"{run.shown} (run {run.name}, seed {run.seed})"
 
 
 def group_figure(run, shap, feats, att, base, fig_dir, tab_dir, class_out, output, positive) -> list[FigureRecord]:
@@ -54,7 +56,7 @@ def group_figure(run, shap, feats, att, base, fig_dir, tab_dir, class_out, outpu
     members = "; ".join(f"{r.group}: {', '.join(feature_label(f) for f in str(r.features).split())}"
                         for r in shown.itertuples())
     return [save_figure(fig, fig_dir, f"shap_groups_{slug(run.name)}", section=SECTION_I,
-                        title=f"Grouped SHAP: {run.name}", tables=names,
+                        title=f"Grouped SHAP: {run.shown}", tables=names,
                         caption=f"{base} Bars: mean over objects of |sum of the SHAP values of a group of correlated "
                                 f"features| (number of features in brackets), so the ranking does not depend on "
                                 f"which of two correlated features the model used; the group sums of an object add "
@@ -82,7 +84,7 @@ def occlusion_figure(run, summary, objs, groups, split_by_truth, fig_dir, tab_di
     rings = occ.get("rings") or {}
     cols = [f"occlusion_drop_ring{j}" for j in range(1, int(rings.get("n_rings", 0)) + 1)]
     if not cols or not set(cols) <= set(objs.columns):
-        skips.skip(f"Ring occlusion figure of {run.name}", "no equal-area ring occlusion in its attributions (re-run "
+        skips.skip(f"Ring occlusion figure of {run.shown}", "no equal-area ring occlusion in its attributions (re-run "
                    "agnbench explain with --overwrite)", logger=log)
         return []
     info = pd.DataFrame({"ring": np.arange(1, len(cols) + 1), "n_pixels": rings["n_pixels"],
@@ -100,7 +102,7 @@ def occlusion_figure(run, summary, objs, groups, split_by_truth, fig_dir, tab_di
              if split_by_truth else "")
     return [save_figure(
         fig, fig_dir, f"occlusion_rings_{slug(run.name)}", section=SECTION_I, tables=names,
-        title=f"Equal-area ring occlusion: {run.name}",
+        title=f"Equal-area ring occlusion: {run.shown}",
         caption=f"{who(run)}: mean drop in the probability of the explained ({summary.get('target', 'predicted')}) "
                 f"class when one of {len(cols)} concentric rings of equal area ({int(min(rings['n_pixels']))}-"
                 f"{int(max(rings['n_pixels']))} pixels each) around the cutout centre is filled with the local sky "
