@@ -86,7 +86,7 @@ h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bo
 .table-wrap{max-width:100%;overflow-x:auto;margin:.6rem 0}
 table{border-collapse:collapse;font-size:.82rem}
 th,td{padding:.2rem .5rem;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap}
-td.best{font-weight:700}
+td.best{font-weight:700}td.wrap{white-space:normal;min-width:18rem;max-width:40rem}
 th{border-bottom:1px solid #888}caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0;
 white-space:normal;max-width:60rem}
 .tnote{font-size:.75rem;color:#555;margin:.1rem 0 .6rem}
@@ -168,8 +168,9 @@ def _html_table(item: Table) -> str:
         for col, value in zip(frame.columns, row):
             text = _text(value)
             dashes = dashes or text == DASH
-            best = ' class="best"' if (i, col) in bold else ""
-            cells.append(f"<td{best}>{html.escape(text)}</td>")
+            classes = " ".join(c for c, on in (("best", (i, col) in bold), ("wrap", len(text) > 60)) if on)
+            cells.append(f'<td class="{classes}">' if classes else "<td>")
+            cells[-1] += f"{html.escape(text)}</td>"
         rows.append("<tr>" + "".join(cells) + "</tr>")
     notes = []
     if bold:

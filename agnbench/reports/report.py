@@ -32,6 +32,7 @@ from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_surv
                                      survey_paths)
 from agnbench.reports import tables as tb
 from agnbench.reports.attribution_seeds import attribution_seed_spread
+from agnbench.reports.attribution_tables import attribution_display_tables, readable_key
 from agnbench.reports.display import relabel
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
@@ -207,18 +208,26 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
             why = (inputs.inputs.get("skipped") or {}).get(name) or f"the comparison has no {name}.csv"
             skips.skip(f"Operating points: {name} table", why, logger=log)
     facts = attribution_facts(inputs)
-    if len(facts):
+    if len(facts):  # the CSV keeps every dotted key; the report shows readable tables after the figures
         save_table(tables_dir, "attribution_facts", facts, None)
-        by_key["interpretability"].items.insert(0, Table(
-            "Attribution summaries per run (from each run's attributions/summary.json)", facts,
-            ("tables/attribution_facts.csv",)))
+        for run in inputs.runs:
+            if run.attributions is None:
+                continue
+            for caption, table in attribution_display_tables(read_attributions_summary(run.path), label=run.shown,
+                                                             digits=rc.digits):
+                by_key["interpretability"].items.append(Table(caption, table, ("tables/attribution_facts.csv",),
+                                                              collapsed=len(table) > 12))
         spread = attribution_seed_spread(facts, inputs.inputs.get("seed_groups"))
         if len(spread):
             save_table(tables_dir, "attribution_seeds", spread, None)
-            by_key["interpretability"].items.insert(0, Table(
+            groups = {unit.split(" (")[0]: describe[unit] for unit in (inputs.inputs.get("seed_groups") or {})
+                      if unit in describe}
+            shown_spread = spread.assign(group=spread["group"].map(lambda g: describe.get(g, groups.get(g, g))),
+                                         quantity=spread["quantity"].map(readable_key))
+            by_key["interpretability"].items.append(Table(
                 "Attribution summaries over training seeds (runs identical but for the seed): numbers as mean, "
                 "sample standard deviation, min and max over the seeds; text as the most common value and in how "
-                "many seeds", spread, ("tables/attribution_seeds.csv",)))
+                "many seeds", shown_spread, ("tables/attribution_seeds.csv",), collapsed=len(spread) > 12))
     by_key["provenance"].items.extend(_provenance_items(inputs))
     for s in by_key.values():
         if not s.items and s.key not in ("summary",):
@@ -226,7 +235,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
                        logger=log)
     if len(skips):
         by_key["summary"].items.append(Table("Left out of this report (their inputs are absent)", skips.table(),
-                                             ("skipped.csv",)))
+                                             ("skipped.csv",), collapsed=len(skips) > 6))
     return [s for s in by_key.values() if s.items]
 
 
