@@ -98,3 +98,20 @@ def test_one_colour_per_run_colour_blind_palette() -> None:
     assert [colors[n] for n in names[:9]] == list(PALETTE[:9])  # distinct, in order
     assert len(set(colors[n] for n in names[:9])) == 9 and colors[tb.MAJORITY] not in PALETTE
     assert display_colors(list(reversed(names)))["run8"] == PALETTE[0]  # order given, not alphabetical
+
+
+def test_report_labels_config_key(tmp_path: Path) -> None:
+    """report.labels: a mapping of run names to display names, from YAML or --set; anything else is refused."""
+    import pytest
+
+    from agnbench.config.core import dump_config, load_config
+    from agnbench.errors import ConfigError
+
+    cfg = load_config(overrides=["report.labels={catalog-xgboost-s0: 'XGBoost, photometry', b: B}"])
+    assert dict(cfg.report.labels) == {"catalog-xgboost-s0": "XGBoost, photometry", "b": "B"}
+    assert dict(load_config(dump_config(cfg, tmp_path / "c.yaml")).report.labels) == dict(cfg.report.labels)
+    assert dict(load_config().report.labels) == {}
+    with pytest.raises(ConfigError, match="report.labels must be a mapping of names to text"):
+        load_config(overrides=["report.labels=[a, b]"])
+    with pytest.raises(ConfigError, match="report.labels"):
+        load_config(overrides=["report.labels={a: ' '}"])
