@@ -29,7 +29,7 @@ from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_sh
 from agnbench.reports.interpret_checks import SECTION_I as _SECTION_I
 from agnbench.reports.interpret_checks import group_figure, occlusion_figure, window_text
 from agnbench.reports.interpret_checks import slug as _slug
-from agnbench.reports.interpret_checks import who as _who
+from agnbench.reports.interpret_checks import grid_note, who as _who
 from agnbench.reports.interpret_checks import write_table as _table
 from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.skips import Skips
@@ -351,7 +351,7 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, sk
                 f"{stretch.describe()}). Middle: IG summed over bands (red towards the explained class, blue against; "
                 f"symmetric colour scale per object at the 99.5th percentile of |IG|; dashed circle: radius 1 PSF "
                 f"FWHM). Bottom: Grad-CAM of the last stage, upsampled to the cutout and scaled to its maximum, over "
-                f"the mean of the three bands.")]
+                f"the mean of the three bands.{grid_note(run, ig[pick])}")]
 
 
 def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from agnbench.contracts import files
+from agnbench.contracts.run_dir import read_run_config
 from agnbench.interpretability.feature_groups import group_importance
 from agnbench.reports.fig_attribution import occlusion_ring_table, plot_occlusion_rings
 from agnbench.reports.fig_shap import feature_label, plot_group_importance
@@ -109,3 +110,52 @@ def occlusion_figure(run, summary, objs, groups, split_by_truth, fig_dir, tab_di
                 f"(each band's median over the outermost ring), per true class; the rings have equal areas, so the "
                 f"drops compare per pixel; error bars: ±1 standard error over objects"
                 + (f"; dotted line: 1 PSF FWHM = {psf:.1f} pixels" if psf else "") + f". Mean drops: {facts}.{split}")]
+
+
+def period2_share(maps: np.ndarray) -> float:
+    """Share of the pixel-to-pixel variance of attribution maps in the period-2 patterns (a grid artefact).
+
+    Parameters
+    ----------
+    maps : numpy.ndarray, shape (n, H, W)
+        Attribution maps (e.g. IG summed over bands).
+
+    Returns
+    -------
+    float
+        Mean over the maps of the variance in the three period-2 patterns ``(-1)^x``, ``(-1)^y``, ``(-1)^(x+y)``
+        divided by the variance of the map (NaN for a constant map). White noise gives about ``3 / (H W)``; a
+        strided convolution's gradient pattern gives much more.
+    """
+    shares = []
+    for m in np.asarray(maps, dtype=np.float64):
+        h, w = m.shape
+        d = m - m.mean()
+        total = float(np.sum(d ** 2))
+        if total <= 0:
+            continue
+        yy, xx = np.mgrid[:h, :w]
+        power = sum(float(np.sum(d * p)) ** 2 / float(np.sum(p ** 2))
+                    for p in ((-1.0) ** xx, (-1.0) ** yy, (-1.0) ** (xx + yy)))
+        shares.append(power / total)
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def grid_note(run, maps: np.ndarray) -> str:
+    """A caption sentence on the regular grid in image IG maps: how strong it is here and where it comes from."""
+    maps = np.asarray(maps, dtype=np.float64)
+    maps = maps.sum(axis=1) if maps.ndim == 4 else maps  # (n, bands, H, W): summed over bands, as drawn
+    share = period2_share(maps)
+    if not np.isfinite(share):
+        return ""
+    h, w = np.asarray(maps).shape[-2:]
+    images = (read_run_config(run.path) or {}).get("images") or {}
+    stride = images.get("stem_stride")
+    cause = (f"the stride-{stride} {images.get('stem', '')} stem convolution (and each later stride-2 stage) reaches "
+             f"alternate input pixels through different kernel taps, so the gradients that IG averages carry a "
+             f"period-2 grid" if stride and int(stride) > 1 else
+             "each stride-2 stage reaches alternate pixels through different kernel taps, so gradients carry a "
+             "periodic grid")
+    return (f" A faint regular grid in the IG maps is a property of the network, not of the display (maps are drawn "
+            f"one screen block per cutout pixel, nearest-neighbour): {cause}; here {100 * share:.1f}% of the maps' "
+            f"pixel-to-pixel variance is in the period-2 patterns (white noise: {300 / (h * w):.1f}%).")
