@@ -117,14 +117,15 @@ def test_report_labels_config_key(tmp_path: Path) -> None:
         load_config(overrides=["report.labels={a: ' '}"])
 
 
-def test_period2_share_finds_a_planted_grid() -> None:
-    """The caption's grid measure: ~3/(H W) for white noise, 0 for a smooth blob, large for a planted checkerboard."""
-    from agnbench.reports.interpret_checks import period2_share
+
+def test_lattice_share_finds_a_planted_grid() -> None:
+    """The caption's grid measure: 1/p^2 without a grid, near 1 for attribution on one sublattice of period p."""
+    from agnbench.reports.interpret_checks import lattice_share
 
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:48, :48]
-    blob = np.exp(-((yy - 24) ** 2 + (xx - 24) ** 2) / 50.0)
-    assert abs(period2_share(rng.normal(size=(20, 48, 48))) - 3 / 48 ** 2) < 1.5e-3
-    assert period2_share(blob[None]) < 1e-10
-    grid = blob + 0.05 * (-1.0) ** (xx + yy)  # a checkerboard of 5% of the peak
-    assert period2_share(grid[None]) > 0.05  # 7.8%: sixty times the noise level
+    noise = rng.normal(size=(20, 48, 48))
+    assert abs(lattice_share(noise, 2) - 0.25) < 0.01 and abs(lattice_share(noise, 8) - 1 / 64) < 0.005
+    planted = noise * 0.1
+    planted[:, 3::8, 5::8] += rng.normal(size=planted[:, 3::8, 5::8].shape) * 3.0  # a period-8 lattice of spikes
+    assert lattice_share(planted, 8) > 0.8 and lattice_share(planted, 2) > 0.8
+    assert np.isnan(lattice_share(np.zeros((1, 8, 8)), 2))
