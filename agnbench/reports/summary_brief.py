@@ -43,9 +43,12 @@ def brief_table(summary: pd.DataFrame, runs: list[str], *, labels: Mapping[str, 
         if primary is not None and len(primary):
             p = primary[primary["run"] == run]
             ref = str(primary["reference"].iloc[0])
-            row[f"vs {labels.get(ref, ref)}"] = (
-                format_interval(float(p.iloc[0]["delta"]), float(p.iloc[0]["lo"]), float(p.iloc[0]["hi"]),
-                                digits=digits, latex=False) if len(p) else ("reference" if run == ref else DASH))
+            metric = "ROC-AUC" if str(primary["metric"].iloc[0]) == "roc_auc" else metric_label(
+                str(primary["metric"].iloc[0]))
+            d = p.iloc[0] if len(p) else None
+            row[f"{metric} minus {labels.get(ref, ref)}"] = (
+                f"{d['delta']:+.{digits}f} [{d['lo']:+.{digits}f}, {d['hi']:+.{digits}f}]" if d is not None
+                else ("reference" if run == ref else DASH))
         rows.append(row)
     table = pd.DataFrame(rows)
     bold = set()
@@ -104,10 +107,10 @@ def _primary(primary: pd.DataFrame, *, labels: Mapping[str, str], settings: Mapp
     bounds = holm_bounds(primary, n_boot=int(settings.get("n_boot", 2000)))
     items = []
     for i, r in primary.iterrows():
-        verdict = "significant" if r["p_holm"] < alpha else "not significant"
+        verdict = f"significant at {alpha:g}" if r["p_holm"] < alpha else f"not significant at {alpha:g}"
         items.append(f"{labels.get(r['run'], r['run'])} {r['delta']:+.{digits}f} "
                      f"[{r['lo']:+.{digits}f}, {r['hi']:+.{digits}f}] "
                      f"({p_text(r['p_holm'], bound=bool(bounds[i]), prefix='Holm p')}, {verdict})")
     name = "ROC-AUC" if metric == "roc_auc" else metric_label(metric)
     return (f"Primary comparison, declared before the results were seen: {name} minus that of "
-            f"{labels.get(ref, ref)}, " + "; ".join(items) + f" (significance at {alpha:g}).")
+            f"{labels.get(ref, ref)}, " + "; ".join(items) + ".")

@@ -69,7 +69,8 @@ def test_brief_summary_is_short_and_led_by_the_primary_comparison() -> None:
     table = brief_table(summary, runs, labels=LABELS, primary=primary)
     assert list(table["model"]) == list(LABELS.values())
     assert table.attrs["bold"] == {(1, "ROC-AUC"), (1, "Bal. acc."), (1, "Brier")}  # never the baseline
-    assert table.iloc[0]["vs XGBoost (catalog)"] == "reference"
+    assert table.iloc[0]["ROC-AUC minus XGBoost (catalog)"] == "reference"
+    assert table.iloc[1]["ROC-AUC minus XGBoost (catalog)"] == "+0.050 [+0.010, +0.090]"
 
 
 def test_attribution_summaries_become_readable_tables() -> None:
