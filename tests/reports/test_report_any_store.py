@@ -225,7 +225,7 @@ def test_display_names_and_one_colour_per_run_in_every_figure(uv_binary: dict[st
         return save(fig, out_dir, name, **kw)
 
     monkeypatch.setattr(bp, "save_figure", keep)
-    cmp_ = shutil.copytree(uv_binary["cmp"], tmp_path / "cmp")
+    cmp_ = shutil.copytree(uv_binary["cmp"], tmp_path / "cmp", ignore=shutil.ignore_patterns("report"))
     cfg = load_config(overrides=["compare.n_boot=200", "compare.subgroup_boot=100", "report.curve_boot=20",
                                  "report.mistakes=0", "report.labels={phot_s0: LR on photometry}"])
     report = build_report(cfg, comparison=cmp_, progress=False)
