@@ -1,7 +1,7 @@
 """Performance figures: each draws ONE table (see :mod:`agnbench.reports.curves`) on a given axes.
 
 Every ``plot_*`` function takes the table, an optional ``ax`` (a new column-width figure when omitted), an optional
-``colors`` mapping of run name to colour (:func:`agnbench.reports.style.run_colors`), and returns the axes. They use
+``colors`` mapping of run name to colour (:func:`agnbench.reports.display.display_colors`), and returns the axes. They use
 no pyplot and change no global state, so they run headless (Agg) and users restyle them for their journal.
 Composites, training curves and paired differences are in :mod:`agnbench.reports.fig_diagnostics`.
 """
