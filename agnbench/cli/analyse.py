@@ -113,13 +113,15 @@ def add_report(sub: argparse._SubParsersAction) -> None:
         help="paper-ready report of a comparison: HTML + Markdown, LaTeX/CSV tables, PDF/PNG figures",
         description=(
             "agnbench report comparisons/NAME writes comparisons/NAME/report/: report.html (one self-contained "
-            "file, figures embedded, readable offline), report.md, summary.txt (a factual results paragraph to "
-            "paste and edit), tables/*.csv (full precision) and tables/*.tex (booktabs; intervals as "
+            "file, figures embedded, readable offline), report.md, summary.txt (a few sentences led by the primary "
+            "comparison, then the full results paragraph, to paste and edit), tables/*.csv (full precision) and tables/*.tex (booktabs; intervals as "
             "value_{-lo}^{+hi}), figures/*.pdf and *.png sized for a journal column (3.3 in) or page (7 in). "
             "It reads the comparison, the compared runs (predictions, history, attributions from `agnbench "
             "explain`) and the dataset store; a section whose inputs are absent (e.g. the BPT plane in a store "
             "without line ratios) is left out with one log line and listed in the summary and skipped.csv. "
-            "Settings: config section 'report' (digits, alpha, mistakes, curve_boot)."
+            "Runs are shown by display names (defaults such as 'XGBoost (catalog)'; choose them with --set "
+            "'report.labels={RUN: NAME}'). Settings: config section 'report' (digits, alpha, mistakes, curve_boot, "
+            "labels)."
         ),
     )
     p.add_argument("comparison", type=Path, metavar="COMPARISON", help="a directory written by agnbench compare")

@@ -16,6 +16,7 @@ import math
 import re
 import types
 import typing
+from types import MappingProxyType
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,8 @@ def config_to_dict(cfg: Any) -> Any:
         return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     if isinstance(cfg, (list, tuple)):
         return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, Mapping):
+        return {str(k): config_to_dict(v) for k, v in cfg.items()}
     return str(cfg) if isinstance(cfg, Path) else cfg
 
 
@@ -223,6 +226,8 @@ def _describe(tp: Any) -> str:
         if args[-1:] == (Ellipsis,):
             return f"a list with each item {_describe(args[0])}"
         return f"a list of {len(args)} items"
+    if origin in (dict, Mapping):
+        return "a mapping of names to text"
     return "a mapping" if dataclasses.is_dataclass(tp) else getattr(tp, "__name__", str(tp))
 
 
@@ -266,6 +271,11 @@ def _coerce(value: Any, tp: Any, *, source: str, key: str, current: Any = None) 
                 return _coerce(value, arm, source=source, key=key, current=current)
             except ConfigError:
                 continue
+    elif origin in (dict, Mapping):  # a mapping of names to text (e.g. report.labels): str keys and values
+        if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return MappingProxyType(dict(value))
+        if value is None:
+            return MappingProxyType({})
     elif origin is tuple:
         if isinstance(value, (list, tuple)):
             arms = [args[0]] * len(value) if args[-1:] == (Ellipsis,) else list(args)

@@ -29,11 +29,12 @@ from agnbench.reports.fig_shap import feature_label, plot_shap_beeswarm, plot_sh
 from agnbench.reports.interpret_checks import SECTION_I as _SECTION_I
 from agnbench.reports.interpret_checks import group_figure, occlusion_figure, window_text
 from agnbench.reports.interpret_checks import slug as _slug
-from agnbench.reports.interpret_checks import who as _who
+from agnbench.reports.interpret_checks import grid_note, who as _who
 from agnbench.reports.interpret_checks import write_table as _table
 from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.skips import Skips
-from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
+from agnbench.reports.display import relabel
+from agnbench.reports.style import FigureRecord, journal_style, new_figure, save_figure
 from agnbench.fileio import read_json, read_parquet
 
 log = logging.getLogger(__name__)
@@ -91,13 +92,13 @@ def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, t
     records: list[FigureRecord] = []
     for run in inputs.runs:
         if run.attributions is None:
-            skips.skip(f"Interpretability figures of {run.name}",
+            skips.skip(f"Interpretability figures of {run.shown}",
                        f"the run has no completed attributions (run `agnbench explain {run.path}`)", logger=log)
             continue
         summary = read_attributions_summary(run.path)
         build = {"catalog": _catalog, "spectra": _spectra, "images": _images}.get(run.track)
         if build is None:
-            skips.skip(f"Interpretability figures of {run.name}", f"no figures are defined for track {run.track!r}",
+            skips.skip(f"Interpretability figures of {run.shown}", f"no figures are defined for track {run.track!r}",
                        logger=log)
             continue
         with journal_style():
@@ -113,7 +114,7 @@ def build_interpretability_figures(inputs: ReportInputs, *, figures_dir: Path, t
 
 def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
-    what = f"SHAP figures of {run.name}"
+    what = f"SHAP figures of {run.shown}"
     if not (att / files.ATTRIBUTIONS_SHAP).exists():
         skips.skip(what, f"no shap.parquet in {att}", logger=log)
         return []
@@ -144,7 +145,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
     colour = ("colour = rank of the feature's value among the explained objects (low to high)" if values is not None
               else "one colour (the store's feature values were not available)")
     out = [save_figure(fig, fig_dir, f"shap_beeswarm_{_slug(run.name)}", section=_SECTION_I,
-                       title=f"SHAP summary: {run.name}", tables=names,
+                       title=f"SHAP summary: {run.shown}", tables=names,
                        caption=f"{base} Rows: the {top} features with the largest mean |SHAP|, largest at the top; "
                                f"each point is one object, jittered vertically by local density; {colour}.")]
     out += group_figure(run, shap, feats, att, base, fig_dir, tab_dir, class_out, output, positive)
@@ -157,7 +158,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
             for a, f in zip(np.atleast_1d(axs), show):
                 plot_shap_dependence(dep, f, ax=a, class_out=class_out, output=output, positive=positive)
             out.append(save_figure(fig, fig_dir, f"shap_dependence_{_slug(run.name)}", section=_SECTION_I,
-                                   title=f"SHAP dependence: {run.name}", tables=names,
+                                   title=f"SHAP dependence: {run.shown}", tables=names,
                                    caption=f"{base} SHAP value against feature value for the {len(show)} most "
                                            f"important features; black line: median in quantile bins."))
     return out
@@ -166,7 +167,7 @@ def _catalog(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
 def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
     if not (att / files.ATTRIBUTIONS_STACKED).exists():
-        skips.skip(f"Spectral attribution figure of {run.name}", "no stacked_by_class.csv (IG was not computed)",
+        skips.skip(f"Spectral attribution figure of {run.shown}", "no stacked_by_class.csv (IG was not computed)",
                    logger=log)
         return []
     stacked = pd.read_csv(att / files.ATTRIBUTIONS_STACKED)
@@ -204,7 +205,7 @@ def _spectra(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRec
            f"flux channel per pixel, stacked by true class (n per class in the legend), against {frame} "
            f"wavelength.{frac}{check}" + (f" {_MARKS}." if frame == "rest" else ""))
     return [save_figure(fig, fig_dir, f"spectral_attribution_{_slug(run.name)}", section=_SECTION_I,
-                        title=f"Spectral attribution: {run.name}", caption=cap, tables=names)]
+                        title=f"Spectral attribution: {run.shown}", caption=cap, tables=names)]
 
 
 def _find_truth(store: Path | None) -> pd.DataFrame | None:
@@ -238,7 +239,7 @@ def _pixel_scale(store: Path | None) -> float | None:
 
 def _images(run, summary, inputs, fig_dir, tab_dir, k, skips) -> list[FigureRecord]:
     att = run.attributions
-    what = f"Image attribution figures of {run.name}"
+    what = f"Image attribution figures of {run.shown}"
     if not (att / files.ATTRIBUTIONS_IG).exists() or not (att / files.ATTRIBUTIONS_OBJECTS).exists():
         skips.skip(what, f"no ig.npy / objects.parquet in {att}", logger=log)
         return []
@@ -291,7 +292,7 @@ def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base,
             units.append("r50")
             widths.append(f"{step:g} R50")
     if not parts:
-        skips.skip(f"Radial attribution profile of {run.name}", "neither the PSF FWHM nor galaxy sizes are known",
+        skips.skip(f"Radial attribution profile of {run.shown}", "neither the PSF FWHM nor galaxy sizes are known",
                    logger=log)
         return []
     prof = pd.concat(parts, ignore_index=True)
@@ -307,7 +308,7 @@ def _radial_figure(run, summary, inputs, objs, ig, groups, split_by_truth, base,
     r50_txt = "; right: radius in units of each galaxy's catalog Petrosian r-band R50" if "r50" in units else ""
     return [save_figure(
         fig, fig_dir, f"radial_profile_{_slug(run.name)}", section=_SECTION_I, tables=names,
-        title=f"Radial profile of image attribution: {run.name}",
+        title=f"Radial profile of image attribution: {run.shown}",
         caption=f"{base} |IG| summed over g, r, z with each object's map scaled to mean 1 over the cutout, averaged in "
                 f"annuli ({' and '.join(widths)} wide) around the cutout centre, per true class{split}; bands: ±1 "
                 f"standard error over objects; horizontal line: no radial preference{psf_txt}{r50_txt}.")]
@@ -318,7 +319,7 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, sk
     psf = summary.get("psf_fwhm_pix")
     if inputs.store is None or inputs.objects is None or not store_paths(inputs.store).cutouts.exists() \
             or not cams.exists():
-        skips.skip(f"Image attribution examples of {run.name}", "the store's cutouts or gradcam.npy are not available",
+        skips.skip(f"Image attribution examples of {run.shown}", "the store's cutouts or gradcam.npy are not available",
                    logger=log)
         return []
     rows = objs[["object_id"]].merge(inputs.objects.assign(object_id=inputs.objects["object_id"].astype(str))[
@@ -332,7 +333,7 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, sk
     per = max(1, shown // max(len(uniq), 1))
     pick = [i for g in uniq for i in sorted(np.flatnonzero(good & (groups == g)), key=lambda i: -gap[i])[:per]][:shown]
     if not pick:
-        skips.skip(f"Image attribution examples of {run.name}", "no correctly classified object with an image among "
+        skips.skip(f"Image attribution examples of {run.shown}", "no correctly classified object with an image among "
                    "the explained", logger=log)
         return []
     cut = np.load(store_paths(inputs.store).cutouts, mmap_mode="r")
@@ -344,13 +345,13 @@ def _example_figure(run, summary, inputs, objs, ig, groups, base, fig_dir, k, sk
                                           stretch=stretch, psf_fwhm_pix=psf)
     return [save_figure(
         axs[0, 0].figure, fig_dir, f"image_attribution_{_slug(run.name)}", section=_SECTION_I,
-        title=f"Image attribution examples: {run.name}",
+        title=f"Image attribution examples: {run.shown}",
         caption=f"{base} Columns: up to {per} correctly classified objects per group (largest |logit change| from the "
                 f"baseline first; titles: object id, true class). Top: grz composite (red z, green r, blue g; "
                 f"{stretch.describe()}). Middle: IG summed over bands (red towards the explained class, blue against; "
                 f"symmetric colour scale per object at the 99.5th percentile of |IG|; dashed circle: radius 1 PSF "
                 f"FWHM). Bottom: Grad-CAM of the last stage, upsampled to the cutout and scaled to its maximum, over "
-                f"the mean of the three bands.")]
+                f"the mean of the three bands.{grid_note(run, ig[pick])}")]
 
 
 def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
@@ -369,7 +370,8 @@ def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
     names = [_table(tab_dir, "cross_track_correlations", corr)]
     if (ct / files.CROSSTRACK_DISAGREEMENTS).exists():
         names.append(_table(tab_dir, "cross_track_disagreements", pd.read_csv(ct / files.CROSSTRACK_DISAGREEMENTS)))
-    axs = plot_cross_track(scores, corr, positive=inputs.positive)
+    axs = plot_cross_track(scores.rename(columns=inputs.display), relabel(corr, inputs.display),
+                           positive=inputs.positive)
     out = [save_figure(axs[0].figure, fig_dir, "cross_track_scores", section=_SECTION_I, tables=names,
                        title=f"Cross-track agreement of the {inputs.positive} scores",
                        caption=f"p({inputs.positive}) of each pair of runs on the {n} {inputs.split} objects every run "
@@ -378,9 +380,8 @@ def _cross_track(inputs, fig_dir, tab_dir, skips) -> list[FigureRecord]:
                                f"grey line: equal scores; Spearman rank correlation and n in each panel.")]
     if (ct / files.CROSSTRACK_DRIVERS).exists():
         drivers = pd.read_csv(ct / files.CROSSTRACK_DRIVERS)
-        colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
         fig, ax = new_figure("column", aspect=0.25 + 0.1 * drivers["property"].nunique())
-        plot_score_drivers(drivers, ax=ax, colors=colors, positive=inputs.positive)
+        plot_score_drivers(relabel(drivers, inputs.display), ax=ax, colors=inputs.colors, positive=inputs.positive)
         props = ", ".join(_PLAIN.get(p, p) for p in pd.unique(drivers["property"]))
         out.append(save_figure(fig, fig_dir, "score_drivers", section=_SECTION_I,
                                tables=[_table(tab_dir, "score_drivers", drivers)],
@@ -454,7 +455,7 @@ def _image_gallery(run, table, titles, what, store, figures_dir, name) -> list[F
     scale = _pixel_scale(store)
     size = f" {shape[-1]}×{shape[-2]} pixels" + (f" of {scale:g} arcsec" if scale else "") + "."
     return [save_figure(axs[0].figure, figures_dir, f"mistakes_images_{_slug(run.name)}", section=_SECTION_E,
-                        title=f"Confident mistakes (images): {run.name}", tables=[name],
+                        title=f"Confident mistakes (images): {run.shown}", tables=[name],
                         caption=f"{what} grz composites (red z, green r, blue g), {stretch.describe()};{size}")]
 
 
@@ -478,7 +479,7 @@ def _spectrum_gallery(run, table, titles, what, store, figures_dir, name) -> lis
             f" (f_λ divided by its median at {prep['norm_wave_min']:g}-{prep['norm_wave_max']:g} Å)"
             if "norm_wave_min" in prep and "norm_wave_max" in prep else "")
     return [save_figure(axs[0].figure, figures_dir, f"mistakes_spectra_{_slug(run.name)}", section=_SECTION_E,
-                        title=f"Confident mistakes (spectra): {run.name}", tables=[name],
+                        title=f"Confident mistakes (spectra): {run.shown}", tables=[name],
                         caption=f"{what} Normalised flux{norm} against {frame} wavelength; pixels with zero "
                                 f"inverse variance are not drawn"
                                 + (f"; {_MARKS.split('; grey')[0]}." if frame == "rest" else "."))]

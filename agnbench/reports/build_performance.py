@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,13 +27,14 @@ from agnbench.reports import fig_dataset as fd
 from agnbench.reports.curves import confusion_table, curve_tables, reliability_table
 from agnbench.reports.fig_diagnostics import (bpt_scatter, plot_bpt, plot_deltas, plot_ood_fractions,
                                               plot_training)
-from agnbench.reports.fig_performance import (plot_confidence_counts, plot_confusion, plot_pr, plot_reliability,
-                                              plot_roc, plot_subgroup)
+from agnbench.reports.fig_performance import (interval_label, plot_confusion, plot_pr, plot_reliability, plot_roc,
+                                              plot_subgroup)
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, ood_description, store_kind
 from agnbench.reports.labels import metric_label
 from agnbench.reports.perf_tables import BPT_COLUMNS, bpt_table, delta_table, training_table
 from agnbench.reports.skips import Skips
-from agnbench.reports.style import FigureRecord, journal_style, new_figure, run_colors, save_figure
+from agnbench.reports.display import relabel
+from agnbench.reports.style import FigureRecord, journal_style, new_figure, save_figure
 from agnbench.fileio import atomic_write_text
 
 __all__ = ["build_dataset_figures", "build_performance_figures"]
@@ -92,7 +94,9 @@ class _Context:
     def __init__(self, inputs: ReportInputs, seed: int, n_boot: int | None) -> None:
         cc = inputs.inputs.get("compare", {}) or {}
         self.runs = [r.name for r in inputs.runs]
-        self.colors = run_colors([(r.name, r.track, r.model) for r in inputs.runs])
+        self.labels = inputs.display  # run name -> display name, in every legend, title and caption
+        self.colors = inputs.colors  # keyed by run name and by display name: one colour per run in every figure
+        self.names = [self.labels.get(r, r) for r in self.runs]
         self.confidence = float(cc.get("confidence", 0.95))
         self.stratify = bool(cc.get("stratify", True))
         self.ece_bins = int(cc.get("ece_bins", 15))
@@ -104,6 +108,10 @@ class _Context:
                            if {"ci", "metric"} <= set(summary.columns) else {})
         self.summary_boot = int(summary["n_boot"].iloc[0]) if "n_boot" in summary and len(summary) else None
         self.pct = f"{100 * self.confidence:g}%"
+
+    def show(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with run names replaced by display names (for drawing; the CSV keeps the run names)."""
+        return relabel(table, self.labels)
 
     def objects(self, y: np.ndarray, classes: list[str], split: str) -> str:
         counts = ", ".join(f"{int(np.sum(y == k))} {c}" for k, c in enumerate(classes))
@@ -198,20 +206,20 @@ def _curves(inputs: ReportInputs, ctx: _Context, y: np.ndarray, proba: Proba, wh
         _write(tables_dir, table_name, table)
         if binary:
             fig, ax = new_figure("column", aspect=0.9)
-            plot(table, ax=ax, colors=ctx.colors, summary=summary)
+            plot(ctx.show(table), ax=ax, colors=ctx.colors, summary=ctx.show(summary))
             of = f"of the positive class ({inputs.positive})"
             legend = f"Legend: {ctx.headline(metric, key)}."
         else:
             # two panels per row: each is a column-width panel, with room for its legend of per-class values
             fig, flat = _grid(len(inputs.classes), panel_aspect=1.15, max_cols=2, max_row=1.0)
             for ax, cls in zip(flat, inputs.classes):
-                plot(table, ax=ax, colors=ctx.colors, cls=cls)
+                plot(ctx.show(table), ax=ax, colors=ctx.colors, cls=cls, legend="outside")
             of = "one-vs-rest for each class"
             legend = f"Legends: per-class {metric} with its {ctx.pct} band interval from the same resamples."
         grid = "TPR on a fixed grid of false-positive rates" if name == "roc" else "precision on a fixed recall grid"
         guide = "prevalence (no-skill precision)" if name == "pr" else "chance"
         shaded = f"Shaded: {ctx.resampling()} of the {grid}." if ctx.n_boot else "No bands (report.curve_boot = 0)."
-        caption = (f"{what} {of} for {_names(ctx.runs)} on {where}. {shaded} "
+        caption = (f"{what} {of} for {_names(ctx.names)} on {where}. {shaded} "
                    f"{legend} Dotted: {guide}.")
         records.append(save_figure(fig, figures_dir, name, section="performance", title=what, caption=caption,
                                    tables=[table_name]))
@@ -223,26 +231,31 @@ def _calibration(inputs: ReportInputs, ctx: _Context, y: np.ndarray, proba: Prob
     records = []
     rel = reliability_table(y, proba, classes=inputs.classes, n_bins=ctx.ece_bins, confidence=ctx.confidence)
     _write(tables_dir, "reliability", rel)
-    fig, (top, bottom) = new_figure("column", aspect=1.1, nrows=2, sharex=True,
-                                    gridspec_kw={"height_ratios": [3, 1]})
-    plot_reliability(rel, ax=top, colors=ctx.colors, summary=inputs.tables["summary"])
-    plot_confidence_counts(rel, ax=bottom, colors=ctx.colors)
-    top.set_xlabel("")
+    shown, summary = ctx.show(rel), ctx.show(inputs.tables["summary"])
+    fig, flat = _grid(len(ctx.names), panel_aspect=1.0, max_cols=3, max_row=0.4, sharex=True, sharey=True)
+    for ax, name in zip(flat, ctx.names):  # small multiples: one run per panel, its bin counts beside the points
+        plot_reliability(shown[shown["run"] == name], ax=ax, colors=ctx.colors, summary=summary, legend=None,
+                         counts=True)
+        ece = interval_label(summary, name, "ece", (float(shown.loc[shown["run"] == name, "ece"].iloc[0]),
+                                                     np.nan, np.nan))[len(name):].strip()
+        ax.set_title(textwrap.fill(name, 34) + f"\nECE {ece}", fontsize=6.5)
+    _label_outer(flat, ncols=min(len(flat), 3))
     records.append(save_figure(
         fig, figures_dir, "reliability", section="calibration", title="Reliability diagrams",
-        caption=(f"Reliability of {_names(ctx.runs)} on {where}: fraction correct against mean confidence (largest "
-                 f"class probability) in {ctx.ece_bins} equal-width bins, the binning of the ECE. Error bars: "
-                 f"{ctx.pct} Wilson score intervals of each bin's accuracy; empty bins omitted; dotted: perfect "
-                 f"calibration. Legend: {ctx.headline('ECE', 'ece')}. Lower panel: objects per bin."),
+        caption=(f"Reliability of {_names(ctx.names)} on {where}, one panel per run: fraction correct against mean "
+                 f"confidence (largest class probability) in {ctx.ece_bins} equal-width bins, the binning of the ECE; "
+                 f"the numbers along the bottom are the bins' counts of objects (bins with few objects say little). "
+                 f"Error bars: {ctx.pct} Wilson score intervals of each bin's accuracy; empty bins omitted; dotted: "
+                 f"perfect calibration. Titles: {ctx.headline('ECE', 'ece')}."),
         tables=["reliability"]))
     conf = confusion_table(y, y_pred, classes=inputs.classes)
     _write(tables_dir, "confusion", conf)
     fig, flat = _grid(len(ctx.runs), panel_aspect=1.0)
     for ax in flat:
-        plot_confusion(conf, run=ctx.runs[flat.index(ax)], ax=ax)
+        plot_confusion(ctx.show(conf), run=ctx.names[flat.index(ax)], ax=ax)
     records.append(save_figure(
         fig, figures_dir, "confusion", section="performance", title="Confusion matrices",
-        caption=(f"Confusion matrices of the decisions (each run's y_pred) of {_names(ctx.runs)} on {where}. Cells: "
+        caption=(f"Confusion matrices of the decisions (each run's y_pred) of {_names(ctx.names)} on {where}. Cells: "
                  "object counts and, in brackets and as colour, the fraction of the true class (rows sum to 100%)."),
         tables=["confusion"]))
     return records
@@ -265,13 +278,13 @@ def _subgroups(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_di
     for metric in [m for m in FIGURE_METRICS if m in set(binned["metric"])]:
         fig, flat = _grid(len(variables), panel_aspect=0.85, extra_rows=0.05)
         for ax, var in zip(flat, variables):
-            plot_subgroup(table, variable=var, metric=metric, ax=ax, colors=ctx.colors, legend=None)
+            plot_subgroup(ctx.show(table), variable=var, metric=metric, ax=ax, colors=ctx.colors, legend=None)
         handles, labels = flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside upper center", ncols=len(labels))
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
         n_boot = inputs.inputs.get("compare", {}).get("subgroup_boot", "?")
         records.append(save_figure(
             fig, figures_dir, f"subgroups_{metric}", section="subgroups", title=f"{metric_label(metric)} by subgroup",
-            caption=(f"{metric_label(metric)} of {_names(ctx.runs)} on the {inputs.split} split in bins of "
+            caption=(f"{metric_label(metric)} of {_names(ctx.names)} on the {inputs.split} split in bins of "
                      f"{', '.join(variables)} (quantile bins of the shared objects; points at bin centres, faint "
                      f"lines at bin edges, objects per bin on the top axis). Error bars: {ctx.pct} bootstrap "
                      f"percentile intervals within each bin ({n_boot} resamples"
@@ -298,12 +311,12 @@ def _training(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_dir
             continue
         fig, flat = _grid(len(runs), panel_aspect=0.8)
         for ax, run in zip(flat, runs):
-            plot_training(table, run=run, ax=ax, colors=ctx.colors, what=what)
+            plot_training(ctx.show(table), run=ctx.labels.get(run, run), ax=ax, colors=ctx.colors, what=what)
         text = ("Training (solid) and validation (dashed) loss per epoch (deep runs: cross-entropy) or boosting round "
                 "(trees: class-weighted log-loss)" if what == "loss" else "Validation score per epoch")
         records.append(save_figure(
             fig, figures_dir, f"training_{what}", section="training", title=f"Training curves ({what})",
-            caption=(f"{text} of {_names(runs)}, from each run's history.csv. Dotted vertical line: the epoch or "
+            caption=(f"{text} of {_names([ctx.labels.get(r, r) for r in runs])}, from each run's history.csv. Dotted vertical line: the epoch or "
                      "round whose model was kept (early stopping / best validation score)."),
             tables=["training"]))
     return records
@@ -328,13 +341,13 @@ def _differences(inputs: ReportInputs, ctx: _Context, where: str, figures_dir: P
     n_pairs = table.groupby("metric")[["run_a", "run_b"]].apply(lambda d: len(d.drop_duplicates())).max()
     fig, axs = new_figure("page", aspect=min(1.3, 0.06 + 0.085 * n_pairs * len(metrics)), nrows=len(metrics))
     for ax, metric in zip(np.asarray(axs, dtype=object).ravel(), metrics):
-        plot_deltas(table, metric=metric, ax=ax)
+        plot_deltas(ctx.show(table), metric=metric, ax=ax)
     n_boot = int(table["n_boot"].max())
     records = [save_figure(
         fig, figures_dir, "paired_differences", section="tests", title="Paired bootstrap differences",
         caption=(f"Bootstrap distributions of the paired differences A \N{MINUS SIGN} B in "
                  f"{' and '.join(metric_label(m).lower() if m != 'roc_auc' else 'ROC AUC' for m in metrics)} "
-                 f"for every pair of {_names(ctx.runs)} on {where}, from the comparison's {n_boot} shared resamples "
+                 f"for every pair of {_names(ctx.names)} on {where}, from the comparison's {n_boot} shared resamples "
                  f"(replicates.parquet). Black bar: {ctx.pct} percentile interval; tick: full-sample difference; "
                  "dashed: no difference. Labels: difference [interval] and the Holm-corrected two-sided bootstrap "
                  "p-value from tests.csv."),
@@ -356,11 +369,11 @@ def _composites(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_d
         return records
     _write(tables_dir, "ood", ood)
     fig, ax = new_figure("column", aspect=0.7)
-    plot_ood_fractions(ood, ax=ax, colors=ctx.colors)
+    plot_ood_fractions(ctx.show(ood), ax=ax, colors=ctx.colors)
     records.append(save_figure(
         fig, figures_dir, "composites_fractions", section="composites", title="Where each run puts the ood objects",
         caption=(f"Fraction of the {int(ood['n'].iloc[0])} ood objects ({what_ood}) shared by all runs that each of "
-                 f"{_names(list(dict.fromkeys(ood['run'])))} assigns to each class. Error bars: {ctx.pct} bootstrap "
+                 f"{_names([ctx.labels.get(r, r) for r in dict.fromkeys(ood['run'])])} assigns to each class. Error bars: {ctx.pct} bootstrap "
                  "percentile intervals from ood.csv."),
         tables=["ood"]))
     return records
@@ -390,21 +403,29 @@ def _bpt_plane(inputs: ReportInputs, ctx: _Context, figures_dir: Path, tables_di
         skips.skip(what, "no ood object has both line ratios", logger=log)
         return []
     _write(tables_dir, "composites_bpt", table)
-    runs = list(dict.fromkeys(table["run"]))
+    drawn = table[np.isfinite(table["score"].to_numpy(np.float64))]
+    runs = list(dict.fromkeys(drawn["run"]))  # a run with no scored ood object on the plane gets no (empty) panel
+    empty = [ctx.labels.get(r, r) for r in dict.fromkeys(table["run"]) if r not in runs]
+    if not runs:
+        skips.skip(what, "no run scored an ood object that has both line ratios", logger=log)
+        return []
     fig, flat = _grid(len(runs), panel_aspect=1.0, sharex=True, sharey=True)
+    shown = ctx.show(drawn)
     for ax, run in zip(flat, runs):
-        plot_bpt(table, run=run, positive=inputs.positive, ax=ax, colorbar=False,
+        plot_bpt(shown, run=ctx.labels.get(run, run), positive=inputs.positive, ax=ax, colorbar=False,
                  legend="lower left" if ax is flat[0] else None)
     _label_outer(flat, ncols=min(len(runs), MAX_COLS))
     fig.colorbar(bpt_scatter(flat[0]), ax=flat, label=f"$p$({inputs.positive})", shrink=0.9)
-    n = table.groupby("run").size()
+    n = drawn.groupby("run").size()
+    left_out = (f" Not drawn (no scored ood object with both line ratios): {_names(empty)}." if empty else "")
     return [save_figure(
         fig, figures_dir, "composites_bpt", section="composites", title="Ood objects on the BPT plane",
         caption=(f"The ood objects ({what_ood}; not used in training; {int(n.max())} with both line "
                  "ratios) on the [N II] 6584/H\N{GREEK SMALL LETTER ALPHA} vs [O III] 5007/"
                  f"H\N{GREEK SMALL LETTER BETA} plane, coloured by each run's "
-                 f"probability of {inputs.positive} (one panel per run: {_names(runs)}). Dashed: Kauffmann et "
-                 "al. (2003) star-forming limit; solid: Kewley et al. (2001) maximum starburst."),
+                 f"probability of {inputs.positive} (one panel per run: {_names([ctx.labels.get(r, r) for r in runs])}"
+                 "). Dashed: Kauffmann et al. (2003) star-forming limit; solid: Kewley et al. (2001) maximum "
+                 f"starburst.{left_out}"),
         tables=["composites_bpt"])]
 
 

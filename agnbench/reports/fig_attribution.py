@@ -30,6 +30,7 @@ from matplotlib.ticker import NullLocator
 
 from agnbench.errors import AgnbenchError
 from agnbench.reports.fig_common import Stretch, class_colors, gallery_stretch, grz_rgb, mark_lines
+from agnbench.reports.fig_performance import place_legend
 from agnbench.reports.fig_shap import feature_label
 from agnbench.reports.style import axes as make_axes
 from agnbench.reports.style import new_figure
@@ -497,5 +498,5 @@ def plot_score_drivers(drivers: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_xlim(-1, 1)
     score = f"p({positive})" if positive else "score"
     ax.set_xlabel(rf"Spearman $\rho$ ({score} vs property)")
-    ax.legend(loc="lower left", fontsize=6)
+    place_legend(ax, "below", fontsize=6)  # under the axes: the dots fill the whole range
     return ax

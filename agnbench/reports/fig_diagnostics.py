@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from agnbench.data_prep.bpt import kauffmann03, kewley01
 from agnbench.errors import AgnbenchError
-from agnbench.reports.fig_performance import place_legend, run_color
+from agnbench.reports.fig_performance import place_legend, run_color, wrap_title
 from agnbench.reports.labels import metric_label, quantity_label
 from agnbench.reports.style import axes
 
@@ -63,7 +63,7 @@ def plot_training(table: pd.DataFrame, *, run: str, ax: Axes | None = None, colo
     ax.set(xlabel="Epoch" if step == "epoch" else "Boosting round", ylabel=ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
-        ax.set_title(run)
+        ax.set_title(wrap_title(run))
     place_legend(ax, legend)
     return ax
 
@@ -97,7 +97,8 @@ def plot_deltas(table: pd.DataFrame, *, metric: str, ax: Axes | None = None, col
         ax.plot([row["lo"], row["hi"]], [i - 0.08, i - 0.08], color="k", lw=1.4, solid_capstyle="butt")
         ax.plot([row["delta"]], [i - 0.08], marker="|", ms=6, mew=1.2, color="k")
         text = f"{row['delta']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}]".replace("-", "\N{MINUS SIGN}")
-        labels.append(f"{a} \N{MINUS SIGN} {b}\n{text}, $p_{{\\rm Holm}}$ = {row['p_holm']:.2g}")
+        labels.append(f"{wrap_title(a, 45)}\n\N{MINUS SIGN} {wrap_title(b, 45)}\n{text}, "
+                      f"$p_{{\\rm Holm}}$ = {row['p_holm']:.2g}")
     ax.axvline(0.0, color="k", lw=0.6, ls="--", zorder=0)
     ax.set_yticks(np.arange(len(pairs)) + 0.3, labels, fontsize=6)
     ax.tick_params(axis="y", length=0)
@@ -144,7 +145,7 @@ def plot_bpt(table: pd.DataFrame, *, run: str, positive: str, ax: Axes | None = 
         place_legend(ax, legend)
     ax.set(xlim=xlim, ylim=ylim, xlabel=quantity_label("q_log_nii_ha"), ylabel=quantity_label("q_log_oiii_hb"))
     if title:
-        ax.set_title(run)
+        ax.set_title(wrap_title(run))
     if colorbar:
         ax.figure.colorbar(sc, ax=ax, label=f"$p$({positive})")
     return ax
@@ -156,14 +157,14 @@ def bpt_scatter(ax: Axes) -> PathCollection:
 
 
 def plot_ood_fractions(table: pd.DataFrame, *, ax: Axes | None = None,
-                       colors: Mapping[str, str] | None = None, legend: str | None = "outside") -> Axes:
+                       colors: Mapping[str, str] | None = None, legend: str | None = "below") -> Axes:
     """Fraction of the composites each run puts in each class, with bootstrap intervals (grouped bars).
 
     Parameters
     ----------
     table : pandas.DataFrame
         ``ood.csv`` of the comparison (run, predicted_class, fraction, lo, hi, n).
-    legend : str or None, default "outside"
+    legend : str or None, default "below"
     """
     ax = axes(ax, aspect=0.6)
     classes = list(dict.fromkeys(table["predicted_class"]))
@@ -178,5 +179,6 @@ def plot_ood_fractions(table: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_xticks(range(len(classes)), classes)
     ax.tick_params(axis="x", length=0, top=False)
     ax.set(ylim=(0, 1), xlabel="Predicted class", ylabel="Fraction of composites")
-    place_legend(ax, legend, ncols=min(len(runs), 3 if max(map(len, runs)) <= 12 else 2))
+    longest = max(map(len, runs))
+    place_legend(ax, legend, ncols=min(len(runs), 3 if longest <= 12 else 2 if longest <= 24 else 1))
     return ax

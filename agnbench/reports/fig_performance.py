@@ -1,26 +1,29 @@
 """Performance figures: each draws ONE table (see :mod:`agnbench.reports.curves`) on a given axes.
 
 Every ``plot_*`` function takes the table, an optional ``ax`` (a new column-width figure when omitted), an optional
-``colors`` mapping of run name to colour (:func:`agnbench.reports.style.run_colors`), and returns the axes. They use
+``colors`` mapping of run name to colour (:func:`agnbench.reports.display.display_colors`), and returns the axes. They use
 no pyplot and change no global state, so they run headless (Agg) and users restyle them for their journal.
 Composites, training curves and paired differences are in :mod:`agnbench.reports.fig_diagnostics`.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.transforms import blended_transform_factory
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from agnbench.errors import AgnbenchError
 from agnbench.reports.labels import metric_label, quantity_label
+from agnbench.reports.display import PALETTE
 from agnbench.reports.style import axes
 
 __all__ = ["LOG_QUANTITIES", "interval_label", "place_legend", "plot_confidence_counts", "plot_confusion", "plot_pr",
-           "plot_reliability", "plot_roc", "plot_subgroup", "run_color"]
+           "plot_reliability", "plot_roc", "plot_subgroup", "run_color", "wrap_title"]
 
 #: Variables drawn on a logarithmic axis in :func:`plot_subgroup` (skewed, positive).
 LOG_QUANTITIES = frozenset({"q_sn_median", "q_spec_sn"})
@@ -28,15 +31,30 @@ _GUIDE = {"color": "0.55", "lw": 0.6, "ls": ":", "zorder": 0}
 
 
 def run_color(colors: Mapping[str, str] | None, run: str, i: int) -> str:
-    """``colors[run]``, else matplotlib's default cycle colour ``C<i>``."""
-    return (colors or {}).get(run, f"C{i % 10}")
+    """``colors[run]``, else the ``i``-th colour of the report palette (:data:`agnbench.reports.display.PALETTE`)."""
+    return (colors or {}).get(run, PALETTE[i % len(PALETTE)])
+
+
+def wrap_title(text: str, width: int = 30) -> str:
+    """A panel title broken into lines of at most ``width`` characters (long display names in small panels)."""
+    return textwrap.fill(str(text), width)
 
 
 def place_legend(ax: Axes, legend: str | None, **kwargs) -> None:
-    """Legend of ``ax``: ``None`` for none, ``"outside"`` above the axes (never over data; constrained layout makes
-    room), else a matplotlib ``loc`` such as ``"lower right"``."""
+    """Legend of ``ax``: ``None`` for none, ``"outside"`` above the axes or ``"below"`` under the axes' tick labels
+    (never over data; constrained layout makes room), else a matplotlib ``loc`` such as ``"lower right"``.
+
+    ``"below"`` is a figure legend under the figure's only axes; in a figure of several axes it falls back to
+    ``"outside"`` (each panel's own legend above it).
+    """
     if not legend:
         return
+    if legend == "below" and len(ax.figure.axes) == 1:
+        kwargs.setdefault("ncols", 1)
+        ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower left", **kwargs)
+        return
+    if legend == "below":
+        legend = "outside"
     if legend == "outside":
         kwargs.setdefault("ncols", 1)
         ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), borderaxespad=0.0, **kwargs)
@@ -83,7 +101,7 @@ def _ci_title(table: pd.DataFrame, what: str) -> str:
 
 def plot_roc(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str, str] | None = None,
              summary: pd.DataFrame | None = None, cls: str | None = None, bands: bool = True,
-             legend: str | None = "lower right") -> Axes:
+             legend: str | None = "below") -> Axes:
     """ROC curves (exact) with bootstrap bands, one colour per run.
 
     Parameters
@@ -97,8 +115,8 @@ def plot_roc(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str
         Class of the curve (needed when the table holds several one-vs-rest classes).
     bands : bool, default True
         Shade the percentile band of TPR at each FPR.
-    legend : str or None, default "lower right"
-        Where the legend goes (:func:`place_legend`): below the chance line, ROC curves leave the lower right empty.
+    legend : str or None, default "below"
+        Where the legend goes (:func:`place_legend`): below the axes, so long run names never cover a curve.
     """
     ax = axes(ax, aspect=0.9)
     t, cls = _one_class(table, cls, "ROC")
@@ -123,7 +141,7 @@ def plot_roc(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str
 
 def plot_pr(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str, str] | None = None,
             summary: pd.DataFrame | None = None, cls: str | None = None, bands: bool = True,
-            legend: str | None = "outside") -> Axes:
+            legend: str | None = "below") -> Axes:
     """Precision-recall curves (exact, step-wise) with bootstrap bands and the prevalence (no-skill) line.
 
     Parameters
@@ -135,7 +153,7 @@ def plot_pr(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str,
     cls : str, optional
         As in :func:`plot_roc`.
     bands : bool, default True
-    legend : str or None, default "outside"
+    legend : str or None, default "below"
         Where the legend goes (:func:`place_legend`); PR curves can fill the whole square.
     """
     ax = axes(ax, aspect=0.9)
@@ -161,7 +179,8 @@ def plot_pr(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str,
 
 
 def plot_reliability(table: pd.DataFrame, *, ax: Axes | None = None, colors: Mapping[str, str] | None = None,
-                     summary: pd.DataFrame | None = None, legend: str | None = "outside") -> Axes:
+                     summary: pd.DataFrame | None = None, legend: str | None = "outside",
+                     counts: bool = False) -> Axes:
     """Reliability diagram: accuracy against mean confidence per bin, Wilson intervals, ECE in the legend.
 
     Parameters
@@ -172,6 +191,8 @@ def plot_reliability(table: pd.DataFrame, *, ax: Axes | None = None, colors: Map
         ``summary.csv``; the legend then quotes its ``ece`` estimate and bootstrap interval, else the table's ECE.
     legend : str or None, default "outside"
         Where the legend goes (:func:`place_legend`).
+    counts : bool, default False
+        Write each bin's number of objects beside its point (for one run per panel: small multiples).
     """
     ax = axes(ax, aspect=0.9)
     filled = table[table["count"] > 0]
@@ -182,6 +203,10 @@ def plot_reliability(table: pd.DataFrame, *, ax: Axes | None = None, colors: Map
         yerr = np.vstack([d["accuracy"] - d["accuracy_lo"], d["accuracy_hi"] - d["accuracy"]])
         ax.errorbar(d["mean_confidence"], d["accuracy"], yerr=yerr, color=run_color(colors, run, i), marker="o",
                     ms=2.5, lw=0.9, elinewidth=0.6, capsize=0, label=label)
+        if counts:  # one row of bin counts along the bottom of the axes
+            below = blended_transform_factory(ax.transData, ax.transAxes)
+            for x, n in zip(d["mean_confidence"], d["count"]):
+                ax.text(x, 0.03, f"{int(n)}", transform=below, ha="center", va="bottom", fontsize=5, color="0.3")
     lo = float(filled["lo_edge"].min()) if len(filled) else 0.0
     ax.set(xlim=(lo, 1.0), ylim=(max(0.0, min(lo, float(filled["accuracy_lo"].min()) if len(filled) else 0)) - 0.02,
                                   1.02),
@@ -237,7 +262,7 @@ def plot_confusion(table: pd.DataFrame, *, run: str, ax: Axes | None = None, cma
     ax.tick_params(top=False, right=False, length=0)
     ax.set(xlabel="Predicted class", ylabel="True class")
     if title:
-        ax.set_title(run)
+        ax.set_title(wrap_title(run))
     return ax
 
 

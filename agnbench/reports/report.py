@@ -26,18 +26,21 @@ from agnbench.config.choices import INTERVAL_LABELS
 from agnbench.config.core import Config
 from agnbench.contracts import files
 from agnbench.contracts.comparison import comparison_paths
-from agnbench.contracts.run_dir import (config_path, is_run_dir, read_attributions_summary, read_run_config,
+from agnbench.contracts.run_dir import (config_path, is_run_dir, read_attributions_summary,
                                        seed_free_config_hash)
 from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_survey_manifest, store_paths,
                                      survey_paths)
 from agnbench.reports import tables as tb
 from agnbench.reports.attribution_seeds import attribution_seed_spread
+from agnbench.reports.attribution_tables import attribution_display_tables, readable_key
+from agnbench.reports.display import relabel
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.skips import Skips
 from agnbench.reports.style import FigureRecord
 from agnbench.reports.methods_text import seed_sentence
 from agnbench.reports.results_tables import result_tables, save_table
+from agnbench.reports.summary_brief import brief_sentences, brief_table
 from agnbench.reports.summary_text import summary_paragraph
 from agnbench.config.provenance import REPORT_SECTIONS, science_config
 from agnbench.fileio import atomic_directory, atomic_write_text
@@ -60,6 +63,7 @@ SECTIONS = (
     ("summary", "Summary", ()),
     ("dataset", "Dataset", ("dataset",)),
     ("results", "Results", ("performance", "calibration", "tests")),
+    ("details", "Details: every test and calibration measure", ()),
     ("subgroups", "Performance across the sample", ("subgroups",)),
     ("training", "Training", ("training",)),
     ("composites", "Composites (out-of-distribution objects)", ("composites",)),
@@ -89,8 +93,8 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
     progress : bool
         Show a progress bar over the steps.
     """
-    inputs = load_report_inputs(Path(comparison), data=data)
     rc = cfg.report
+    inputs = load_report_inputs(Path(comparison), data=data, labels=rc.labels)
     report_dir = comparison_paths(comparison).report_dir
     with atomic_directory(report_dir, kind="report", overwrite=overwrite, inputs=[comparison, data],
                           config=science_config(cfg, REPORT_SECTIONS)) as tmp:
@@ -138,61 +142,12 @@ def _no_mistakes(*, skips: Skips, **_) -> list[FigureRecord]:
 
 
 def describe_runs(inputs: ReportInputs) -> dict[str, str]:
-    """Run name -> a distinct description, e.g. ``"the catalog track (logreg, features photometry, seed 1)"``.
+    """Run name (and seed-group row name) -> its display name, e.g. ``"Logistic regression (catalog, seed 1)"``.
 
-    Runs of the same track and model are told apart by what differs between them, in this order: the catalog
-    feature set, a short hash of the config apart from the seed (:func:`seed_free_config_hash`), the seed;
-    any labels still equal (identical configs, or runs without config.yaml) get the run name.
+    The names of :attr:`ReportInputs.display` (:func:`agnbench.reports.display.display_labels`, with
+    ``report.labels`` applied when the inputs were loaded for a report).
     """
-    out = {r.name: (f"the {r.track} track ({r.model}" if r.track else r.name) for r in inputs.runs}
-    by_base: dict[str, list] = {}
-    for r in inputs.runs:
-        by_base.setdefault(out[r.name], []).append(r)
-    for base, runs in by_base.items():
-        extra: dict[str, list[str]] = {r.name: [] for r in runs}
-        if len(runs) > 1:
-            feats = {r.name: _feature_text(r) for r in runs}
-            hashes = {r.name: seed_free_config_hash(r.path) for r in runs}
-            if len(set(feats.values())) > 1:
-                for r in runs:
-                    extra[r.name].append(feats[r.name] or "no feature set")
-            for text in set(feats.values()):
-                same = [r for r in runs if feats[r.name] == text]
-                if len({hashes[r.name] for r in same}) > 1:
-                    for r in same:
-                        extra[r.name].append(f"config {hashes[r.name][:6]}" if hashes[r.name] else "no config")
-            if len({r.seed for r in runs}) > 1:
-                for r in runs:
-                    extra[r.name].append(f"seed {r.seed}")
-        for r in runs:
-            if base != r.name:
-                out[r.name] = base + "".join(f", {e}" for e in extra[r.name]) + ")"
-    counts = pd.Series(list(out.values())).value_counts()
-    for r in inputs.runs:
-        if counts[out[r.name]] > 1:
-            out[r.name] = (out[r.name][:-1] + f", run {r.name})") if out[r.name].endswith(")") else r.name
-    by_name = {r.name: r for r in inputs.runs}
-    for unit, members in (inputs.inputs.get("seed_groups") or {}).items():
-        first = by_name.get(members[0]) if members else None
-        if first is None:
-            continue
-        text, seed, mean = out[first.name], f", seed {first.seed})", f"mean of {len(members)} seeds"
-        if text.endswith(seed):
-            out[unit] = f"{text[:-len(seed)]}, {mean})"
-        else:
-            out[unit] = f"{text[:-1]}, {mean})" if text.endswith(")") else f"{text} ({mean})"
-    return out
-
-
-def _feature_text(run) -> str:
-    """``"features photometry"`` for a catalog run (its ``catalog.features``), else ``""``."""
-    cfg = read_run_config(run.path) or {}
-    feats = (cfg.get("catalog") or {}).get("features") if run.track == "catalog" else None
-    if feats is None:
-        return ""
-    if isinstance(feats, (list, tuple)):
-        return f"features {', '.join(map(str, feats))}" if len(feats) <= 4 else f"{len(feats)} named features"
-    return f"features {feats}"
+    return inputs.display
 
 
 def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: Path, rc,
@@ -206,53 +161,73 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
         by_key[key].items.extend(Figure(r) for r in records if r.section in fig_sections)
     describe = describe_runs(inputs)
     shown = tb.reported_runs(summary, inputs.inputs.get("seed_groups"))
+    primary = inputs.tables.get("primary")
     text = summary_paragraph(summary[summary["run"].isin(shown)], tests, inputs.inputs, describe=describe,
                              mock=bool(_is_mock(inputs)), alpha=rc.alpha, digits=rc.digits,
-                             primary=inputs.tables.get("primary"), calibration=inputs.tables.get("calibration"))
+                             primary=primary, calibration=inputs.tables.get("calibration"))
     text += seed_sentence(inputs.inputs)
-    atomic_write_text(tables_dir.parent / "summary.txt", text + "\n")
-    by_key["summary"].items[:0] = [Paragraph(text), Paragraph("Runs: " + "; ".join(
-        f"{name} = {desc}" for name, desc in describe.items()) + ".")]
+    brief = brief_sentences(summary, inputs.inputs, labels=describe, runs=shown, alpha=rc.alpha, digits=rc.digits,
+                            primary=primary)
+    atomic_write_text(tables_dir.parent / "summary.txt", f"{brief}\n\nDetails: {text}\n")
+    by_key["summary"].items[:0] = [
+        Table("At a glance: headline metrics with their intervals (full table under Results)",
+              brief_table(summary, shown, labels=describe, digits=rc.digits, primary=primary)),
+        Paragraph(brief)]
+    by_key["details"].items.append(Paragraph(text))
 
     results = result_tables(inputs, tables_dir=tables_dir, alpha=rc.alpha, digits=rc.digits, skips=skips)
     seeds = seed_groups_checked(inputs, skips)
     if len(seeds):
         seeds = tb.seeds_table(seeds)
         save_table(tables_dir, "seeds", seeds, None)
+        groups = {unit.split(" (")[0]: describe[unit] for unit in (inputs.inputs.get("seed_groups") or {})
+                  if unit in describe}
         results.append(Table("Spread over training seeds (runs whose config is the same apart from the seed; mean, "
-                             "sample standard deviation)", seeds, ("tables/seeds.csv",)))
+                             "sample standard deviation)", seeds.assign(group=seeds["group"].map(
+                                 lambda g: groups.get(g, g))), ("tables/seeds.csv",)))
     else:
         skips.skip("Seed-spread table", "no two runs differ by seed alone (same config.yaml apart from the seed)",
                    logger=log)
-    by_key["results"].items[:0] = results
+    pairwise = [t for t in results if "tables/pairwise.csv" in t.files]  # secondary and long: after the figures
+    by_key["results"].items[:0] = [t for t in results if t not in pairwise]
+    by_key["results"].items.extend(pairwise)
     by_key["dataset"].items[:0] = _dataset_items(inputs)
     if "ood" in inputs.tables and len(inputs.tables["ood"]):
         by_key["composites"].items.insert(0, Table(
             f"Where each run puts the ood objects ({ood_description(inputs)}; fraction per predicted class, with "
-            f"intervals)", inputs.tables["ood"], ("tables/ood.csv",)))
+            f"intervals)", relabel(inputs.tables["ood"], describe), ("tables/ood.csv",)))
         save_table(tables_dir, "ood", inputs.tables["ood"], None)
     for name, caption in (("thresholds", "Decision thresholds chosen on val, applied to test"),
                           ("abstention", "Abstention: accuracy when answering only the most confident objects "
                                          "(threshold chosen on val)")):
         if name in inputs.tables and len(inputs.tables[name]):
             save_table(tables_dir, name, inputs.tables[name], None)
-            by_key["decisions"].items.append(Table(caption, inputs.tables[name], (f"tables/{name}.csv",)))
+            by_key["decisions"].items.append(Table(caption, relabel(inputs.tables[name], describe),
+                                                   (f"tables/{name}.csv",)))
         else:
             why = (inputs.inputs.get("skipped") or {}).get(name) or f"the comparison has no {name}.csv"
             skips.skip(f"Operating points: {name} table", why, logger=log)
     facts = attribution_facts(inputs)
-    if len(facts):
+    if len(facts):  # the CSV keeps every dotted key; the report shows readable tables after the figures
         save_table(tables_dir, "attribution_facts", facts, None)
-        by_key["interpretability"].items.insert(0, Table(
-            "Attribution summaries per run (from each run's attributions/summary.json)", facts,
-            ("tables/attribution_facts.csv",)))
+        for run in inputs.runs:
+            if run.attributions is None:
+                continue
+            for caption, table in attribution_display_tables(read_attributions_summary(run.path), label=run.shown,
+                                                             digits=rc.digits):
+                by_key["interpretability"].items.append(Table(caption, table, ("tables/attribution_facts.csv",),
+                                                              collapsed=len(table) > 12))
         spread = attribution_seed_spread(facts, inputs.inputs.get("seed_groups"))
         if len(spread):
             save_table(tables_dir, "attribution_seeds", spread, None)
-            by_key["interpretability"].items.insert(0, Table(
+            groups = {unit.split(" (")[0]: describe[unit] for unit in (inputs.inputs.get("seed_groups") or {})
+                      if unit in describe}
+            shown_spread = spread.assign(group=spread["group"].map(lambda g: describe.get(g, groups.get(g, g))),
+                                         quantity=spread["quantity"].map(readable_key))
+            by_key["interpretability"].items.append(Table(
                 "Attribution summaries over training seeds (runs identical but for the seed): numbers as mean, "
                 "sample standard deviation, min and max over the seeds; text as the most common value and in how "
-                "many seeds", spread, ("tables/attribution_seeds.csv",)))
+                "many seeds", shown_spread, ("tables/attribution_seeds.csv",), collapsed=len(spread) > 12))
     by_key["provenance"].items.extend(_provenance_items(inputs))
     for s in by_key.values():
         if not s.items and s.key not in ("summary",):
@@ -260,7 +235,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
                        logger=log)
     if len(skips):
         by_key["summary"].items.append(Table("Left out of this report (their inputs are absent)", skips.table(),
-                                             ("skipped.csv",)))
+                                             ("skipped.csv",), collapsed=len(skips) > 6))
     return [s for s in by_key.values() if s.items]
 
 
@@ -338,8 +313,8 @@ def _provenance_items(inputs: ReportInputs) -> list:
              Paragraph(f"Package versions: {versions}.")]
     items.append(Paragraph("To reproduce (each run's config.yaml is the fully resolved config it was trained with):"))
     items.append(Code(reproduce_commands(inputs)))
-    runs = pd.DataFrame([{"run": r.name, "track": r.track, "model": r.model, "seed": r.seed, "path": str(r.path)}
-                         for r in inputs.runs])
+    runs = pd.DataFrame([{"display name": r.shown, "run": r.name, "track": r.track, "model": r.model,
+                          "seed": r.seed, "path": str(r.path)} for r in inputs.runs])
     items.append(Table("Runs compared", runs))
     items.append(Paragraph(ACKNOWLEDGEMENTS))
     return items

@@ -9,7 +9,9 @@ sha256). Missing optional pieces become ``None`` and the report says so; nothing
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from agnbench.contracts.run_dir import attributions_complete, attributions_dir, 
 from agnbench.contracts.store import (STORE_CHANGED, STORE_MISSING, read_manifest, read_objects, recorded_sha256,
                                      store_candidates, store_paths, store_state)
 from agnbench.errors import AgnbenchError
+from agnbench.reports.display import display_colors, display_labels
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class RunInfo:
         ``attributions/`` if ``agnbench explain`` has completed for this run.
     metrics : dict
         ``metrics.json`` (empty if absent).
+    label : str
+        Its display name (:func:`agnbench.reports.display.display_labels`); :attr:`shown` falls back to ``name``.
     """
 
     name: str
@@ -58,6 +63,12 @@ class RunInfo:
     history: pd.DataFrame | None = None
     attributions: Path | None = None
     metrics: dict = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The display name (``label``), else the run name."""
+        return self.label or self.name
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,9 @@ class ReportInputs:
         The store's ``objects.parquet``.
     cross_track : Path or None
         An ``agnbench explain --compare`` output inside the comparison (``crosstrack/``), if present.
+    labels : dict of str to str
+        Run name -> display name (:func:`agnbench.reports.display.display_labels`; with ``report.labels``
+        applied by :func:`agnbench.reports.report.build_report`); the defaults when empty.
     """
 
     comparison: Path
@@ -98,6 +112,20 @@ class ReportInputs:
     store: Path | None
     objects: pd.DataFrame | None
     cross_track: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def display(self) -> dict[str, str]:
+        """Run name (seed-group row, majority baseline) -> display name: :attr:`labels`, else the defaults."""
+        return dict(self.labels) if self.labels else display_labels(self)
+
+    @property
+    def colors(self) -> dict[str, str]:
+        """Run name and display name -> its one colour (:func:`agnbench.reports.display.display_colors`)."""
+        names = [r.name for r in self.runs] + list(self.inputs.get("seed_groups") or {}) + ["majority-baseline"]
+        by_name = display_colors(names)
+        labels = self.display
+        return {**by_name, **{labels[n]: c for n, c in by_name.items() if n in labels}}
 
     @property
     def positive(self) -> str:
@@ -112,7 +140,8 @@ class ReportInputs:
         raise KeyError(f"no run {name!r} in {self.comparison} (runs: {[r.name for r in self.runs]})")
 
 
-def load_report_inputs(comparison: Path, *, data: Path | None = None) -> ReportInputs:
+def load_report_inputs(comparison: Path, *, data: Path | None = None,
+                       labels: Mapping[str, str] | None = None) -> ReportInputs:
     """Read a comparison directory and what it points to.
 
     Parameters
@@ -122,6 +151,8 @@ def load_report_inputs(comparison: Path, *, data: Path | None = None) -> ReportI
     data : Path, optional
         The dataset store, if it moved since training (default: the path recorded in the first
         run's ``data.json``).
+    labels : mapping of str to str, optional
+        ``report.labels``: display names by run name (the others get :func:`display_labels`' defaults).
 
     Raises
     ------
@@ -146,10 +177,12 @@ def load_report_inputs(comparison: Path, *, data: Path | None = None) -> ReportI
     if not runs:
         raise AgnbenchError(f"{paths.inputs} lists no runs")
     store, objects = _find_store(runs, data, inputs.get("store_sha256"))
-    return ReportInputs(comparison=comparison, inputs=inputs, classes=list(inputs.get("classes", [])),
+    base = ReportInputs(comparison=comparison, inputs=inputs, classes=list(inputs.get("classes", [])),
                         split=str(inputs.get("objects", {}).get("split", "test")), runs=runs, tables=tables,
                         replicates=replicates, store=store, objects=objects,
                         cross_track=paths.crosstrack_dir if crosstrack_complete(comparison) else None)
+    shown = display_labels(base, labels)
+    return dataclasses.replace(base, labels=shown, runs=[dataclasses.replace(r, label=shown[r.name]) for r in runs])
 
 
 def _read_run(entry: dict, comparison: Path) -> RunInfo:

@@ -37,11 +37,12 @@ def result_tables(inputs: ReportInputs, *, tables_dir: Path, alpha: float, digit
     summary, tests = inputs.tables["summary"], inputs.tables["tests"]
     settings = inputs.inputs.get("compare", {}) or {}
     n_boot = settings.get("n_boot")
+    labels = inputs.display
     out: list[Table] = []
     primary = inputs.tables.get("primary")
     if primary is not None and len(primary):
         caption = _primary_caption(primary, inputs, settings, alpha=alpha)
-        display = primary_display(primary, n_boot=n_boot, alpha=alpha, digits=digits)
+        display = primary_display(primary, n_boot=n_boot, alpha=alpha, digits=digits, labels=labels)
         save_table(tables_dir, "primary", primary, tb.generic_latex(display, caption=caption, label="tab:primary",
                                                                     digits=digits))
         out.append(Table("Primary comparison. " + caption, display, ("tables/primary.csv", "tables/primary.tex")))
@@ -49,6 +50,7 @@ def result_tables(inputs: ReportInputs, *, tables_dir: Path, alpha: float, digit
         why = (inputs.inputs.get("skipped") or {}).get("primary") or "the comparison has no primary.csv"
         skips.skip("Primary comparison", why, logger=log)
     head = tb.headline_table(summary, runs=tb.reported_runs(summary, inputs.inputs.get("seed_groups")))
+    head.insert(1, "label", [labels.get(r, r) for r in head["run"]])  # the display name (report.labels)
     caption = headline_caption(inputs)
     save_table(tables_dir, "headline", head, tb.headline_latex(
         head, caption=caption + " Bold: the best model per column (never on ECE, which is biased upward).",
@@ -57,11 +59,13 @@ def result_tables(inputs: ReportInputs, *, tables_dir: Path, alpha: float, digit
     out.append(Table(("Secondary: " if out else "") + caption, tb.headline_display(head, digits=digits),
                      ("tables/headline.csv", "tables/headline.tex")))
     pair = tb.pairwise_table(tests, alpha=alpha, n_boot=n_boot)
+    pair = pair.assign(label_a=[labels.get(r, r) for r in pair["run_a"]],
+                       label_b=[labels.get(r, r) for r in pair["run_b"]])
     if len(pair):
         caption = pairwise_caption(pair, tests, inputs, settings, alpha=alpha)
         save_table(tables_dir, "pairwise", pair, tb.pairwise_latex(pair, caption=caption, label="tab:pairwise"))
         out.append(Table(caption, tb.pairwise_display(pair, digits=digits),
-                         ("tables/pairwise.csv", "tables/pairwise.tex")))
+                         ("tables/pairwise.csv", "tables/pairwise.tex"), collapsed=len(pair) > 12))
     else:
         skips.skip("Pairwise tests table", "tests.csv has no rows (a single run, or nothing to compare it with)",
                    logger=log)
@@ -92,7 +96,7 @@ def pairwise_caption(pair: pd.DataFrame, tests: pd.DataFrame, inputs: ReportInpu
 def _primary_caption(primary: pd.DataFrame, inputs: ReportInputs, settings: dict, *, alpha: float) -> str:
     rec = inputs.inputs.get("primary") or {}
     metric = tb.metric_label(str(primary["metric"].iloc[0]))
-    ref = str(primary["reference"].iloc[0])
+    ref = inputs.display.get(str(primary["reference"].iloc[0]), str(primary["reference"].iloc[0]))
     method = difference_method(primary.iloc[0].to_dict(), settings)
     bounds = holm_bounds(primary, n_boot=settings.get("n_boot"))
     floor = f" {floor_note(settings.get('n_boot'))}" if bounds.any() else ""
@@ -102,11 +106,17 @@ def _primary_caption(primary: pd.DataFrame, inputs: ReportInputs, settings: dict
             f"results were seen; * marks Holm p < {alpha:g}.{floor}")
 
 
-def primary_display(primary: pd.DataFrame, *, n_boot: int | None, alpha: float, digits: int) -> pd.DataFrame:
-    """``primary.csv`` with text cells: run, reference, both estimates, difference [lo, hi], Holm p."""
+def primary_display(primary: pd.DataFrame, *, n_boot: int | None, alpha: float, digits: int,
+                    labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """``primary.csv`` with text cells: model, reference, both estimates, difference [lo, hi], Holm p.
+
+    ``labels`` maps run names to display names (:func:`agnbench.reports.display.display_labels`).
+    """
     bounds = holm_bounds(primary, n_boot=n_boot)
+    labels = labels or {}
     return pd.DataFrame({
-        "run": primary["run"], "reference": primary["reference"],
+        "model": primary["run"].map(lambda r: labels.get(r, r)),
+        "reference": primary["reference"].map(lambda r: labels.get(r, r)),
         "metric": primary["metric"].map(tb.metric_label),
         "run value": [f"{v:.{digits}f}" for v in primary["estimate"]],
         "reference value": [f"{v:.{digits}f}" for v in primary["reference_estimate"]],

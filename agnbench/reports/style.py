@@ -45,10 +45,6 @@ JOURNAL_RC = {
     "image.cmap": "viridis",
 }
 
-#: Colour per track (colour-blind safe, Okabe-Ito); runs of one track get shades by seed/model.
-TRACK_COLORS = {"catalog": "#0072B2", "spectra": "#D55E00", "images": "#009E73", "majority": "#7f7f7f"}
-_EXTRA_COLORS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-_MODEL_ORDER = {"xgboost": 0, "lightgbm": 1, "logreg": 2, "rf": 3}
 
 
 def journal_style() -> matplotlib.rc_context:
@@ -141,22 +137,3 @@ def save_figure(fig: Figure, out_dir: Path, name: str, *, section: str, title: s
             paths[ext] = final
     return FigureRecord(name=name, section=section, title=title, caption=caption, pdf=paths["pdf"],
                         png=paths["png"], tables=tuple(tables))
-
-
-def run_colors(runs: Sequence[tuple[str, str, str]]) -> dict[str, str]:
-    """A stable colour per run name from ``(name, track, model)`` triples.
-
-    The first run of each track gets the track's colour (:data:`TRACK_COLORS`); further runs of the
-    same track (other models or seeds) get the extra palette in order, so every run is distinct.
-    """
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    extra = iter(_EXTRA_COLORS * (1 + len(runs) // len(_EXTRA_COLORS)))
-    ordered = sorted(runs, key=lambda r: (r[1], _MODEL_ORDER.get(r[2], 9), r[0]))
-    for name, track, _model in ordered:
-        if track in TRACK_COLORS and track not in seen:
-            out[name] = TRACK_COLORS[track]
-            seen.add(track)
-        else:
-            out[name] = next(extra)
-    return out

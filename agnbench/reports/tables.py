@@ -29,6 +29,12 @@ METRIC_LABELS = {
     "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier", "log_loss": "Log-loss", "ece": "ECE",
     "debiased_ce": "L2-CE (debiased)", "calibration_slope": "Cal. slope", "calibration_intercept": "Cal. intercept",
 }
+#: What a text table shows for a value that is not available (NaN); explained by :data:`DASH_NOTE` under the table.
+DASH = "\N{EN DASH}"
+#: The footnote of a table that shows :data:`DASH`.
+DASH_NOTE = ("\N{EN DASH} not available: the quantity is undefined for that row (e.g. a test that needs two single "
+             "runs, a metric that needs both classes, or a value the run's track does not produce); the CSV leaves "
+             "it empty.")
 #: The label ``agnbench compare`` gives the majority-class baseline.
 MAJORITY = "majority-baseline"
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -160,9 +166,9 @@ def latex_escape(text: str) -> str:
 
 
 def format_interval(value: float, lo: float, hi: float, *, digits: int = 3, latex: bool = True) -> str:
-    """``$v^{+a}_{-b}$`` (LaTeX) or ``v [lo, hi]`` (text); ``--`` when ``value`` is NaN."""
+    """``$v^{+a}_{-b}$`` (LaTeX) or ``v [lo, hi]`` (text); ``--`` (LaTeX) or :data:`DASH` when ``value`` is NaN."""
     if not np.isfinite(value):
-        return "--" if latex else "n/a"
+        return "--" if latex else DASH
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return f"${value:.{digits}f}$" if latex else f"{value:.{digits}f}"
     if latex:
@@ -174,7 +180,7 @@ def format_p(p: float, *, bound: bool = False, latex: bool = False) -> str:
     """A p-value for a table: 3 significant digits, ``< 1e-4`` style below 1e-4; ``bound``: ``≤ 0.001``
     (a bootstrap p at its floor 2/(B+1), an upper bound; ``$\\le$`` in LaTeX)."""
     if not np.isfinite(p):
-        return "n/a"
+        return DASH
     if bound:
         return ("$\\le$ " if latex else "\N{LESS-THAN OR EQUAL TO} ") + f"{p:.3g}"
     return "< 1e-4" if p < 1e-4 else f"{p:.3g}"
@@ -184,10 +190,10 @@ def headline_latex(table: pd.DataFrame, *, caption: str, label: str = "tab:headl
     """The headline table as a booktabs ``table`` environment, best value per metric in bold."""
     metrics = table.attrs.get("metrics", [c for c in table.columns if c != "run" and not c.endswith(("_lo", "_hi"))])
     best = table.attrs.get("best", {})
-    header = ["Run"] + [metric_label(m) + _direction(m) for m in metrics]
+    header = ["Model"] + [metric_label(m) + _direction(m) for m in metrics]
     body = []
     for _, row in table.iterrows():
-        cells = [latex_escape(row["run"])]
+        cells = [latex_escape(row["label"] if "label" in table.columns else row["run"])]
         for m in metrics:
             cell = format_interval(row[m], row[f"{m}_lo"], row[f"{m}_hi"], digits=digits)
             if best.get(m) == row["run"] and cell != "--":
@@ -208,8 +214,9 @@ def _direction(metric: str) -> str:
 
 def pairwise_latex(table: pd.DataFrame, *, caption: str, label: str = "tab:pairwise", digits: int = 3) -> str:
     """Pairwise tests as a booktabs table: pair, metric, test, delta with interval, p, Holm p."""
-    header = ["Run A", "Run B", "Metric", "Test", r"$\Delta$ (A $-$ B)", "$p$", r"$p_\mathrm{Holm}$"]
-    body = [[latex_escape(r.run_a), latex_escape(r.run_b), latex_escape(metric_label(r.metric)), latex_escape(r.test),
+    header = ["Model A", "Model B", "Metric", "Test", r"$\Delta$ (A $-$ B)", "$p$", r"$p_\mathrm{Holm}$"]
+    body = [[latex_escape(getattr(r, "label_a", r.run_a)), latex_escape(getattr(r, "label_b", r.run_b)),
+             latex_escape(metric_label(r.metric)), latex_escape(r.test),
              format_interval(r.delta, r.lo, r.hi, digits=digits), _latex_p(r.p_value, _flag(r, "p_bound")),
              _latex_p(r.p_holm, _flag(r, "p_holm_bound")) + ("$^{*}$" if r.significant else "")]
             for r in table.itertuples()]
@@ -234,19 +241,29 @@ def to_markdown(table: pd.DataFrame, *, digits: int = 3) -> str:
 
 
 def headline_display(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
-    """The headline table with ``v [lo, hi]`` text cells (for Markdown, HTML and the terminal)."""
+    """The headline table with ``v [lo, hi]`` text cells (for Markdown, HTML and the terminal).
+
+    The first column is ``model`` (the ``label`` column, when the table has one, else the run name). ``attrs["bold"]``
+    lists the ``(row, column)`` cells holding the best value of a ranked metric (as bold in the LaTeX).
+    """
     metrics = table.attrs.get("metrics", [])
-    out = {"run": table["run"].tolist()}
+    best = table.attrs.get("best", {})
+    out = {"model": (table["label"] if "label" in table.columns else table["run"]).tolist()}
     for m in metrics:
         out[metric_label(m)] = [format_interval(v, lo, hi, digits=digits, latex=False)
                                 for v, lo, hi in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"])]
-    return pd.DataFrame(out)
+    shown = pd.DataFrame(out)
+    shown.attrs["bold"] = frozenset((i, metric_label(m)) for m, run in best.items()
+                                    for i in np.flatnonzero(table["run"].to_numpy() == run))
+    return shown
 
 
 def pairwise_display(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     """Pairwise tests with text cells (delta [lo, hi], p, Holm p, significance mark)."""
     return pd.DataFrame({
-        "A": table["run_a"], "B": table["run_b"], "metric": table["metric"].map(metric_label), "test": table["test"],
+        "A": table["label_a"] if "label_a" in table else table["run_a"],
+        "B": table["label_b"] if "label_b" in table else table["run_b"],
+        "metric": table["metric"].map(metric_label), "test": table["test"],
         "delta (A - B)": [format_interval(d, lo, hi, digits=digits, latex=False)
                           for d, lo, hi in zip(table["delta"], table["lo"], table["hi"])],
         "p": [format_p(p, bound=b) for p, b in zip(table["p_value"], _flags(table, "p_bound"))],
@@ -290,5 +307,5 @@ def _cell(value: object, digits: int) -> str:
 
 def _plain(value: object, digits: int) -> str:
     if isinstance(value, (float, np.floating)):
-        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+        return DASH if not np.isfinite(value) else f"{value:.{digits}f}"
     return str(value)

@@ -8,6 +8,7 @@ installed here if missing).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -153,3 +154,87 @@ def test_every_figure_loads_in_a_headless_browser(report: Path, tmp_path: Path) 
     assert match, "the page's load script did not run: " + res.stdout[:500]
     loaded, total = map(int, match.groups())
     assert total == len(_figures(report)) and loaded == total
+
+
+#: Measured in the page: what overflows the viewport, each table box, the table of contents and the figures.
+_MEASURE = """
+() => {
+  const vw = window.innerWidth;
+  const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not rendered (e.g. inside a closed <details>)
+    if (el.parentElement && el.parentElement.closest('.table-wrap, pre')) continue;  // scrolls inside its own box
+    if (r.right > vw + 0.5 || r.left < -0.5) {
+      wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' right=' + Math.round(r.right));
+    }
+  }
+  const boxes = Array.from(document.querySelectorAll('.table-wrap')).filter(w => w.getBoundingClientRect().width > 0)
+    .map(w => ({right: w.getBoundingClientRect().right, scroll: w.scrollWidth, client: w.clientWidth}));
+  const toc = Array.from(document.querySelectorAll('nav.toc a')).map(a => a.getAttribute('href'));
+  const imgs = Array.from(document.querySelectorAll('img.figure'));
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: vw, wide: wide,
+          boxesOver: boxes.filter(b => b.right > vw + 0.5).length, boxes: boxes.length,
+          toc: toc, unresolved: toc.filter(h => !h.startsWith('#') || !document.getElementById(h.slice(1))),
+          sections: Array.from(document.querySelectorAll('main section[id]')).map(s => s.id),
+          figures: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+          tocPosition: getComputedStyle(document.querySelector('nav.toc')).position};
+}
+"""
+
+
+def _save_artifact(path: Path) -> None:
+    """Copy a test artifact to ``$AGNBENCH_TEST_ARTIFACTS`` when that is set (CI uploads the folder)."""
+    target = os.environ.get("AGNBENCH_TEST_ARTIFACTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, Path(target) / path.name)
+
+
+def test_page_layout_measured_in_a_headless_browser(report: Path, tmp_path: Path) -> None:
+    """At 1400 px (and 800 px): nothing wider than the viewport, every table in a box inside it, every figure
+    loaded, every table-of-contents link resolving to a section; screenshots of the top of the page kept."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    browser_path = _chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for width in (1400, 800):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.route("http*://**", lambda route: route.abort())  # nothing from the network
+                page.goto((report / "report.html").resolve().as_uri())
+                page.wait_for_function("document.body.dataset.figuresLoaded !== 'pending'", timeout=60_000)
+                m = page.evaluate(_MEASURE)
+                shot = tmp_path / f"report-top-{width}px.png"
+                page.screenshot(path=str(shot))
+                _save_artifact(shot)
+                page.close()
+                assert m["scrollWidth"] <= m["innerWidth"], (width, m["wide"][:10])
+                assert not m["wide"], (width, m["wide"][:10])
+                assert m["boxes"] >= 3 and m["boxesOver"] == 0, m
+                assert m["figures"] == len(_figures(report)) and m["loaded"] == m["figures"], m
+                assert m["toc"] and not m["unresolved"], m["unresolved"]
+                assert [h[1:] for h in m["toc"]] == m["sections"]  # one link per section, in order
+                assert m["tocPosition"] == ("sticky" if width == 1400 else "static")
+                assert Image.open(shot).size == (width, 900)
+        finally:
+            browser.close()
+
+
+def test_report_reads_like_a_paper(report: Path) -> None:
+    """Display names, a short summary led by the table, no 'nan' cells, no dotted JSON keys, pairwise after figures."""
+    html = (report / "report.html").read_text()
+    summary = html.split('<section id="summary">')[1].split("</section>")[0]
+    assert summary.index("<table>") < summary.index("<p>")  # the table comes first, then a few sentences
+    assert "XGBoost (catalog)" in summary and "1D ResNet (spectra)" in summary and "ResNet-18 (images)" in summary
+    first = re.search(r"</div>(?:<p class=\"tnote\">.*?</p>)?\s*<p>(.*?)</p>", summary, re.S).group(1)
+    assert 3 <= len(re.findall(r"[.](?:\s|$)", first)) <= 6 and len(first.split()) < 160, first
+    assert not re.search(r"<td[^>]*>\s*nan\s*</td>", html, re.I)
+    interp = html.split('<section id="interpretability">')[1].split("</section>")[0]
+    assert not re.search(r"<td[^>]*>(shap|ig|occlusion|bpt_windows)\.[a-z_.0-9]+</td>", interp)
+    assert interp.index("<figure") < interp.index("<table>")  # figures first, readable tables after them
+    results = html.split('<section id="results">')[1].split("</section>")[0]
+    assert results.rindex("<figure") < results.index("Secondary: pairwise differences")
+    assert '<td class="best' in results  # the best model marked, as in the LaTeX
+    details = (report / "summary.txt").read_text()
+    assert "Details:" in details and details.index("Primary comparison") < details.index("Details:")

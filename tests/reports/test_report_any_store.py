@@ -21,6 +21,7 @@ from agnbench.contracts.run_dir import config_path, seed_free_config_hash
 from agnbench.contracts.schema import validate_objects
 from agnbench.contracts.store import store_paths
 from agnbench.data_prep.ingest.store import prep
+from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_write_json, atomic_write_parquet
 from agnbench.reports.report import build_report, describe_runs, seed_groups_checked
 from agnbench.reports.report_inputs import load_report_inputs
@@ -97,17 +98,17 @@ def test_seed_spread_groups_only_runs_that_differ_by_seed(uv_binary: dict[str, P
 def test_run_labels_are_distinct(uv_binary: dict[str, Path], tmp_path: Path) -> None:
     inputs = load_report_inputs(uv_binary["cmp"])
     labels = describe_runs(inputs)
-    assert len(set(labels.values())) == len(labels) == 4  # 3 runs and the seed group of all_s0, all_s1
-    assert labels["all_s0"] == "the catalog track (logreg, features all, seed 0)"
+    assert len(set(labels.values())) == len(labels) == 5  # 3 runs, the seed group of all_s0, all_s1, baseline
+    assert labels["all_s0"] == "Logistic regression (catalog, features all, seed 0)"
     group = next(iter(inputs.inputs["seed_groups"]))
-    assert labels[group] == "the catalog track (logreg, features all, mean of 2 seeds)"
-    assert labels["phot_s0"] == "the catalog track (logreg, features photometry, seed 0)"
+    assert labels[group] == "Logistic regression (catalog, features all, mean of 2 seeds)"
+    assert labels["phot_s0"] == "Logistic regression (catalog, features photometry, seed 0)"
     # the same config and seed twice (e.g. a rerun): the run name tells them apart
     again = shutil.copytree(uv_binary["all_s0"], tmp_path / "all_s0_again")
     cmp_ = compare(CFG, runs=[uv_binary["all_s0"], again], out=tmp_path / "cmp", progress=False)
     assert load_report_inputs(cmp_).inputs["seed_groups"] == {}  # one seed twice: nothing to combine
     labels = describe_runs(load_report_inputs(cmp_))
-    assert len(set(labels.values())) == 2 and labels["all_s0_again"].endswith("run all_s0_again)")
+    assert len(set(labels.values())) == 3 and labels["all_s0_again"].endswith("run all_s0_again)")
 
 
 def test_seed_free_config_hash(tmp_path: Path) -> None:
@@ -201,7 +202,7 @@ def test_report_on_a_spectra_only_store_with_three_classes(tmp_path: Path, caplo
     assert {"roc", "confusion", "training_loss", "class_balance", "distributions", "mistakes_spectra_spec"} <= figures
     skipped = set(pd.read_csv(report / "skipped.csv")["what"])
     assert {"BPT-plane figure", "Ood class-fraction figure", "Paired-difference figure", "Pairwise tests table",
-            "Interpretability figures of spec"} <= skipped
+            "Interpretability figures of 1D ResNet (spectra)"} <= skipped
     assert "BPT-plane figure skipped: no run has objects in split ood" in caplog.messages
     text = (report / "summary.txt").read_text()
     counts = scored[scored["split"] == "test"]["label_name"].value_counts()
@@ -209,3 +210,54 @@ def test_report_on_a_spectra_only_store_with_three_classes(tmp_path: Path, caplo
     assert f"training majority class ({majority})" in text and "(1/3 for 3 classes)" in text
     assert f"accuracy {counts[majority] / counts.sum():.3f} (its fraction of the split)" in text
     assert "composites" not in (report / "report.md").read_text().lower()
+
+
+def test_display_names_and_one_colour_per_run_in_every_figure(uv_binary: dict[str, Path], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """report.labels renames a run in tables, legends and text; each run keeps one colour across figures."""
+    import agnbench.reports.build_performance as bp
+
+    drawn: dict[str, object] = {}
+    save = bp.save_figure
+
+    def keep(fig, out_dir, name, **kw):  # the figures as drawn, to read their legends and colours
+        drawn[name] = fig
+        return save(fig, out_dir, name, **kw)
+
+    monkeypatch.setattr(bp, "save_figure", keep)
+    cmp_ = shutil.copytree(uv_binary["cmp"], tmp_path / "cmp", ignore=shutil.ignore_patterns("report"))
+    cfg = load_config(overrides=["compare.n_boot=200", "compare.subgroup_boot=100", "report.curve_boot=20",
+                                 "report.mistakes=0", "report.labels={phot_s0: LR on photometry}"])
+    report = build_report(cfg, comparison=cmp_, progress=False)
+    head = pd.read_csv(report / "tables" / "headline.csv")
+    assert list(head.columns[:2]) == ["run", "label"]  # the CSV keeps the run name and adds the display name
+    assert head.set_index("run").at["phot_s0", "label"] == "LR on photometry"
+    html = (report / "report.html").read_text()
+    assert "LR on photometry" in html and ">phot_s0<" not in html.split('id="provenance"')[0]
+    assert "Logistic regression (catalog, features all, mean of 2 seeds)" in html
+    assert "LR on photometry" in (report / "tables" / "headline.tex").read_text()
+
+    def colours(fig) -> dict[str, str]:
+        from matplotlib.colors import to_hex
+        out = {}
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                label = line.get_label()
+                if not label.startswith("_"):
+                    out[label.split("  ")[0]] = to_hex(line.get_color())
+        for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                if hasattr(handle, "get_color"):
+                    out[text.get_text().split("  ")[0]] = to_hex(handle.get_color())
+        return out
+
+    roc, subgroup = colours(drawn["roc"]), colours(drawn["subgroups_roc_auc"])
+    names = {"LR on photometry", "Logistic regression (catalog, features all, seed 0)",
+             "Logistic regression (catalog, features all, seed 1)"}
+    assert names <= set(roc) and names <= set(subgroup), (roc, subgroup)  # display names in the legends
+    assert all(roc[n] == subgroup[n] for n in names)  # one colour per run in every figure
+    assert len({roc[n] for n in names}) == len(names)  # and no two runs share one
+    assert not any("phot_s0" in t for t in roc)
+    with pytest.raises(AgnbenchError, match="not a run of this comparison"):
+        build_report(load_config(overrides=["report.labels={nope: X}"]), comparison=cmp_, overwrite=True,
+                     progress=False)
