@@ -160,6 +160,21 @@ def mock_store_masked(mock_survey: Path, tmp_path_factory: pytest.TempPathFactor
     return _store(tmp_path_factory, mock_survey, "masked", ["prep.image_size=48", "prep.mask_lines=true"])
 
 
+def tiny_mock_store(tmp_path_factory: pytest.TempPathFactory, *, n: int, image_size: int = 32, seed: int = 0) -> Path:
+    """A small mock store (``n`` galaxies, ``image_size`` px cutouts, simulated with ``seed``), built once per
+    test run for each set of arguments (:func:`shared_once`); read it, never write into it."""
+    from agnbench.data_prep.ingest.store import prep
+    from agnbench.data_prep.mock.simulate import simulate
+
+    def build(root: Path) -> None:
+        raw = simulate(load_config(overrides=[f"seed={seed}", f"simulate.n={n}", f"simulate.image_size={image_size}"]),
+                       root / "raw", progress=False)
+        prep(load_config(overrides=[f"prep.image_size={image_size}"]), source="mpajhu", raw=raw, out=root / "store",
+             progress=False)
+
+    return shared_once(tmp_path_factory, f"tiny-n{n}-px{image_size}-s{seed}", build) / "store"
+
+
 #: the runs of :func:`trained_runs`: name -> (track, store fixture, config overrides)
 TRAINED = {
     "catalog": ("catalog", "mock", []),

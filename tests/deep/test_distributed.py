@@ -30,6 +30,8 @@ from agnbench.deep.distributed import Distributed, from_env
 from agnbench.deep.train_deep import train_deep
 from agnbench.errors import AgnbenchError
 
+from tests.conftest import tiny_mock_store
+
 ROOT = Path(__file__).resolve().parents[2]
 #: A small model and schedule: 6 epochs of a width-8 1D ResNet train in a few seconds per process.
 TINY = ["spectra.width=8", "spectra.epochs=6", "spectra.patience=6", "spectra.threads=1"]
@@ -68,14 +70,7 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-galaxy mock store with 32 px cutouts (val: ~37 labelled objects)."""
-    from agnbench.data_prep.ingest.store import prep
-    from agnbench.data_prep.mock.simulate import simulate
-
-    root = tmp_path_factory.mktemp("ddp")
-    raw = simulate(load_config(overrides=["seed=0", "simulate.n=300", "simulate.image_size=32"]), root / "raw",
-                   progress=False)
-    return prep(load_config(overrides=["prep.image_size=32"]), source="mpajhu", raw=raw, out=root / "store",
-                progress=False)
+    return tiny_mock_store(tmp_path_factory, n=300)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from agnbench.errors import AgnbenchError
 from agnbench.tracking import Tracker, config_params, final_metrics, open_tracker
 from agnbench.tracking.base import flatten
 
-from tests.conftest import REAL
+from tests.conftest import REAL, tiny_mock_store
 
 mlflow = pytest.importorskip("mlflow")
 UV = REAL / "uv_optical_sdss_reduced.csv"
@@ -46,13 +46,7 @@ def uv_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 200-galaxy mock store with spectra and 32x32 cutouts."""
-    from agnbench.data_prep.mock.simulate import simulate
-
-    root = tmp_path_factory.mktemp("tiny")
-    raw = simulate(load_config(overrides=["seed=0", "simulate.n=200", "simulate.image_size=32"]), root / "raw",
-                   progress=False)
-    return prep(load_config(overrides=["prep.image_size=32"]), source="mpajhu", raw=raw, out=root / "store",
-                progress=False)
+    return tiny_mock_store(tmp_path_factory, n=200)
 
 
 def _client(store: Path):
