@@ -93,6 +93,10 @@ def _run_track(run: Path) -> tuple[str, Config]:
         track = read_model_meta(run)["track"]
     except AgnbenchError:
         raise no_track from None
+    if track == "fusion":
+        raise AgnbenchError(f"{run}: a fusion run is explained by its stacker: coefficients.csv (logistic "
+                            "regression) and fusion.json in the run directory give each member's weight; agnbench "
+                            "compare and report show what each modality adds")
     return track, load_config(config_path(run))
 
 
