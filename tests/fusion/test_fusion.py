@@ -195,3 +195,24 @@ def test_explain_refuses_a_fusion_run_with_one_line(members, tmp_path: Path, cap
     assert main(["explain", str(run), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "coefficients.csv" in err[0]
+
+
+def test_agnbench_run_plans_one_fusion_per_seed_and_its_leave_one_out_fusions(tmp_path: Path) -> None:
+    from agnbench.pipeline_records import planned_fusions, stale_stages
+
+    cfg = load_config(overrides=["seeds=2", f"paths.runs={tmp_path / 'runs'}", f"paths.data={tmp_path / 'd'}",
+                                 f"paths.raw={tmp_path / 'r'}", f"paths.comparisons={tmp_path / 'c'}"])
+    plan = planned_fusions(cfg)
+    assert [f.stage for f in plan] == [f"fusion{w} s{s}" for s in (0, 1)
+                                       for w in ("", " without catalog", " without spectra", " without images")]
+    assert [m.path.name for m in plan[0].members] == ["catalog-xgboost-s0", "spectra-resnet1d-s0", "images-resnet18-s0"]
+    assert plan[2].path.name == "fusion-stack-logreg-s0-without-spectra" and plan[2].leave_out == "spectra"
+    assert planned_fusions(load_config(overrides=["fusion.enabled=false"])) == []
+    # a fusion run made with other fusion settings is a stale stage (its members' identities never count)
+    objects = _objects()
+    runs = [_member(tmp_path / "m", n, objects, strength=1.0, track=t) for n, t in (("a", "catalog"), ("b", "images"))]
+    train_fusion_runs(load_config(overrides=["fusion.folds=3", *FAST]), runs=runs, runs_dir=tmp_path / "runs",
+                      name="fusion-stack-logreg-s0")
+    [stale] = stale_stages(cfg)
+    assert stale.stage == "fusion s0" and "fusion.folds 3 -> 5" in stale.describe()
+    assert "members" not in stale.describe()
