@@ -22,7 +22,7 @@ from agnbench.errors import AgnbenchError, ConfigError
 from agnbench.fileio import atomic_write_parquet
 
 #: Packages whose ``__init__`` re-exports the public API (docs/api.md).
-API_PACKAGES = ("agnbench", "agnbench.bootstrap", "agnbench.interpretability", "agnbench.reports", "agnbench.deep", "agnbench.transfer",
+API_PACKAGES = ("agnbench", "agnbench.bootstrap", "agnbench.interpretability", "agnbench.reports", "agnbench.deep", "agnbench.fusion", "agnbench.transfer",
                 "agnbench.data_prep", "agnbench.data_prep.mock", "agnbench.data_prep.formats",
                 "agnbench.data_prep.fetch", "agnbench.data_prep.ingest", "agnbench.serve")
 

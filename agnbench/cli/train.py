@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from agnbench.cli.common import add_common, add_track, parse_seeds, resolve, track_flag
-from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES, FUSION_STACKERS
+from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES, FUSION_STACKERS, FUSION_TRACK
 from agnbench.errors import AgnbenchError
 
 #: Short help and the augmentation sentence of each deep track's description.
@@ -54,7 +54,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 def _add_train_fusion(tracks: argparse._SubParsersAction) -> None:
     p = tracks.add_parser(
-        "fusion", help="a stacker on other runs' calibrated predictions, fitted on val by cross-fitting",
+        FUSION_TRACK, help="a stacker on other runs' calibrated predictions, fitted on val by cross-fitting",
         description=(
             "Fuse trained runs (docs/fusion.md): the members' calibrated probabilities (as logits) are the inputs of "
             "a stacker (fusion.stacker: L2 logistic regression with C chosen by inner CV, or a shallow gradient-"

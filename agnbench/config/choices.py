@@ -16,6 +16,8 @@ from types import MappingProxyType
 LABEL_SCHEMES: tuple[str, ...] = ("agn_vs_sf", "agn_vs_sf_lowsn", "bpt4", "sdss_class")
 #: Tracks of the benchmark: what a run was trained on.
 TRACKS: tuple[str, ...] = ("catalog", "spectra", "images")
+#: The fusion track (``agnbench train fusion``): a stacker on other runs' predictions, not a modality.
+FUSION_TRACK = "fusion"
 #: Tracks trained by the deep trainer (``agnbench train spectra|images``; config sections of the same names).
 DEEP_TRACKS: tuple[str, ...] = TRACKS[1:]
 

@@ -23,12 +23,11 @@ from agnbench.contracts.predictions import predictions_path, read_predictions
 from agnbench.contracts.run_dir import (COMPLETE, read_data_record, read_model_meta, read_status,
                                         seed_free_config_hash, has_model_meta)
 from agnbench.contracts.schema import class_names
+from agnbench.config.choices import FUSION_TRACK
 from agnbench.errors import AgnbenchError
 
 __all__ = ["Member", "check_members", "leave_out_sets", "load_member", "member_labels", "seed_pairings"]
 
-#: The fusion track's name (``track`` of its predictions and ``model_meta.json``).
-FUSION_TRACK = "fusion"
 
 
 @dataclass(frozen=True)

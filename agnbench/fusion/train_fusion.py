@@ -24,7 +24,8 @@ from agnbench.contracts.run_dir import (FAILED, RUNNING, config_path, create_run
                                         write_model_meta, write_status)
 from agnbench.errors import AgnbenchError
 from agnbench.fileio import atomic_write_json, atomic_write_text, capture_env
-from agnbench.fusion.members import (FUSION_TRACK, Member, check_members, leave_out_sets, load_member, member_labels,
+from agnbench.config.choices import FUSION_TRACK
+from agnbench.fusion.members import (Member, check_members, leave_out_sets, load_member, member_labels,
                                      seed_pairings)
 from agnbench.fusion.stacker import INNER_FOLDS, FitOutput, StackInputs, cross_fit, stack_inputs
 from agnbench.outputs import output_lock

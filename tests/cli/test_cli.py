@@ -81,9 +81,10 @@ def test_argparse_choices_are_the_registry() -> None:
         "predict rethreshold": choices.RETHRESHOLD_SPLITS,
         "explain split": choices.EXPLAIN_SPLITS,
         "fetch what": choices.FETCH_TARGETS,
+        "train fusion stacker": choices.FUSION_STACKERS,
     }
     assert _choices(build_parser()) == expected
-    assert tuple(_subparsers(_subparsers(build_parser())["train"])) == choices.TRACKS
+    assert tuple(_subparsers(_subparsers(build_parser())["train"])) == (*choices.TRACKS, choices.FUSION_TRACK)
 
 
 def test_commands_in_order() -> None:
