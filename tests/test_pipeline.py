@@ -65,7 +65,8 @@ def test_run_resumes_after_an_interruption(config_file: Path, monkeypatch: pytes
     deep = [f"train {t} s{s}" for t in ("spectra", "images") for s in (1, 2)]
     explained = [f"explain {r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg",
                                                "spectra-resnet1d", "images-resnet18") for s in (1, 2)]
-    assert list(status) == ["simulate", "prep", *catalog, *deep, "compare", *explained, "explain tracks"]
+    fusion = [f"fusion{w} s{s}" for s in (1, 2) for w in ("", " without catalog", " without spectra", " without images")]
+    assert list(status) == ["simulate", "prep", *catalog, *deep, *fusion, "compare", *explained, "explain tracks"]
     assert (comparison / "report" / "report.html").exists()
     assert (comparison / "crosstrack" / "summary.json").exists()
 
@@ -80,8 +81,8 @@ def test_run_cli_prints_stages_results_and_the_report(config_file: Path) -> None
     assert any(line.startswith("total") for line in lines)
     assert any("ROC-AUC" in line for line in lines)
     stages = [line for line in lines
-              if line.startswith(("simulate", "prep", "catalog", "train", "compare", "explain", "report"))]
-    assert len(stages) == 25 and all(" skipped " in line for line in stages), stages
+              if line.startswith(("simulate", "prep", "catalog", "train", "fusion", "compare", "explain", "report"))]
+    assert len(stages) == 33 and all(" skipped " in line for line in stages), stages
     assert any("(mean of 2 seeds)" in line for line in lines), lines  # the results table shows the seed groups
 
 
@@ -91,11 +92,14 @@ def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
     cfg = load_config(config_file)
     comparison = Path(cfg.paths.comparisons) / f"data-s{cfg.seed}"
     inputs = yaml.safe_load((comparison / "inputs.yaml").read_text())
-    assert sorted(Path(r["path"]).name for r in inputs["runs"]) == sorted(
-        f"{r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg", "spectra-resnet1d",
-                              "images-resnet18") for s in (1, 2))
-    groups = inputs["seed_groups"]
-    assert len(groups) == 5 and all(len(v) == 2 for v in groups.values())
+    fused = [f"fusion-stack-logreg-s{s}{w}" for s in (1, 2)
+             for w in ("", "-without-catalog", "-without-spectra", "-without-images")]
+    assert sorted(Path(r["path"]).name for r in inputs["runs"]) == sorted([
+        *(f"{r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg", "spectra-resnet1d",
+                                "images-resnet18") for s in (1, 2)), *fused])
+    groups = inputs["seed_groups"]  # the fusion and each leave-one-track-out fusion: one seed group each
+    assert len(groups) == 9 and all(len(v) == 2 for v in groups.values())
+    assert sum(g.startswith("fusion-stack-logreg") for g in groups) == 4
     summary = pd.read_csv(comparison / "summary.csv")
     combined = summary[summary["run"].isin(groups)]
     method = "percentile" if cfg.compare.ci == "percentile" else "bca"
@@ -107,7 +111,8 @@ def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
     headline = pd.read_csv(comparison / "report" / "tables" / "headline.csv")
     assert set(headline["run"]) == {*groups, "majority-baseline"}
     spread = pd.read_csv(comparison / "report" / "tables" / "attribution_seeds.csv")
-    assert set(spread["group"]) == set(groups) and (spread["n_seeds"] == 2).all()
+    explained = {g for g in groups if not g.startswith("fusion")}  # a fusion is explained by its coefficients
+    assert set(spread["group"]) == explained and (spread["n_seeds"] == 2).all()
     assert spread["quantity"].str.startswith("shap.top_features.1.").any()
 
 
@@ -119,4 +124,5 @@ def test_changing_the_seed_count_redoes_the_comparison_only(config_file: Path) -
     assert status["compare"] == status["report"] == "done"
     assert status["train spectra"] == status["catalog xgboost"] == status["explain spectra-resnet1d"] == "skipped"
     inputs = yaml.safe_load((Path(cfg.paths.comparisons) / f"data-s{cfg.seed}" / "inputs.yaml").read_text())
-    assert len(inputs["runs"]) == 5 and inputs["seed_groups"] == {}
+    assert status["fusion"] == status["fusion without spectra"] == "skipped"
+    assert len(inputs["runs"]) == 9 and inputs["seed_groups"] == {}
