@@ -112,7 +112,8 @@ def planned_fusions(cfg: Config) -> list[PlannedFusion]:
     tag = (lambda s: f" s{s}") if len(seeds) > 1 else (lambda s: "")
     out = []
     for s in seeds:
-        members = tuple(p for p in planned_runs(cfg) if p.seed == s and (p.kind == "train" or p.what == cfg.catalog.model))
+        members = tuple(p for p in planned_runs(cfg)
+                        if p.seed == s and (p.kind == "train" or p.what == cfg.catalog.model))
         base = Path(cfg.paths.runs) / f"fusion-stack-{cfg.fusion.stacker}-s{s}"
         out.append(PlannedFusion(f"fusion{tag(s)}", s, members, None, base))
         if len(members) >= 3:

@@ -7,7 +7,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from agnbench.cli.common import add_common, add_track, parse_seeds, resolve, track_flag
-from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES, FUSION_STACKERS, FUSION_TRACK
+from agnbench.config.choices import (CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES, FUSION_STACKERS,
+                                    FUSION_TRACK)
 from agnbench.errors import AgnbenchError
 
 #: Short help and the augmentation sentence of each deep track's description.

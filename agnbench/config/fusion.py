@@ -18,7 +18,7 @@ class FusionConfig:
     come from the stacker refitted on all of val), then calibrated (``calibration``) and thresholded
     (``threshold``) on those out-of-fold val predictions by the protocol every track uses. ``logreg``: L2 logistic
     regression on standardised inputs, ``C`` chosen from ``c_grid`` by an inner stratified 3-fold CV (log
-    loss) within each training set inside each training fold; ``gbm``: scikit-learn's HistGradientBoosting (depth ``gbm_depth``,
+    loss) within each training set; ``gbm``: scikit-learn's HistGradientBoosting (depth ``gbm_depth``,
     ``gbm_iter`` rounds). ``missing``: an object a member did not score is dropped (``drop``, counts recorded) or
     given logit 0 and a missing-indicator input (``indicator``). ``enabled``: whether ``agnbench run`` fits the
     fusion of its trained tracks. ``members`` is written by the trainer (the members' seed-free identities,

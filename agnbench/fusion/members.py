@@ -98,10 +98,12 @@ def check_members(members: Sequence[Member]) -> None:
             raise AgnbenchError(f"{m.path}: given twice; each member once")
         if m.data.get("objects_sha256") != ref.data.get("objects_sha256"):
             raise AgnbenchError(f"{m.path} and {ref.path} were made on different stores (objects.parquet sha256 "
-                                f"{str(m.data.get('objects_sha256'))[:12]} vs {str(ref.data.get('objects_sha256'))[:12]}); "
+                                f"{str(m.data.get('objects_sha256'))[:12]} vs "
+                                f"{str(ref.data.get('objects_sha256'))[:12]}); "
                                 "fuse runs trained on the same dataset store")
         if m.classes != ref.classes or m.data.get("label_scheme") != ref.data.get("label_scheme"):
-            raise AgnbenchError(f"{m.path} has label scheme {m.data.get('label_scheme')} (classes {', '.join(m.classes)}) "
+            raise AgnbenchError(f"{m.path} has label scheme {m.data.get('label_scheme')} "
+                                f"(classes {', '.join(m.classes)}) "
                                 f"but {ref.path} has {ref.data.get('label_scheme')} ({', '.join(ref.classes)}); "
                                 "fuse runs with the same label scheme")
     labels = pd.concat([m.preds.loc[m.preds["split"] != "ood", ["object_id", "y_true"]].assign(run=str(m.path))

@@ -175,7 +175,8 @@ def _fit(stacker: str, X: np.ndarray, y: np.ndarray, *, c_grid: Sequence[float],
     """Fit a stacker on ``(X, y)``: returns the fitted pipeline and the chosen ``C`` (logreg; None for gbm).
 
     logreg: ``C`` is the value of ``c_grid`` with the lowest mean log loss over an inner stratified
-    :data:`INNER_FOLDS`-fold CV of ``(X, y)`` (seeded by ``rng(seed, "fusion", "inner")``; ties: the smallest C, the strongest penalty).
+    :data:`INNER_FOLDS`-fold CV of ``(X, y)`` (seeded by ``derive_seed(seed, "fusion", "inner")``; ties: the smallest
+    C, the strongest penalty).
     """
     if stacker == "logreg":
         from sklearn.metrics import log_loss
@@ -243,7 +244,8 @@ def cross_fit(inputs: StackInputs, *, stacker: str, n_classes: int, folds: int, 
         proba[~val] = _full_proba(final, inputs.X[~val], n_classes)
     fold_all = np.full(inputs.X.shape[0], -1, dtype=np.int64)
     fold_all[val] = fold
-    summary = {"stacker": stacker, "folds": folds, "c_grid": [float(c) for c in c_grid] if stacker == "logreg" else None,
+    grid = [float(c) for c in c_grid] if stacker == "logreg" else None
+    summary = {"stacker": stacker, "folds": folds, "c_grid": grid,
                "C": c_final, "per_fold": per_fold, "n_val": int(val.sum())}
     if stacker == "logreg":
         summary["coefficients"] = coefficient_table(final, inputs.inputs, inputs.input_member, n_classes)

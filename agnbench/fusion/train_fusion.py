@@ -29,6 +29,7 @@ from agnbench.fusion.members import (Member, check_members, leave_out_sets, load
                                      seed_pairings)
 from agnbench.fusion.stacker import INNER_FOLDS, FitOutput, StackInputs, cross_fit, stack_inputs
 from agnbench.outputs import output_lock
+from agnbench.protocol.leakage import check_leakage
 from agnbench.protocol.model_card import decision_fact, render_model_card
 from agnbench.protocol.post_training import check_decision_rule, finish_run
 
@@ -113,7 +114,8 @@ def train_fusion(cfg: Config, *, members: Sequence[Member], runs_dir: Path, name
 
 
 def _store_features(member: Member) -> pd.DataFrame:
-    """The store's ``feat_*`` columns by object_id (``fusion.features``), from the member's recorded store."""
+    """The store's ``feat_*`` columns by object_id (``fusion.features``), from the member's recorded store, less those
+    the protocol's leakage guard finds label-defining on the val split (left out with a warning)."""
     from agnbench.contracts.store import open_store
 
     path = Path(str(member.data.get("store", "")))
@@ -127,7 +129,13 @@ def _store_features(member: Member) -> pd.DataFrame:
     cols = [c for c in objects.columns if c.startswith("feat_")]
     if not cols:
         raise AgnbenchError(f"fusion.features=true but the store {path} has no feat_* columns")
-    return objects.set_index("object_id")[cols]
+    val = (objects["split"] == "val").to_numpy() & (objects["label"].to_numpy() >= 0)
+    report = check_leakage(objects, cols, label=objects["label"].to_numpy(np.int64), train=val, raise_on_leak=False,
+                           source=f"{path} (fusion.features)")
+    leaky = set(report.leaky)
+    if leaky:
+        log.warning("fusion.features: leaving out the label-defining store columns %s", ", ".join(sorted(leaky)))
+    return objects.set_index("object_id")[[c for c in cols if c not in leaky]]
 
 
 def _write_run(run_dir: Path, *, cfg: Config, members: Sequence[Member], labels: Sequence[str], inputs: StackInputs,
@@ -183,7 +191,8 @@ def _card(run_id: str, cfg: Config, members: Sequence[Member], labels: Sequence[
           fit: FitOutput, data: dict, metrics: dict, leave_out: str | None) -> str:
     fc = cfg.fusion
     stacker = (f"L2 logistic regression on standardised inputs, C chosen from {list(fc.c_grid)} by inner "
-               f"{INNER_FOLDS}-fold CV (log loss) within each training set; refit C = {fit.summary.get('C')}" if fc.stacker == "logreg"
+               f"{INNER_FOLDS}-fold CV (log loss) within each training set; refit C = {fit.summary.get('C')}"
+               if fc.stacker == "logreg"
                else f"HistGradientBoosting (depth {fc.gbm_depth}, {fc.gbm_iter} rounds)")
     dropped = {lab: {s: n for s, n in d.items() if n} for lab, d in inputs.dropped.items()}
     dropped = {lab: d for lab, d in dropped.items() if d}

@@ -94,7 +94,8 @@ def test_the_stacker_never_reads_the_test_labels_or_the_test_and_ood_predictions
         [again] = _fit(runs, tmp_path / f"r-{change.__name__}", overrides=())
         assert (again / "coefficients.csv").read_bytes() == (first / "coefficients.csv").read_bytes()
         a, b = (pd.read_parquet(r / "predictions.parquet").query("split == 'val'") for r in (first, again))
-        np.testing.assert_array_equal(a[["p_sf", "p_agn", "y_pred"]].to_numpy(), b[["p_sf", "p_agn", "y_pred"]].to_numpy())
+        cols = ["p_sf", "p_agn", "y_pred"]
+        np.testing.assert_array_equal(a[cols].to_numpy(), b[cols].to_numpy())
         fit = [json.loads((r / "fusion.json").read_text())["fit"] for r in (first, again)]
         assert fit[0]["per_fold"] == fit[1]["per_fold"] and fit[0]["C"] == fit[1]["C"]
     # the test predictions did change: the refitted stacker is applied to them
@@ -157,7 +158,8 @@ def test_missing_objects_are_dropped_with_counts_or_flagged(tmp_path: Path) -> N
 def test_gbm_stacker_and_multiclass(tmp_path: Path) -> None:
     objects, three = _objects(), ("sf", "composite", "agn")
     runs = [_member(tmp_path / "m", n, objects, strength=1.5, track=t) for n, t in (("a", "catalog"), ("b", "images"))]
-    [gbm] = train_fusion_runs(load_config(overrides=["fusion.stacker=gbm", "fusion.gbm_iter=20"]), runs=runs, runs_dir=tmp_path / "g")
+    [gbm] = train_fusion_runs(load_config(overrides=["fusion.stacker=gbm", "fusion.gbm_iter=20"]), runs=runs,
+                              runs_dir=tmp_path / "g")
     assert read_model_meta(gbm)["model"] == "stack-gbm" and not (gbm / "coefficients.csv").exists()
     runs3 = [_member(tmp_path / "m3", n, _objects(k=3), strength=1.5, track=t, classes=three)
              for n, t in (("a", "catalog"), ("b", "images"))]

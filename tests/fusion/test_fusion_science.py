@@ -66,3 +66,9 @@ def test_fusion_of_two_catalog_runs_on_the_real_sdss_table(uv_store: Path, tmp_p
                  "--set", "compare.subgroups=[]", "-q"]) == 0
     auc = pd.read_csv(out / "summary.csv").query("metric == 'roc_auc'").set_index("run")["estimate"]
     assert auc["fz"] > 0.7 and auc["fz"] >= auc[["xgboost", "logreg"]].min() - 0.02
+    # fusion.features: the store's feat_* columns join the logits, the label-defining ones left out
+    assert main(["train", "fusion", "--runs", *map(str, members), "--runs-dir", str(runs), "--name", "fz-feat",
+                 "--set", "fusion.features=true", "-q"]) == 0
+    inputs = pd.read_json(runs / "fz-feat" / "model_meta.json", typ="series")["inputs"]
+    feats = [c for c in inputs if c.startswith("feat_")]
+    assert feats and "feat_u_g" in feats and not any("nii" in c or "oiii" in c for c in feats)
