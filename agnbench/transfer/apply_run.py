@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from agnbench.cluster import CONNECT_TIMEOUT_S, work_executor
-from agnbench.config.choices import RETHRESHOLD_SPLITS
+from agnbench.config.choices import FUSION_TRACK, RETHRESHOLD_SPLITS
 from agnbench.config.core import config_to_dict, load_config
 from agnbench.contracts import files
 from agnbench.contracts.predictions import prediction_frame, read_predictions, write_predictions
@@ -154,6 +154,9 @@ def _read_run(run: Path):
     if not is_complete(run):
         raise AgnbenchError(f"{run}: the run is not complete (status.json: {read_status(run)}); finish or resume it")
     meta = read_model_meta(run)
+    if meta["track"] == FUSION_TRACK:
+        raise AgnbenchError(f"{run}: a fusion run is not applied to new data (its stacker was fitted on its members' "
+                            "val predictions); apply each member with agnbench predict instead")
     cal_path = run / files.CALIBRATION
     if not cal_path.exists():
         raise AgnbenchError(f"{cal_path} not found: the run has no saved calibration and decision rule")

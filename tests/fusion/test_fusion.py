@@ -192,11 +192,14 @@ def test_bad_members_are_one_clear_line(tmp_path: Path, capsys, case: str) -> No
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_explain_refuses_a_fusion_run_with_one_line(members, tmp_path: Path, capsys) -> None:
+def test_explain_and_predict_refuse_a_fusion_run_with_one_line(members, tmp_path: Path, capsys) -> None:
     [run] = _fit([members["a"], members["b"]], tmp_path / "runs")
     assert main(["explain", str(run), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "coefficients.csv" in err[0]
+    assert main(["predict", str(run), "--data", str(tmp_path), "--out", str(tmp_path / "p"), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "apply each member" in err[0]
 
 
 def test_agnbench_run_plans_one_fusion_per_seed_and_its_leave_one_out_fusions(tmp_path: Path) -> None:
