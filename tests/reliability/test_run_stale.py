@@ -59,6 +59,7 @@ def _root(config: Path) -> Path:
     ("simulate.n=301", "simulate: "),
     ("catalog.early_stopping_rounds=10", "catalog xgboost: "),
     ("images.epochs=2", "train images: "),
+    ("fusion.folds=3", "fusion: "),
     ("compare.n_boot=200", "compare: "),
     ("report.curve_boot=30", "report: "),
 ])
