@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StageResult:
-    """What one stage did: ``status`` is ``done`` (ran now) or ``skipped`` (output existed)."""
+    """What one stage did: ``status`` is ``done`` (ran now), ``skipped`` (output existed) or ``not fitted`` (a fusion
+    that could not be fitted, left out of the comparison)."""
 
     name: str
     status: str
@@ -106,8 +107,8 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
     results += _catalog_stages(cfg, data, redo=stale_runs)
     results += _deep_stages(cfg, data, redo=stale_runs, progress=progress)
     trained = [r for r in results if r.name.startswith(("catalog", "train"))]
-    fused = _fusion_stages(cfg, trained, redo=redo)
-    results += fused
+    results += _fusion_stages(cfg, trained, redo=redo)
+    fused = [r for r in results if r.name.startswith("fusion") and r.status != "not fitted"]
     recorded = compared_runs(comparison_dir(cfg))
     changed = recorded is not None and recorded != {r.output.name for r in [*trained, *fused]}
     if changed:
@@ -127,7 +128,9 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
 
 def _fusion_stages(cfg: Config, trained: list[StageResult], *, redo: set[str]) -> list[StageResult]:
     """The fusion runs (:func:`~agnbench.pipeline_records.planned_fusions`): each redone when one of its members was
-    (re)trained now or it is stale; explained by their stacker (coefficients.csv), not by ``agnbench explain``."""
+    (re)trained now or it is stale; explained by their stacker (coefficients.csv), not by ``agnbench explain``. One
+    that cannot be fitted (an :class:`AgnbenchError`, e.g. fewer val objects of a class than ``fusion.folds``) is
+    ``not fitted``, with a warning, and left out of the comparison."""
     from agnbench.fusion.members import load_member
     from agnbench.fusion.train_fusion import train_fusion
 
@@ -140,9 +143,14 @@ def _fusion_stages(cfg: Config, trained: list[StageResult], *, redo: set[str]) -
             continue
         start = time.perf_counter()
         members = [load_member(m.path) for m in f.members]
-        with _replacing(f.path, redo=f.path.exists()):
-            train_fusion(replace(cfg, seed=f.seed), members=members, runs_dir=Path(cfg.paths.runs), name=f.path.name,
-                         leave_out=f.leave_out)
+        try:
+            with _replacing(f.path, redo=f.path.exists()):
+                train_fusion(replace(cfg, seed=f.seed), members=members, runs_dir=Path(cfg.paths.runs),
+                             name=f.path.name, leave_out=f.leave_out)
+        except AgnbenchError as exc:  # e.g. too few val objects of a class for fusion.folds: the rest still runs
+            log.warning("%s: not fitted (%s); it is left out of the comparison", f.stage, exc)
+            out.append(StageResult(f.stage, "not fitted", f.path, time.perf_counter() - start))
+            continue
         out.append(StageResult(f.stage, "done", f.path, time.perf_counter() - start))
     return out
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -221,3 +223,26 @@ def test_agnbench_run_plans_one_fusion_per_seed_and_its_leave_one_out_fusions(tm
     [stale] = stale_stages(cfg)
     assert stale.stage == "fusion s0" and "fusion.folds 3 -> 5" in stale.describe()
     assert "members" not in stale.describe()
+
+
+def test_the_pipeline_fusion_stages_fit_reuse_and_leave_out_what_cannot_be_fitted(tmp_path: Path) -> None:
+    from agnbench.pipeline import StageResult, _fusion_stages
+
+    cfg = load_config(overrides=["seeds=1", f"paths.runs={tmp_path / 'runs'}", *FAST])
+    objects = _objects()
+    trained = [StageResult(f"{t}", "done", _member(tmp_path / "runs", name, objects, strength=1.5, track=t), 0.0)
+               for t, name in (("catalog", "catalog-xgboost-s0"), ("spectra", "spectra-resnet1d-s0"),
+                               ("images", "images-resnet18-s0"))]
+    first = _fusion_stages(cfg, trained, redo=set())
+    assert [(r.name, r.status) for r in first] == [("fusion", "done"), ("fusion without catalog", "done"),
+                                                   ("fusion without spectra", "done"), ("fusion without images", "done")]
+    assert read_model_meta(first[2].output)["leave_out"] == "spectra"
+    skipped = [replace(r, status="skipped") for r in trained]
+    assert {r.status for r in _fusion_stages(cfg, skipped, redo=set())} == {"skipped"}
+    # a fusion that cannot be fitted (fewer val objects of a class than fusion.folds) is left out, not fatal
+    few = load_config(overrides=["seeds=1", f"paths.runs={tmp_path / 'few'}", "fusion.folds=100", *FAST])
+    moved = [replace(r, output=tmp_path / "few" / r.output.name) for r in trained]
+    for r, old in zip(moved, trained):
+        shutil.copytree(old.output, r.output)
+    assert {r.status for r in _fusion_stages(few, moved, redo=set())} == {"not fitted"}
+
