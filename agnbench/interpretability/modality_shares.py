@@ -3,7 +3,7 @@
 A logistic stacker's logit of class ``k`` against class 0 is exactly additive over its inputs:
 ``z_k = b_k + sum_j w_kj x_j`` (``w_kj`` the raw-unit coefficients of ``coefficients.csv``; for a multinomial
 stacker ``w_k - w_0``). The inputs of one member (its logits, its missing-indicator) form that member's modality
-(its track; the store's ``feat_*`` inputs form ``features``); its contribution is ``C_m = sum_{j in m} w_kj x_j``
+(its track; the store's ``feat_*`` inputs form ``features``); its contribution (members of one track are told apart by their labels) is ``C_m = sum_{j in m} w_kj x_j``
 and its share of the decision ``share_m = |C_m| / sum_m' |C_m'|`` (0 for every modality where all contributions
 are 0). Checks: ``sum_m C_m + b_k == z_k`` to 1e-8 (every input belongs to one modality) and, when the fusion
 applies no calibration (``fusion.calibration: none``), the softmax of the rebuilt logits equals the run's
@@ -130,7 +130,9 @@ def _rebuild_inputs(meta: dict, preds: pd.DataFrame, classes: Sequence[str], sto
                     run: Path) -> tuple[np.ndarray, list[str]]:
     """The stacker's inputs on the fusion's objects (module docstring) and each input's modality."""
     ids = preds["object_id"].to_numpy()
-    track_of = {str(m.get("label", m["run_id"])): str(m["track"]) for m in meta["members"]}
+    tracks = [str(m["track"]) for m in meta["members"]]
+    track_of = {str(m.get("label", m["run_id"])): (t if tracks.count(t) == 1 else str(m.get("label", m["run_id"])))
+                for m, t in zip(meta["members"], tracks)}  # two members of one track: told apart by their labels
     member_preds = {}
     for m in meta["members"]:
         label = str(m.get("label", m["run_id"]))
