@@ -23,6 +23,7 @@ from agnbench.reports.render import Table
 from agnbench.reports.report_inputs import ReportInputs
 from agnbench.reports.results_tables import save_table
 from agnbench.reports.skips import Skips
+from agnbench.reports.tables import metric_label
 from agnbench.reports.style import FigureRecord, new_figure, save_figure
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def build_incremental_figures(inputs: ReportInputs, *, figures_dir: Path, tables
                     elinewidth=1.0, capsize=2)
     ax.axvline(0.0, color="0.5", lw=0.6, ls=":")
     ax.set_yticks(y, [f"+ {a} ({'vs ' + labels.get(b, b)})" for a, b in zip(rows["added"], rows["baseline"])])
-    ax.set_xlabel(f"Δ {metric} (fusion − baseline)")
+    ax.set_xlabel(f"Δ {metric_label(metric)} (fusion − baseline)")
     ax.set_title("blue: fusion vs a member; orange: vs its leave-one-out fusion", fontsize=6)
     if len(shares):
         _shares_panel(axs[1], shares, labels)
@@ -115,7 +116,7 @@ def build_incremental_figures(inputs: ReportInputs, *, figures_dir: Path, tables
         fig, figures_dir, "incremental", section=SECTION, title=TITLE,
         caption=(f"Left: what each modality adds. Each row is a fusion run against one of its members (blue) or against "
                  f"the fusion without that modality (orange), labelled by the modality the fusion adds; the point is "
-                 f"the difference in {metric} on the {inputs.split} objects (n = {int(rows['n'].iloc[0]) if len(rows) else 0})"
+                 f"the difference in {metric_label(metric)} on the {inputs.split} objects (n = {int(rows['n'].iloc[0]) if len(rows) else 0})"
                  f", the bar its {inputs.inputs.get('compare', {}).get('confidence', 0.95):.0%} paired bootstrap "
                  "percentile interval from the comparison's shared replicates (over objects x seeds for seed groups)."
                  + (" Right: each modality's mean share |contribution| / Σ|contributions| of the logistic stacker's "
@@ -138,7 +139,7 @@ def _shares_panel(ax, shares: pd.DataFrame, labels: dict[str, str]) -> None:
     ax.set_xlim(0, 1)
     ax.set_xlabel("mean share of the stacker's decision")
     ax.set_title(labels.get(first, first), fontsize=6)
-    ax.legend(loc="lower right", fontsize=6)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=len(modalities), fontsize=6)
 
 
 def incremental_items(inputs: ReportInputs, *, digits: int) -> list[Table]:
