@@ -1,4 +1,4 @@
-"""``agnbench train catalog|spectra|images``: one run directory per seed."""
+"""``agnbench train catalog|spectra|images|fusion``: one run directory per seed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from agnbench.cli.common import add_common, add_track, parse_seeds, resolve, track_flag
-from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES
+from agnbench.config.choices import CATALOG_FEATURE_SETS, CATALOG_MODELS, DEEP_TRACKS, DEVICES, FUSION_STACKERS
 from agnbench.errors import AgnbenchError
 
 #: Short help and the augmentation sentence of each deep track's description.
@@ -49,6 +49,33 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=run_train_catalog)
     for track in DEEP_TRACKS:
         _add_train_deep(tracks, track)
+    _add_train_fusion(tracks)
+
+
+def _add_train_fusion(tracks: argparse._SubParsersAction) -> None:
+    p = tracks.add_parser(
+        "fusion", help="a stacker on other runs' calibrated predictions, fitted on val by cross-fitting",
+        description=(
+            "Fuse trained runs (docs/fusion.md): the members' calibrated probabilities (as logits) are the inputs of "
+            "a stacker (fusion.stacker: L2 logistic regression with C chosen by inner CV, or a shallow gradient-"
+            "boosted model) fitted on the val split only by fusion.folds-fold stratified cross-fitting: val "
+            "predictions are out-of-fold, test and ood predictions come from the stacker refitted on all of val, so "
+            "the test split is never used for a choice. Members must be complete runs on one store and label scheme. "
+            "Objects a member did not score are dropped (counted) or flagged (fusion.missing). Runs of several seeds "
+            "make one fusion per seed, pairing each model's run of that seed. Writes runs/<run-id>/ (docs/"
+            "contracts.md, Contract 3) with track fusion and model stack-<stacker>, plus fusion.json and "
+            "coefficients.csv."
+        ),
+    )
+    p.add_argument("--runs", required=True, nargs="+", type=Path, metavar="RUN",
+                   help="member run directories (two or more; several seeds of each model make one fusion per seed)")
+    p.add_argument("--stacker", choices=FUSION_STACKERS, help="config: fusion.stacker")
+    p.add_argument("--leave-one-out", action="store_true",
+                   help="also fit each leave-one-track-out fusion, named <name>-without-<track>")
+    p.add_argument("--runs-dir", type=Path, help="where runs go (config: paths.runs; default runs/)")
+    p.add_argument("--name", help="run directory name instead of <time>-fusion-stack-<stacker>-s<seed>")
+    add_common(p)
+    p.set_defaults(func=run_train_fusion)
 
 
 def _add_train_deep(tracks: argparse._SubParsersAction, track: str) -> None:
@@ -96,6 +123,18 @@ def run_train_catalog(args: argparse.Namespace) -> Path:
     seeds = parse_seeds(args, cfg)
     runs = train_catalog_seeds(cfg, data=args.data, runs_dir=args.runs_dir or Path(cfg.paths.runs), seeds=seeds,
                                name=args.name, allow_leaky=args.allow_leaky)
+    for run in runs[:-1]:
+        print(run)
+    return runs[-1]
+
+
+def run_train_fusion(args: argparse.Namespace) -> Path:
+    """Run ``agnbench train fusion``; print every run but the last, return the last."""
+    from agnbench.fusion.train_fusion import train_fusion_runs
+
+    cfg = resolve(args, {"--stacker": ("fusion.stacker", args.stacker)})
+    runs = train_fusion_runs(cfg, runs=args.runs, runs_dir=args.runs_dir or Path(cfg.paths.runs), name=args.name,
+                             leave_one_out=args.leave_one_out)
     for run in runs[:-1]:
         print(run)
     return runs[-1]

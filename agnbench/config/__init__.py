@@ -13,6 +13,7 @@ Where things live (the rule: **one module per config section**, named after the 
 ``catalog``    :mod:`.catalog` (``CatalogConfig``)
 ``spectra``,   :mod:`.deep` (``SpectraConfig``, ``ImagesConfig``): the two deep-track sections share
 ``images``     their trainer settings (``DeepTrainConfig``), so they share the module of their stage
+``fusion``     :mod:`.fusion` (``FusionConfig``)
 ``compare``    :mod:`.compare` (``CompareConfig``)
 ``explain``    :mod:`.explain` (``ExplainConfig``)
 ``report``     :mod:`.report` (``ReportConfig``)

@@ -70,6 +70,10 @@ CALIBRATION_METHODS: tuple[str, ...] = ("none", "isotonic", "sigmoid", "temperat
 DEEP_CALIBRATION_METHODS: tuple[str, ...] = ("none", "temperature")
 #: Decision rules chosen on val (``catalog.threshold``, ``spectra|images.threshold``, ``compare.threshold_rules``).
 THRESHOLD_RULES: tuple[str, ...] = ("argmax", "max_f1", "target_precision")
+#: ``fusion.stacker``: the fusion track's stacker (run model ``stack-<stacker>``).
+FUSION_STACKERS: tuple[str, ...] = ("logreg", "gbm")
+#: ``fusion.missing``: what the fusion track does with an object a member did not score.
+FUSION_MISSING: tuple[str, ...] = ("drop", "indicator")
 #: ``spectra|images.loss``: cross-entropy or focal loss.
 LOSSES: tuple[str, ...] = ("ce", "focal")
 #: ``spectra|images.sampler``: plain shuffling or class-balanced sampling with replacement.

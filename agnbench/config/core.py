@@ -29,6 +29,7 @@ from agnbench.config.compare import CompareConfig
 from agnbench.config.deep import ImagesConfig, SpectraConfig
 from agnbench.config.explain import ExplainConfig
 from agnbench.config.fetch import FetchConfig
+from agnbench.config.fusion import FusionConfig
 from agnbench.config.labels import LabelsConfig
 from agnbench.config.paths import PathsConfig
 from agnbench.config.prep import PrepConfig
@@ -42,7 +43,8 @@ from agnbench.fileio import atomic_write_text
 
 # The section classes are re-exported: callers import them from here as well as from their own modules.
 __all__ = [
-    "CatalogConfig", "CompareConfig", "Config", "ExplainConfig", "FetchConfig", "ImagesConfig", "LabelsConfig",
+    "CatalogConfig", "CompareConfig", "Config", "ExplainConfig", "FetchConfig", "FusionConfig", "ImagesConfig",
+    "LabelsConfig",
     "PathsConfig", "PrepConfig", "ReportConfig", "SimulateConfig", "SpectraConfig", "TrackingConfig",
     "apply_overrides", "config_from_dict", "config_to_dict", "dump_config", "load_config", "replace_in",
 ]
@@ -71,6 +73,7 @@ class Config:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     spectra: SpectraConfig = field(default_factory=SpectraConfig)
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)

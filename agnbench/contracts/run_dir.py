@@ -206,6 +206,9 @@ def config_path(run_dir: str | Path) -> Path:
 #: later commands.
 #: :func:`seed_free_config_hash` leaves them out with ``seed``.
 POST_TRAINING_SECTIONS = ("paths", "compare", "explain", "report", "tracking")
+#: The fusion track's section: it cannot change a catalog, spectra or images model, but is the training config of a
+#: fusion run (``model_meta.json`` ``track: fusion``), whose seed-free hash keeps it.
+FUSION_SECTION = "fusion"
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:
@@ -223,7 +226,7 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:
 
 def seed_free_config_hash(run_dir: str | Path) -> str | None:
     """sha256 (hex) of the run's resolved config without ``seed``, ``seeds`` (how many seeds ``agnbench run``
-    trains) and :data:`POST_TRAINING_SECTIONS`.
+    trains), :data:`POST_TRAINING_SECTIONS` and, unless the run is a fusion run, :data:`FUSION_SECTION`.
 
     Two runs with the same hash differ by seed alone (on the same store, which ``data.json`` checks), so
     their spread is a seed spread. None when the run has no readable ``config.yaml`` (a user's own model):
@@ -232,7 +235,10 @@ def seed_free_config_hash(run_dir: str | Path) -> str | None:
     cfg = read_run_config(run_dir)
     if cfg is None:
         return None
-    kept = {k: v for k, v in cfg.items() if k not in ("seed", "seeds") and k not in POST_TRAINING_SECTIONS}
+    fusion = has_model_meta(run_dir) and read_json(Path(run_dir) / files.MODEL_META, fix=_REDO_RUN).get("track") \
+        == FUSION_SECTION
+    dropped = {"seed", "seeds", *POST_TRAINING_SECTIONS, *(() if fusion else (FUSION_SECTION,))}
+    kept = {k: v for k, v in cfg.items() if k not in dropped}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
