@@ -134,6 +134,8 @@ def fusion_relations(runs: Sequence[RunPredictions]) -> list[Relation]:
             continue
         members = fusions[run.name]
         tracks = [str(m["track"]) for m in members]
+        if len(set(tracks)) < len(tracks):  # two members of one track: named by their labels (or run ids)
+            tracks = [str(m.get("label") or m.get("run_id")) for m in members]
         for i, member in enumerate(members):
             hit = _find(member, [r for r in runs if r.name != run.name])
             if hit is None:
