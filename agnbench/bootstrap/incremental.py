@@ -6,9 +6,9 @@ fusion run,
 
 * ``vs_member``: each member compared (matched by ``run_id`` or by path); what the fusion adds over it is the
   other members' tracks (``catalog + images`` vs ``catalog`` adds ``images``);
-* ``vs_leave_one_out``: each other fusion run compared whose members are the fusion's members but one (the
-  ``-without-<track>`` fusions of ``agnbench train fusion --leave-one-out``); what the fusion adds is the
-  left-out member's track.
+* ``vs_leave_one_out``: each other fusion run compared whose members are the fusion's members but those of one
+  track (the ``-without-<track>`` fusions of ``agnbench train fusion --leave-one-out``); what the fusion adds is
+  that track.
 
 With seed groups (``compare.seeds: combined``) the pairs are mapped to the units of ``tests.csv`` (a seed group's
 row ``<group> (mean of K seeds)``, or the run), so a fusion group of K seeds is compared with its members' group.
@@ -145,13 +145,15 @@ def fusion_relations(runs: Sequence[RunPredictions]) -> list[Relation]:
             out.append(Relation(run.name, hit.name, VS_MEMBER, " + ".join(t for j, t in enumerate(tracks) if j != i),
                                 " + ".join(tracks), tracks[i]))
         keys = [_key(m) for m in members]
+        own = [str(m["track"]) for m in members]
         for other, sub in fusions.items():
             sub_keys = {_key(m) for m in sub}
-            if other == run.name or len(sub_keys) != len(keys) - 1 or not sub_keys < set(keys):
-                continue
-            left = next(i for i, k in enumerate(keys) if k not in sub_keys)
-            out.append(Relation(run.name, other, VS_LEAVE_ONE_OUT, tracks[left], " + ".join(tracks),
-                                " + ".join(t for j, t in enumerate(tracks) if j != left)))
+            left = [i for i, k in enumerate(keys) if k not in sub_keys]
+            if (other == run.name or not sub_keys < set(keys) or len({own[i] for i in left}) != 1
+                    or left != [i for i, t in enumerate(own) if t == own[left[0]]]):
+                continue  # a leave-one-out fusion omits every member of exactly one track
+            out.append(Relation(run.name, other, VS_LEAVE_ONE_OUT, own[left[0]], " + ".join(tracks),
+                                " + ".join(t for j, t in enumerate(tracks) if j not in left)))
     return out
 
 

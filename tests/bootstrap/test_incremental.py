@@ -167,3 +167,20 @@ def test_seed_groups_compare_fusion_group_with_member_group_over_objects_and_see
                        | ((tests["run_a"] == r["baseline"]) & (tests["run_b"] == r["fusion"])))].iloc[0]
         assert abs(r["delta"]) == pytest.approx(abs(hit["delta"]), abs=1e-12)
         assert r["hi"] - r["lo"] == pytest.approx(hit["hi"] - hit["lo"], abs=1e-12)
+
+
+def test_leave_one_out_omits_every_member_of_one_track(tmp_path: Path) -> None:
+    from agnbench.bootstrap.compare_inputs import load_runs
+    from agnbench.bootstrap.incremental import fusion_relations
+
+    c1 = _write(tmp_path, "cat1", "catalog", _signal(1, 0.5))
+    c2 = _write(tmp_path, "cat2", "catalog", _signal(2, 0.5))
+    img = _write(tmp_path, "img", "images", _signal(3, 0.5))
+    full = _write(tmp_path, "fus", "fusion", _signal(4, 1.0), members=[c1, c2, img])
+    no_cat = _write(tmp_path, "fus-without-catalog", "fusion", _signal(5, 0.5), members=[img])
+    half = _write(tmp_path, "fus-half", "fusion", _signal(6, 0.5), members=[c1, img])
+    rel = fusion_relations(load_runs([c1, c2, img, full, no_cat, half]))
+    loo = {(r.fusion, r.baseline): r.added for r in rel if r.relation == "vs_leave_one_out"}
+    assert loo == {("fus", "fus-without-catalog"): "catalog", ("fus-half", "fus-without-catalog"): "catalog"}
+    member = {r.baseline: r.added for r in rel if r.fusion == "fus" and r.relation == "vs_member"}
+    assert member == {"cat1": "cat2 + img", "cat2": "cat1 + img", "img": "cat1 + cat2"}  # one track twice: labels
