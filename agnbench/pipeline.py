@@ -1,7 +1,8 @@
 """``agnbench run``: every stage from one config, skipping stages whose output already exists.
 
 simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images, each model with ``seeds`` training
-seeds (``seed``, ``seed + 1``, ...) -> compare (seed groups combined: intervals over objects x seeds) ->
+seeds (``seed``, ``seed + 1``, ...) -> fusion (per seed: the fusion of the tracks and its leave-one-track-out
+fusions; ``fusion.enabled``) -> compare (seed groups combined: intervals over objects x seeds) ->
 explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
 a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
 continues from the first unfinished stage. A stage downstream of one that ran again is redone.
@@ -18,7 +19,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agnbench.config.core import Config
@@ -28,8 +29,8 @@ from agnbench.contracts.run_dir import attributions_complete, attributions_dir, 
 from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
 from agnbench.errors import AgnbenchError
 from agnbench.outputs import clean_leftovers, output_lock
-from agnbench.pipeline_records import (compared_runs, comparison_dir, explain_name, planned_runs, run_names,
-                                       stale_stages)
+from agnbench.pipeline_records import (compared_runs, comparison_dir, explain_name, planned_fusions, planned_runs,
+                                       run_names, stale_stages)
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,14 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
     results += _catalog_stages(cfg, data, redo=stale_runs)
     results += _deep_stages(cfg, data, redo=stale_runs, progress=progress)
     trained = [r for r in results if r.name.startswith(("catalog", "train"))]
+    fused = _fusion_stages(cfg, trained, redo=redo)
+    results += fused
     recorded = compared_runs(comparison_dir(cfg))
-    changed = recorded is not None and recorded != {r.output.name for r in trained}
+    changed = recorded is not None and recorded != {r.output.name for r in [*trained, *fused]}
     if changed:
-        log.info("compare: %s compared other runs (seeds changed?); redoing it", comparison_dir(cfg))
-    compared = _compare_stage(cfg, [r.output for r in trained], progress=progress,
-                              stale="compare" in redo or changed or any(r.status == "done" for r in trained))
+        log.info("compare: %s compared other runs (seeds or fusion changed?); redoing it", comparison_dir(cfg))
+    compared = _compare_stage(cfg, [r.output for r in [*trained, *fused]], progress=progress,
+                              stale="compare" in redo or changed or any(r.status == "done" for r in [*trained, *fused]))
     results.append(compared)
     explained = [_explain_stage(cfg, r.output, data, redo=explain_name(r.output, seeds=cfg.seeds) in redo,
                                 progress=progress) for r in trained]
@@ -120,6 +123,28 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
     upstream = compared.status == "done" or any(r.status == "done" for r in [*explained, cross])
     results.append(_report_stage(cfg, compared.output, data, stale=upstream or "report" in redo, progress=progress))
     return results
+
+
+def _fusion_stages(cfg: Config, trained: list[StageResult], *, redo: set[str]) -> list[StageResult]:
+    """The fusion runs (:func:`~agnbench.pipeline_records.planned_fusions`): each redone when one of its members was
+    (re)trained now or it is stale; explained by their stacker (coefficients.csv), not by ``agnbench explain``."""
+    from agnbench.fusion.members import load_member
+    from agnbench.fusion.train_fusion import train_fusion
+
+    done = {r.output.name for r in trained if r.status == "done"}
+    out = []
+    for f in planned_fusions(cfg):
+        again = f.stage in redo or any(m.path.name in done for m in f.members)
+        if is_complete(f.path) and not again:
+            out.append(StageResult(f.stage, "skipped", f.path, 0.0))
+            continue
+        start = time.perf_counter()
+        members = [load_member(m.path) for m in f.members]
+        with _replacing(f.path, redo=f.path.exists()):
+            train_fusion(replace(cfg, seed=f.seed), members=members, runs_dir=Path(cfg.paths.runs), name=f.path.name,
+                         leave_out=f.leave_out)
+        out.append(StageResult(f.stage, "done", f.path, time.perf_counter() - start))
+    return out
 
 
 def _explain_stage(cfg: Config, run: Path, data: Path, *, redo: bool, progress: bool) -> StageResult:

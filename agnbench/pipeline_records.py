@@ -9,6 +9,7 @@ simulate                  the survey's ``config.yaml``                    seed, 
 prep                      the store's ``config.yaml``                     seed, labels, prep
 catalog <model>           the run's ``config.yaml``                       seed, labels, prep, catalog
 train spectra|images      the run's ``config.yaml`` (finished or resumable) seed, labels, prep, the track
+fusion [without <track>]  the fusion run's ``config.yaml``                seed, fusion (but ``fusion.members``)
 compare                   ``inputs.yaml`` (``seed``, ``compare``)         seed, compare
 explain <run>             ``attributions/.agnbench-output.json`` config   seed, explain
 report                    ``report/.agnbench-output.json`` config         seed, report
@@ -28,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from agnbench.config.core import Config
-from agnbench.config.provenance import (COMPARE_SECTIONS, EXPLAIN_SECTIONS, PREP_SECTIONS, REPORT_SECTIONS,
-                                        SIMULATE_SECTIONS, config_changes, describe_changes)
+from agnbench.config.provenance import (COMPARE_SECTIONS, EXPLAIN_SECTIONS, FUSION_SECTIONS, PREP_SECTIONS,
+                                        REPORT_SECTIONS, SIMULATE_SECTIONS, config_changes, describe_changes)
 from agnbench.contracts.comparison import comparison_complete, comparison_paths, read_inputs, report_complete
 from agnbench.contracts.run_dir import (attributions_complete, attributions_dir, has_model_meta, is_complete,
                                         read_run_config)
@@ -88,6 +89,41 @@ def planned_runs(cfg: Config) -> list[PlannedRun]:
     return out
 
 
+@dataclass(frozen=True)
+class PlannedFusion:
+    """One fusion run of the pipeline: ``stage`` (``fusion``, ``fusion without <track>``; `` s<seed>`` appended when
+    ``seeds`` > 1), its ``seed``, the planned training runs it fuses (``members``), the track it leaves out (None for
+    the full fusion) and its directory ``path`` (``paths.runs/fusion-stack-<stacker>-s<seed>[-without-<track>]``)."""
+
+    stage: str
+    seed: int
+    members: tuple[PlannedRun, ...]
+    leave_out: str | None
+    path: Path
+
+
+def planned_fusions(cfg: Config) -> list[PlannedFusion]:
+    """The pipeline's fusion runs (none with ``fusion.enabled: false``): per seed, the fusion of one run per track
+    (the ``catalog.model`` catalog run, spectra, images) and, with three or more members, each leave-one-track-out
+    fusion."""
+    if not cfg.fusion.enabled:
+        return []
+    seeds = training_seeds(cfg)
+    tag = (lambda s: f" s{s}") if len(seeds) > 1 else (lambda s: "")
+    out = []
+    for s in seeds:
+        members = tuple(p for p in planned_runs(cfg) if p.seed == s and (p.kind == "train" or p.what == cfg.catalog.model))
+        base = Path(cfg.paths.runs) / f"fusion-stack-{cfg.fusion.stacker}-s{s}"
+        out.append(PlannedFusion(f"fusion{tag(s)}", s, members, None, base))
+        if len(members) >= 3:
+            for p in members:
+                track = "catalog" if p.kind == "catalog" else p.what
+                out.append(PlannedFusion(f"fusion without {track}{tag(s)}", s,
+                                         tuple(m for m in members if m is not p), track,
+                                         base.with_name(f"{base.name}-without-{track}")))
+    return out
+
+
 def run_names(cfg: Config) -> dict[str, Path]:
     """The pipeline's run directories by stage name (``catalog xgboost``, ..., ``train spectra``, ...)."""
     return {p.stage: p.path for p in planned_runs(cfg)}
@@ -133,6 +169,14 @@ def stale_stages(cfg: Config) -> list[StaleStage]:
         section = "catalog" if p.kind == "catalog" else p.what
         if is_complete(p.path) or p.kind == "train" and has_model_meta(p.path):  # a deep run resumes: its config holds
             found.append(_check(p.stage, p.path, read_run_config(p.path), p.config(cfg), (*PREP_SECTIONS, section)))
+    for f in planned_fusions(cfg):
+        if is_complete(f.path):
+            recorded = read_run_config(f.path)
+            current = replace(cfg, seed=f.seed)
+            if isinstance(recorded, dict) and isinstance(recorded.get("fusion"), dict):  # members: checked upstream
+                current = replace(current, fusion=replace(cfg.fusion, members=tuple(recorded["fusion"].get("members")
+                                                                                     or ())))
+            found.append(_check(f.stage, f.path, recorded, current, FUSION_SECTIONS))
     comparison = comparison_dir(cfg)
     if comparison_complete(comparison):
         try:

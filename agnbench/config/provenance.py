@@ -29,6 +29,7 @@ RUNTIME_ONLY: Mapping[str, frozenset[str]] = MappingProxyType({
 SIMULATE_SECTIONS = ("seed", "simulate")
 PREP_SECTIONS = ("seed", "labels", "prep")
 COMPARE_SECTIONS = ("seed", "compare")
+FUSION_SECTIONS = ("seed", "fusion")
 EXPLAIN_SECTIONS = ("seed", "explain")
 REPORT_SECTIONS = ("seed", "report")
 #: Shown for a value a recorded config lacks.
