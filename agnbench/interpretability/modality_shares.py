@@ -190,8 +190,8 @@ def fusion_modality_shares(run: str | Path, *, split: str, store_objects: pd.Dat
     preds = preds[preds["split"] == split].sort_values("object_id").reset_index(drop=True)
     if preds.empty:
         raise AgnbenchError(f"{run}: no {split} objects in predictions.parquet; set explain.split")
-    X, modality = _rebuild_inputs(meta, preds, classes, store_objects, run)
     coefs = _coefficients(run, meta["inputs"], classes)
+    X, modality = _rebuild_inputs(meta, preds, classes, store_objects, run)
     logits = {c: b + X @ w for c, (w, b) in coefs.items()}
     cfg = read_run_config(run) or {}
     calibration = (cfg.get("fusion") or {}).get("calibration", "none")
