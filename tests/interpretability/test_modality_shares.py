@@ -116,3 +116,44 @@ def test_summary_by_class_and_bins_and_explain_writes_attributions(tmp_path: Pat
     assert (out / "modality_shares.parquet").is_file() and (out / "modality_shares.csv").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["track"] == "fusion" and summary["n"] == N and summary["modality_shares"]["modalities"]
+
+
+def test_multinomial_stacker_is_decomposed_against_class_zero_and_gbm_is_refused(tmp_path: Path) -> None:
+    classes = ("galaxy", "qso", "star")
+    y = np.arange(2 * N) % 3
+    gen = np.random.default_rng(11)
+    runs, logits = [], []
+    for name, track in (("cat", "catalog"), ("spec", "spectra")):
+        raw = gen.normal(size=(y.size, 3)) + 2.0 * np.eye(3)[y]
+        p = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True)
+        preds = prediction_frame(object_id=IDS, split=SPLIT, y_true=y, proba=p, y_pred=p.argmax(axis=1),
+                                 classes=classes, track=track, model=f"{track}-m", run_id=name, seed=0)
+        runs.append(_run(tmp_path, name, preds))
+        logits += [np.log(p[:, k]) - np.log(p[:, 0]) for k in (1, 2)]
+    X = np.column_stack(logits)
+    inputs = [f"{t}:logit_{c}" for t in ("catalog", "spectra") for c in classes[1:]]
+    W = gen.normal(size=(3, 4))
+    b = gen.normal(size=3)
+    z = X @ W.T + b
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    fus = _run(tmp_path, "fus", prediction_frame(object_id=IDS, split=SPLIT, y_true=y, proba=p, y_pred=p.argmax(axis=1),
+                                                 classes=classes, track="fusion", model="stack-logreg", run_id="fus",
+                                                 seed=0))
+    write_model_meta(fus, {"track": "fusion", "model": "stack-logreg", "inputs": inputs, "missing": "drop",
+                           "leave_out": None, "members": [{"run_id": r.name, "path": str(r), "track": t, "label": t,
+                                                           "model": f"{t}-m", "seed": 0}
+                                                          for r, t in zip(runs, ("catalog", "spectra"))]})
+    rows = [{"class_out": c, "input": i, "coefficient": W[k, j]} for k, c in enumerate(classes)
+            for j, i in enumerate(inputs)] + [{"class_out": c, "input": "(intercept)", "coefficient": b[k]}
+                                              for k, c in enumerate(classes)]
+    pd.DataFrame(rows).to_csv(fus / "coefficients.csv", index=False)
+    shares, record = fusion_modality_shares(fus, split="test")
+    assert record["class_out"] == ["qso", "star"] and record["max_probability_error"] < 1e-8
+    test = np.flatnonzero(SPLIT == "test")[np.argsort(IDS[SPLIT == "test"])]
+    star = shares[shares["class_out"] == "star"]
+    np.testing.assert_allclose(star["contribution_spectra"], X[test][:, 2:] @ (W[2, 2:] - W[0, 2:]), atol=1e-10)
+    np.testing.assert_allclose(star["logit"], z[test, 2] - z[test, 0], atol=1e-10)
+    (fus / "coefficients.csv").unlink()  # a gbm stacker writes none
+    with pytest.raises(AgnbenchError, match="logistic-regression stacker"):
+        fusion_modality_shares(fus, split="test")
