@@ -165,8 +165,11 @@ def test_seed_groups_compare_fusion_group_with_member_group_over_objects_and_see
         hit = tests[(tests["test"] == "paired bootstrap") & (tests["metric"] == r["metric"])
                     & (((tests["run_a"] == r["fusion"]) & (tests["run_b"] == r["baseline"]))
                        | ((tests["run_a"] == r["baseline"]) & (tests["run_b"] == r["fusion"])))].iloc[0]
-        assert abs(r["delta"]) == pytest.approx(abs(hit["delta"]), abs=1e-12)
-        assert r["hi"] - r["lo"] == pytest.approx(hit["hi"] - hit["lo"], abs=1e-12)
+        sign = 1 if hit["run_a"] == r["fusion"] else -1
+        assert r["delta"] == pytest.approx(sign * hit["delta"], abs=1e-12)
+        lo, hi = (hit["lo"], hit["hi"]) if sign > 0 else (-hit["hi"], -hit["lo"])
+        assert (r["lo"], r["hi"]) == pytest.approx((lo, hi), abs=1e-12)
+        assert "objects x seeds" in r["note"]
 
 
 def test_leave_one_out_omits_every_member_of_one_track(tmp_path: Path) -> None:
