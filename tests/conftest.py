@@ -42,6 +42,8 @@ SLOW_TESTS = (
     "tests/reports/test_report_any_store.py::test_three_class_label_map_reports_majority_one_third",
     "tests/reports/test_report_any_store.py::test_report_on_a_spectra_only_store_with_three_classes",
     "tests/reports/test_report_interpret.py",
+    "tests/reports/test_report_incremental.py",
+    "tests/bootstrap/test_incremental_e2e.py",
     "tests/reports/test_report_performance.py",
     "tests/data_prep/mock/test_simulate_cli.py",
     "tests/data_prep/ingest/test_store.py::test_cli_prep",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from agnbench.bootstrap.decisions import abstention_table, threshold_table
+from agnbench.bootstrap.incremental import INCREMENTAL_METRICS, fusion_relations, incremental_table, is_fusion
 from agnbench.bootstrap.compare_inputs import Aligned, RunPredictions, align, load_runs, train_majority
 from agnbench.bootstrap.paired import PairedComparison, long_replicates, paired_comparison, with_holm
 from agnbench.bootstrap.seed_groups import SeedUnits, combined_units
@@ -93,6 +94,10 @@ def _compare(cfg: Config, *, runs: list[Path], out: Path, data: Path | None, ove
     extras["primary"] = primary_table(tests, summary, choice)
     if choice.why_not:
         skipped["primary"] = choice.why_not
+    extras["incremental"], why = _incremental(loaded, tests, summary, cc, n=aligned.y_true.size,
+                                              groups={} if units is None else units.groups)
+    if why:
+        skipped["incremental"] = why
     record = _inputs(cfg, loaded, aligned, majority, skipped, transfer=transfer, primary=choice)
     record["seed_groups"] = {} if units is None else units.groups
     with atomic_directory(out, kind="comparison", overwrite=overwrite, inputs=[*runs, data]) as tmp:
@@ -203,6 +208,24 @@ def _ood_table(loaded: list[RunPredictions], cfg: Config) -> pd.DataFrame:
             rows.append({"run": run, "predicted_class": c, "fraction": float(np.mean(pred == k)), "lo": float(lo),
                          "hi": float(hi), "mean_probability": float(ood.proba[run][:, k].mean()), "n": n})
     return pd.DataFrame(rows)
+
+
+def _incremental(loaded: list[RunPredictions], tests: pd.DataFrame, summary: pd.DataFrame, cc, *,
+                 groups: dict[str, list[str]], n: int) -> tuple[pd.DataFrame, str | None]:
+    """``incremental.csv`` (:mod:`agnbench.bootstrap.incremental`): each fusion run against its members and its
+    leave-one-out fusions, quoting ``tests.csv`` between the units compared, and why it is empty when fusion runs
+    are compared without any of their members (nothing at all without fusion runs: the comparison is unchanged)."""
+    relations = fusion_relations(loaded)
+    if not relations:
+        fusions = [r.name for r in loaded if is_fusion(r)]
+        why = (f"fusion runs {', '.join(fusions)} compared without any of their members or leave-one-out fusions; "
+               "add them to agnbench compare" if fusions else None)
+        return pd.DataFrame(), why
+    unit_of = {r.name: r.name for r in loaded}
+    unit_of.update({r: g for g, members in groups.items() for r in members})
+    return incremental_table(relations, tests=tests, summary=summary, units=unit_of,
+                             seeds={r.name: r.seed for r in loaded},
+                             metrics=[cc.primary_metric, *INCREMENTAL_METRICS], n=n), None
 
 
 def _primary_choice(loaded: list[RunPredictions], cc, *, groups: dict[str, list[str]]) -> PrimaryChoice:

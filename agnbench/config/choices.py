@@ -134,6 +134,7 @@ EXPLAIN_METHODS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "catalog": ("shap", "interactions", "permutation"),
     "spectra": ("ig", "saliency", "occlusion"),
     "images": ("ig", "gradcam", "occlusion"),
+    "fusion": ("modality_shares",),
 })
 #: ``explain.treeshap``: TreeSHAP kernels of XGBoost / LightGBM: ``auto`` (the library's own below
 #: ``explain.treeshap_native_below`` rows x trees, numba above), ``fast`` (numba) or ``native``.

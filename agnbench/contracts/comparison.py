@@ -42,7 +42,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 _REDO = "re-run agnbench compare with --overwrite"
 #: Tables written by ``agnbench compare`` when they apply (file stems).
 OPTIONAL_TABLES: tuple[str, ...] = ("seeds", "calibration", "subgroups", "ood", "thresholds", "abstention",
-                                  "primary")
+                                  "primary", "incremental")
 
 
 @dataclass(frozen=True)

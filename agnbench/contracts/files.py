@@ -61,6 +61,9 @@ ATTRIBUTIONS_SALIENCY = "saliency.npy"
 ATTRIBUTIONS_GRADCAM = "gradcam.npy"
 ATTRIBUTIONS_STACKED = "stacked_by_class.csv"
 ATTRIBUTIONS_OCCLUSION_WINDOWS = "occlusion_windows.parquet"
+#: A fusion run's per-object modality contributions and shares, and their summary by class, z and S/N bins.
+ATTRIBUTIONS_MODALITY_SHARES = "modality_shares.parquet"
+ATTRIBUTIONS_MODALITY_SUMMARY = "modality_shares.csv"
 
 # --- Contract 2: predictions
 PREDICTIONS = "predictions.parquet"

@@ -47,9 +47,11 @@ def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | No
     """
     run = Path(run)
     track, run_cfg = _run_track(run)
-    store = _open_run_store(run, data)
     methods = _check_methods(track, methods, run)
     ec = cfg.explain
+    if track == "fusion":
+        return _explain_fusion(cfg, run=run, data=data, methods=methods, overwrite=overwrite)
+    store = _open_run_store(run, data)
     positions = _select(store, track, ec.split, n if n is not None else ec.n, explicit=n is not None, seed=cfg.seed)
     log.info("explaining %s (%s) on %d %s objects: %s", run.name, track, positions.size, ec.split, ", ".join(methods))
     with atomic_directory(attributions_dir(run), kind="attributions", overwrite=overwrite, inputs=[data],
@@ -69,6 +71,37 @@ def explain_run(cfg: Config, *, run: Path, n: int | None = None, data: Path | No
     return attributions_dir(run)
 
 
+def _explain_fusion(cfg: Config, *, run: Path, data: Path | None, methods: list[str], overwrite: bool) -> Path:
+    """A fusion run: each modality's share of the stacker's decision on every ``explain.split`` object it scored
+    (:mod:`agnbench.interpretability.modality_shares`); the store, when found, gives the z and S/N bins."""
+    from agnbench.interpretability.modality_shares import fusion_modality_shares, share_summary
+
+    ec = cfg.explain
+    try:
+        objects = _open_run_store(run, data).objects
+    except AgnbenchError as exc:
+        log.info("%s: no store (%s); modality shares by class only", run.name, exc)
+        objects = None
+    shares, record = fusion_modality_shares(run, split=ec.split, store_objects=objects)
+    classes = list(read_data_record(run).get("classes") or [])
+    if not classes:
+        from agnbench.contracts.predictions import predictions_path, read_predictions
+        from agnbench.contracts.schema import class_names
+
+        classes = class_names(read_predictions(predictions_path(run)))
+    table = share_summary(shares, classes=classes, store_objects=objects)
+    ids = shares["object_id"].drop_duplicates().to_numpy().astype(str)
+    with atomic_directory(attributions_dir(run), kind="attributions", overwrite=overwrite, inputs=[data],
+                          config=science_config(cfg, EXPLAIN_SECTIONS)) as tmp:
+        atomic_write_text(tmp / files.ATTRIBUTIONS_OBJECT_IDS, pd.DataFrame({"object_id": ids}).to_csv(index=False))
+        atomic_write_parquet(tmp / files.ATTRIBUTIONS_MODALITY_SHARES, shares)
+        atomic_write_text(tmp / files.ATTRIBUTIONS_MODALITY_SUMMARY, table.to_csv(index=False))
+        atomic_write_json(tmp / files.ATTRIBUTIONS_SUMMARY,
+                          _json_safe({"run": run.name, "track": "fusion", "split": ec.split, "n": int(ids.size),
+                                      "methods": methods, "modality_shares": record, "complete": True}))
+    return attributions_dir(run)
+
+
 def _json_safe(obj):
     """NaN/inf -> None (JSON has no NaN); recursively."""
     if isinstance(obj, dict):
@@ -80,8 +113,9 @@ def _json_safe(obj):
     return obj
 
 
-def _run_track(run: Path) -> tuple[str, Config]:
-    """The run's track and saved config; the run must be complete."""
+def _run_track(run: Path) -> tuple[str, Config | None]:
+    """The run's track and saved config (None for a fusion run, whose stacker is read from its own files);
+    the run must be complete."""
     if not is_run_dir(run):
         raise AgnbenchError(f"{run}: not a run directory (no config.yaml)")
     if not is_complete(run):
@@ -93,11 +127,7 @@ def _run_track(run: Path) -> tuple[str, Config]:
         track = read_model_meta(run)["track"]
     except AgnbenchError:
         raise no_track from None
-    if track == "fusion":
-        raise AgnbenchError(f"{run}: a fusion run is explained by its stacker: coefficients.csv (logistic "
-                            "regression) and fusion.json in the run directory give each member's weight; agnbench "
-                            "compare and report show what each modality adds")
-    return track, load_config(config_path(run))
+    return track, None if track == "fusion" else load_config(config_path(run))
 
 
 def _open_run_store(run: Path, data: Path | None) -> Store:

@@ -32,6 +32,7 @@ from agnbench.contracts.store import (MOCK_SURVEY_KIND, read_manifest, read_surv
                                      survey_paths)
 from agnbench.reports import tables as tb
 from agnbench.reports.attribution_seeds import attribution_seed_spread
+from agnbench.reports.build_incremental import incremental_items
 from agnbench.reports.attribution_tables import attribution_display_tables, readable_key
 from agnbench.reports.display import relabel
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
@@ -63,6 +64,7 @@ SECTIONS = (
     ("summary", "Summary", ()),
     ("dataset", "Dataset", ("dataset",)),
     ("results", "Results", ("performance", "calibration", "tests")),
+    ("incremental", "What each modality adds", ("incremental",)),
     ("details", "Details: every test and calibration measure", ()),
     ("subgroups", "Performance across the sample", ("subgroups",)),
     ("training", "Training", ("training",)),
@@ -124,6 +126,7 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
 
 def _figure_steps(cfg: Config) -> list[tuple[str, FigureBuilder]]:
     """The figure builders, in report order (each returns the records of the figures it saved)."""
+    from agnbench.reports.build_incremental import build_incremental_figures
     from agnbench.reports.build_interpret import build_error_figures, build_interpretability_figures
     from agnbench.reports.build_performance import build_dataset_figures, build_performance_figures
 
@@ -131,6 +134,7 @@ def _figure_steps(cfg: Config) -> list[tuple[str, FigureBuilder]]:
     return [
         ("dataset", build_dataset_figures),
         ("performance", lambda i, **kw: build_performance_figures(i, seed=cfg.seed, n_boot=cfg.report.curve_boot, **kw)),
+        ("incremental", build_incremental_figures),
         ("interpretability", lambda i, **kw: build_interpretability_figures(i, k=k, **kw)),
         ("errors", lambda i, **kw: build_error_figures(i, k=k, **kw) if k > 0 else _no_mistakes(**kw)),
     ]
@@ -192,6 +196,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
     by_key["results"].items[:0] = [t for t in results if t not in pairwise]
     by_key["results"].items.extend(pairwise)
     by_key["dataset"].items[:0] = _dataset_items(inputs)
+    by_key["incremental"].items[:0] = incremental_items(inputs, digits=rc.digits)
     if "ood" in inputs.tables and len(inputs.tables["ood"]):
         by_key["composites"].items.insert(0, Table(
             f"Where each run puts the ood objects ({ood_description(inputs)}; fraction per predicted class, with "
@@ -230,7 +235,7 @@ def _document(inputs: ReportInputs, records: list[FigureRecord], *, tables_dir: 
                 "many seeds", shown_spread, ("tables/attribution_seeds.csv",), collapsed=len(spread) > 12))
     by_key["provenance"].items.extend(_provenance_items(inputs))
     for s in by_key.values():
-        if not s.items and s.key not in ("summary",):
+        if not s.items and s.key not in ("summary", "incremental"):  # incremental: skipped with its reason
             skips.skip(f"Section {s.title!r}", "it has nothing to show: its inputs are absent (see the lines above)",
                        logger=log)
     if len(skips):

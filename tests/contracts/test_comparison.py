@@ -34,7 +34,8 @@ def test_paths():
         "inputs.yaml", "summary.csv", "tests.csv", "replicates.parquet"]
     assert p.table("seeds").name == "seeds.csv" and p.report_html.as_posix() == "cmp/report/report.html"
     assert p.crosstrack_summary.as_posix() == "cmp/crosstrack/summary.json"
-    assert OPTIONAL_TABLES == ("seeds", "calibration", "subgroups", "ood", "thresholds", "abstention", "primary")
+    assert OPTIONAL_TABLES == ("seeds", "calibration", "subgroups", "ood", "thresholds", "abstention", "primary",
+                               "incremental")
 
 
 def test_write_and_read(tmp_path):

@@ -194,11 +194,14 @@ def test_bad_members_are_one_clear_line(tmp_path: Path, capsys, case: str) -> No
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_explain_and_predict_refuse_a_fusion_run_with_one_line(members, tmp_path: Path, capsys) -> None:
+def test_explain_of_a_fusion_run_writes_modality_shares(members, tmp_path: Path) -> None:
     [run] = _fit([members["a"], members["b"]], tmp_path / "runs")
-    assert main(["explain", str(run), "-q"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "coefficients.csv" in err[0]
+    assert main(["explain", str(run), "--split", "test", "-q"]) == 0  # docs/incremental.md: modality shares
+    assert (run / "attributions" / "modality_shares.parquet").is_file()
+
+
+def test_predict_refuses_a_fusion_run_with_one_line(members, tmp_path: Path, capsys) -> None:
+    [run] = _fit([members["a"], members["b"]], tmp_path / "runs")
     assert main(["predict", str(run), "--data", str(tmp_path), "--out", str(tmp_path / "p"), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "apply each member" in err[0]
