@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from agnbench.contracts.run_dir import read_run_config, seed_free_config_hash
+from agnbench.contracts.run_dir import read_model_meta, read_run_config, seed_free_config_hash
 from agnbench.errors import AgnbenchError
 
 __all__ = ["MAJORITY_LABEL", "MODEL_NAMES", "PALETTE", "display_colors", "display_labels", "relabel"]
@@ -53,7 +53,7 @@ def display_labels(inputs, overrides: Mapping[str, str] | None = None) -> dict[s
         ``overrides`` names a run the comparison does not have, or two runs end up with the same name.
     """
     runs = list(inputs.runs)
-    out = {r.name: (f"{MODEL_NAMES.get(r.model, r.model)} ({r.track}" if r.track else r.name) for r in runs}
+    out = {r.name: _base_label(r) for r in runs}
     by_base: dict[str, list] = {}
     for r in runs:
         by_base.setdefault(out[r.name], []).append(r)
@@ -78,6 +78,22 @@ def display_labels(inputs, overrides: Mapping[str, str] | None = None) -> dict[s
             out[unit] = f"{text[:-1]}, {mean})" if text.endswith(")") else f"{text} ({mean})"
     out[_MAJORITY] = MAJORITY_LABEL
     return _apply_overrides(out, overrides or {})
+
+
+def _base_label(run) -> str:
+    """``"XGBoost (catalog"`` (closed by the caller), ``"Fusion (catalog + images"`` for a fusion run
+    (its members' labels from ``model_meta.json``), or the run name for a run of unknown track."""
+    if not run.track:
+        return run.name
+    if run.track == "fusion":
+        try:
+            members = read_model_meta(run.path).get("members") or []
+        except (AgnbenchError, OSError, ValueError):
+            members = []
+        labels = [str(m.get("label") or m.get("track")) for m in members if isinstance(m, Mapping)]
+        if labels:
+            return f"Fusion ({' + '.join(labels)}"
+    return f"{MODEL_NAMES.get(run.model, run.model)} ({run.track}"
 
 
 def _distinguishers(runs: list) -> dict[str, list[str]]:
