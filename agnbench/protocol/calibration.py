@@ -148,9 +148,20 @@ def fit_calibrator(proba_val: np.ndarray, y_val: np.ndarray, *, method: str) -> 
 
 # ----------------------------------------------------------------------------- one method per function
 def _fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
-    """The T minimising mean NLL of softmax(log p / T), searched over log T."""
+    """The T minimising mean NLL of softmax(log p / T), searched over log T.
+
+    When every object's argmax is its label (a separable calibration split), the NLL falls to 0 as
+    T -> 0 and has no minimum: the search would return its lower bound and turn every later mistake
+    into a near-certain one (test log loss 0.56 instead of 0.07 for one seed of the mock spectra run).
+    Such a split carries no information about how much to sharpen, so T = 1 (no rescaling) is returned
+    with a warning.
+    """
     from scipy.optimize import minimize_scalar
 
+    if y.size and np.array_equal(np.argmax(proba, axis=1), y):
+        warnings.warn(f"temperature scaling: all {y.size} calibration objects are classified correctly, so the "
+                      "likelihood has no maximum (T -> 0); keeping T = 1 (probabilities not rescaled)", stacklevel=3)
+        return 1.0
     logp = np.log(np.clip(proba, EPS, 1.0))
 
     def nll(log_t: float) -> float:

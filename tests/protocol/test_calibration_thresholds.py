@@ -256,3 +256,20 @@ def test_argmax_and_multiclass(seed):
     with pytest.raises(AgnbenchError, match="unknown threshold rule"):
         fit_threshold(p, y, rule="youden")
     assert set(THRESHOLD_RULES) == {"argmax", "max_f1", "target_precision"}
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_temperature_on_a_separable_split_keeps_the_probabilities(k):
+    """Every val object right: the NLL falls to 0 as T -> 0, so no T is fitted (T = 1), not the search's bound."""
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, k, 200)
+    p = rng.dirichlet(np.ones(k), 200)
+    p[np.arange(200), y] += 1.0  # argmax = label for every object, confidences still spread
+    p /= p.sum(axis=1, keepdims=True)
+    with pytest.warns(UserWarning, match="no maximum"):
+        cal = fit_calibrator(p, y, method="temperature")
+    assert cal.params["temperature"] == 1.0
+    np.testing.assert_allclose(cal.transform(p), p, atol=1e-12)
+    y_wrong = y.copy()
+    y_wrong[0] = (y[0] + 1) % k  # one mistake: the likelihood has a maximum again, and T is fitted
+    assert fit_calibrator(p, y_wrong, method="temperature").params["temperature"] != 1.0
