@@ -178,6 +178,20 @@ def tiny_mock_store(tmp_path_factory: pytest.TempPathFactory, *, n: int, image_s
     return shared_once(tmp_path_factory, f"tiny-n{n}-px{image_size}-s{seed}", build) / "store"
 
 
+def real_table_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store of the real SDSS table ``tests/data/real/uv_optical_sdss_reduced.csv`` (BPT classes SF/AGN,
+    composites out of distribution; its label-defining columns allowed in, for the tests that need them),
+    built once per test run (:func:`shared_once`); read it, never write into it. Skips if the file is absent."""
+    from agnbench.data_prep.ingest.store import prep
+
+    table = REAL / "uv_optical_sdss_reduced.csv"
+    if not table.exists():
+        pytest.skip("real SDSS table not present")
+    return shared_once(tmp_path_factory, "real-uv-store", lambda d: prep(
+        load_config(), source="table", table=table, id_col="Objid", label_col="BPT_class",
+        label_map="SF:sf,AGN:agn,Composite:ood", allow_leaky=True, out=d / "uv", progress=False)) / "uv"
+
+
 #: the runs of :func:`trained_runs`: name -> (track, store fixture, config overrides)
 TRAINED = {
     "catalog": ("catalog", "mock", []),

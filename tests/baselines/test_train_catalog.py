@@ -18,7 +18,7 @@ from agnbench.data_prep.ingest.store import prep
 from agnbench.errors import AgnbenchError
 from agnbench.contracts.schema import validate_predictions
 
-from tests.conftest import REAL
+from tests.conftest import REAL, real_table_store
 
 UV = REAL / "uv_optical_sdss_reduced.csv"
 UV_MAP = "SF:sf,AGN:agn,Composite:ood"
@@ -28,8 +28,8 @@ RUN_FILES = {"config.yaml", "env.json", "data.json", "history.csv", "calibration
 
 @pytest.fixture(scope="module")
 def uv_leaky_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prep(load_config(), source="table", table=UV, id_col="Objid", label_col="BPT_class", label_map=UV_MAP,
-                allow_leaky=True, out=tmp_path_factory.mktemp("store") / "uv", progress=False)
+    """The store of the real SDSS table (photometry features, BPT labels), shared by the test run."""
+    return real_table_store(tmp_path_factory)
 
 
 @pytest.mark.parametrize("model", ["xgboost", "lightgbm", "logreg", "rf"])

@@ -10,9 +10,8 @@ import pytest
 
 from agnbench.cli.main import main
 from agnbench.config.core import load_config
-from tests.conftest import REAL
+from tests.conftest import real_table_store
 
-UV = REAL / "uv_optical_sdss_reduced.csv"
 COMPARE = ["--n-boot", "1000", "--set", "compare.subgroups=[]", "-q"]
 
 
@@ -37,14 +36,8 @@ def test_fusion_matches_the_best_member_and_loses_without_the_spectra(trained_ru
 
 @pytest.fixture(scope="module")
 def uv_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store from the real SDSS table (photometry features, BPT labels)."""
-    from agnbench.data_prep.ingest.store import prep
-
-    if not UV.exists():
-        pytest.skip("real SDSS table not present")
-    return prep(load_config(), source="table", table=UV, id_col="Objid", label_col="BPT_class",
-                label_map="SF:sf,AGN:agn,Composite:ood", allow_leaky=True,
-                out=tmp_path_factory.mktemp("store") / "uv", progress=False)
+    """The store of the real SDSS table (photometry features, BPT labels), shared by the test run."""
+    return real_table_store(tmp_path_factory)
 
 
 def test_fusion_of_two_catalog_runs_on_the_real_sdss_table(uv_store: Path, tmp_path: Path) -> None:

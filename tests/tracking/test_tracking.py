@@ -22,25 +22,19 @@ from agnbench.cli.main import main
 from agnbench.config.core import load_config
 from agnbench.config.tracking import TrackingConfig
 from agnbench.contracts.run_dir import read_metrics
-from agnbench.data_prep.ingest.store import prep
 from agnbench.errors import AgnbenchError
 from agnbench.tracking import Tracker, config_params, final_metrics, open_tracker
 from agnbench.tracking.base import flatten
 
-from tests.conftest import REAL, tiny_mock_store
+from tests.conftest import real_table_store, tiny_mock_store
 
 mlflow = pytest.importorskip("mlflow")
-UV = REAL / "uv_optical_sdss_reduced.csv"
 
 
 @pytest.fixture(scope="module")
 def uv_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store from the real SDSS table (photometry features, BPT labels)."""
-    if not UV.exists():
-        pytest.skip("real SDSS table not present")
-    return prep(load_config(), source="table", table=UV, id_col="Objid", label_col="BPT_class",
-                label_map="SF:sf,AGN:agn,Composite:ood", allow_leaky=True,
-                out=tmp_path_factory.mktemp("store") / "uv", progress=False)
+    """The store of the real SDSS table (photometry features, BPT labels), shared by the test run."""
+    return real_table_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
