@@ -13,6 +13,12 @@ its interval and p-value are read from ``tests.csv`` (one test, the paired boots
 replicates as every other interval), and the Holm correction runs over this family alone. Everything
 else in the comparison is secondary and labelled as such in the report.
 
+Fusion runs (track ``fusion``) are never in this family: the primary question is one modality against the
+best catalog model, and a fusion holds that catalog model (or another) among its members, so "fusion vs
+catalog" is an incremental-value question, answered with its own Holm family in ``incremental.csv``
+(:mod:`agnbench.bootstrap.incremental`). Adding or removing fusion runs leaves ``primary.csv`` unchanged. A
+fusion run named as ``compare.primary_reference`` is compared with the single-modality runs.
+
 Steps: :func:`val_scores` (candidates scored on val) -> :func:`choose_reference` ->
 :func:`primary_table`.
 """
@@ -28,7 +34,7 @@ import pandas as pd
 from agnbench.bootstrap.compare_inputs import RunPredictions, align
 from agnbench.bootstrap.metrics import point_metrics
 from agnbench.bootstrap.paired_tests import holm
-from agnbench.config.choices import PRIMARY_REFERENCE_RULES
+from agnbench.config.choices import FUSION_TRACK, PRIMARY_REFERENCE_RULES
 from agnbench.errors import AgnbenchError
 
 __all__ = ["PRIMARY_COLUMNS", "PRIMARY_TEST", "PrimaryChoice", "choose_reference", "primary_table", "val_scores"]
@@ -57,7 +63,8 @@ class PrimaryChoice:
     val_scores : dict of str to float
         Each candidate's primary metric on the val split (empty when the reference was named).
     others : list of str
-        The runs or seed groups compared with the reference (other tracks than the reference's).
+        The runs or seed groups compared with the reference (other tracks than the reference's; never a
+        fusion run).
     why_not : str or None
         Why there is no primary comparison.
     """
@@ -126,7 +133,7 @@ def choose_reference(*, metric: str, setting: str, tracks: Mapping[str, str],
     -------
     PrimaryChoice
         With ``why_not`` set (and no reference) when none can be chosen: no catalog unit, no val
-        scores, or no unit of another track to compare with.
+        scores, or no unit of another track (fusion runs aside) to compare with.
     """
     if setting != PRIMARY_REFERENCE_RULES[0]:
         if setting not in tracks:
@@ -148,12 +155,16 @@ def choose_reference(*, metric: str, setting: str, tracks: Mapping[str, str],
 
 
 def _with_others(choice: PrimaryChoice, tracks: Mapping[str, str]) -> PrimaryChoice:
-    """``choice`` with the units of other tracks than the reference's, or why there are none."""
+    """``choice`` with the units of other tracks than the reference's (fusion runs excluded: their family is
+    ``incremental.csv``), or why there are none."""
     own = tracks[choice.reference]
-    others = [u for u, t in tracks.items() if t != own]
+    others = [u for u, t in tracks.items() if t not in (own, FUSION_TRACK)]
     if not others:
+        fused = " (fusion runs are not in the primary family: see incremental.csv)" \
+            if FUSION_TRACK in tracks.values() and own != FUSION_TRACK else ""
         return PrimaryChoice(choice.metric, choice.reference, choice.rule, choice.val_scores,
-                             why_not=f"no run of another track than {own!r} to compare with {choice.reference}")
+                             why_not=f"no run of another track than {own!r} to compare with {choice.reference}"
+                                     f"{fused}")
     return PrimaryChoice(choice.metric, choice.reference, choice.rule, choice.val_scores, others)
 
 

@@ -24,7 +24,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
             "baseline), tests.csv (paired deltas with intervals and bootstrap p-values, DeLong for ROC-AUC, McNemar "
             "for accuracy, Holm-corrected within each metric and test kind), primary.csv (the one comparison "
             "declared in compare.primary_metric / primary_reference: each track against the catalog model best on "
-            "val), calibration.csv (Spiegelhalter's test), seeds.csv (seed spread; with compare.seeds combined, the "
+            "val; fusion runs are compared in incremental.csv instead), calibration.csv (Spiegelhalter's test), seeds.csv (seed spread; with compare.seeds combined, the "
             "default, runs that differ only by seed also get one row whose interval is over objects x seeds), "
             "subgroups.csv (metrics in bins of redshift, mass, S/N, colour), ood.csv (where each run puts the "
             "composites), thresholds.csv and abstention.csv (chosen on val, applied to test). Only objects scored "

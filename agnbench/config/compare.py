@@ -22,8 +22,8 @@ class CompareConfig:
     percentile and BCa are always written too (docs/statistics.md gives their measured coverage).
 
     ``primary_metric`` and ``primary_reference`` declare the one comparison a paper leads with (each
-    other track against the reference; :mod:`agnbench.bootstrap.primary`): ``best_catalog`` is the catalog
-    model best on the val split, or name a run.
+    other track against the reference, fusion runs aside; :mod:`agnbench.bootstrap.primary`): ``best_catalog`` is
+    the catalog model best on the val split, or name a run.
     """
 
     split: str = "test"  # choices.COMPARE_SPLITS

@@ -108,6 +108,11 @@ def test_fusion_rows_quote_tests_csv_with_their_own_holm_family(tmp_path: Path) 
         assert (part["family_size"] == len(part)).all()
     assert set(inc["family"]) == {"incremental/roc_auc/paired bootstrap", "incremental/roc_auc/DeLong",
                                   "incremental/balanced_accuracy/paired bootstrap"}
+    # fusion runs have their own family: none is in primary.csv, which is the single-modality runs' vs the catalog
+    primary = pd.read_csv(out / "primary.csv")
+    assert set(primary["run"]) == {"images-s0", "spectra-s0"} and (primary["reference"] == "catalog-s0").all()
+    assert (primary["family_size"] == 2).all() and set(inc["fusion"]) >= {"fusion-s0"}
+    assert yaml.safe_load((out / "inputs.yaml").read_text())["primary"]["others"] == ["images-s0", "spectra-s0"]
     # planted: leaving the strong spectra out loses significantly; the weak images add little but positively
     auc = inc[(inc["metric"] == "roc_auc") & (inc["method"] == "paired bootstrap percentile")].set_index(
         ["fusion", "baseline"])
@@ -133,6 +138,8 @@ def test_fusion_equal_to_a_member_has_zero_delta_and_no_fusion_changes_nothing(t
     old, new = pd.read_csv(base / "tests.csv"), pd.read_csv(out / "tests.csv")
     new = new[new["run_a"].isin(before) & new["run_b"].isin(before)].reset_index(drop=True)
     pd.testing.assert_frame_equal(old.drop(columns="p_holm"), new.drop(columns="p_holm"))
+    # the primary comparison (Holm included) does not see the fusion run
+    pd.testing.assert_frame_equal(pd.read_csv(base / "primary.csv"), pd.read_csv(out / "primary.csv"))
 
 
 def test_fusion_without_members_compared_is_listed_in_skipped(tmp_path: Path) -> None:

@@ -113,6 +113,19 @@ def test_choose_reference_rules() -> None:
     assert none.reference is None and "catalog" in none.why_not
 
 
+def test_fusion_runs_are_not_in_the_primary_family() -> None:
+    """A fusion holds a catalog model among its members: fusion vs catalog is incremental.csv's question, never
+    the primary comparison's (docs/contracts.md, Contract 4)."""
+    tracks = {"x": "catalog", "z": "spectra", "f": "fusion", "f-without-spectra": "fusion"}
+    got = choose_reference(metric="roc_auc", setting="best_catalog", tracks=tracks, scores={"x": 0.8})
+    assert got.reference == "x" and got.others == ["z"]
+    only = choose_reference(metric="roc_auc", setting="best_catalog", tracks={"x": "catalog", "f": "fusion"},
+                            scores={"x": 0.8})
+    assert only.others == [] and "fusion runs are not in the primary family" in only.why_not
+    named = choose_reference(metric="roc_auc", setting="f", tracks=tracks)  # a named fusion reference: vs each track
+    assert named.reference == "f" and named.others == ["x", "z"]
+
+
 def test_seed_groups_are_the_units_and_their_val_score_is_the_mean(tmp_path: Path) -> None:
     from agnbench.config.core import dump_config
     from agnbench.contracts.run_dir import config_path
