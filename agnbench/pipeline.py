@@ -18,7 +18,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -287,22 +287,30 @@ def _replacing(run: Path, *, redo: bool) -> Iterator[None]:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def summary(results: list[StageResult]) -> str:
-    """Human-readable table of stages and times, then the headline results if the comparison exists."""
+def summary(results: list[StageResult], *, labels: Mapping[str, str] | None = None) -> str:
+    """Human-readable table of stages and times, then the headline results if the comparison exists.
+
+    The results table names each run or seed group as the report does (``"Fusion (catalog + spectra + images,
+    mean of 3 seeds)"``; :func:`agnbench.reports.display.comparison_labels`, with ``labels`` = ``report.labels``)
+    and ends with its ``run`` column: the row name of ``summary.csv`` (``fusion-stack-logreg-<hash> (mean of 3
+    seeds)``), to trace it in the comparison's files.
+    """
     width = max(18, *(len(r.name) + 2 for r in results))
     lines = [f"{'stage':<{width}}{'status':<10}{'seconds':>8}  output"]
     lines += [f"{r.name:<{width}}{r.status:<10}{r.seconds:>8.1f}  {r.output}" for r in results]
     lines.append(f"{'total':<{width}}{'':<10}{sum(r.seconds for r in results):>8.1f}")
     compared = next((r.output for r in results if r.name == "compare"), None)
     if compared is not None and comparison_paths(compared).summary.exists():
-        from agnbench.reports.tables import headline_display, headline_table, to_markdown
-
-        from agnbench.reports.tables import reported_runs
+        from agnbench.reports.display import comparison_labels
+        from agnbench.reports.tables import headline_display, headline_table, reported_runs, to_markdown
 
         table = read_table(compared, "summary")
         groups = read_inputs(compared).get("seed_groups")
-        head = headline_table(table, metrics=("roc_auc", "balanced_accuracy", "debiased_ce"), runs=reported_runs(table, groups))
+        head = headline_table(table, metrics=("roc_auc", "balanced_accuracy", "debiased_ce"),
+                              runs=reported_runs(table, groups))
+        names = comparison_labels(compared, labels)
+        shown = headline_display(head.assign(label=head["run"].map(lambda r: names.get(r, r))))
+        shown["run"] = head["run"].to_numpy()
         what = "bootstrap interval; over objects x seeds for seed groups" if groups else "bootstrap interval"
-        lines += ["", f"results ({compared.name}; estimate [{what}], see the report):",
-                  to_markdown(headline_display(head))]
+        lines += ["", f"results ({compared.name}; estimate [{what}], see the report):", to_markdown(shown)]
     return "\n".join(lines)

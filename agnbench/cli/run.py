@@ -28,7 +28,8 @@ def add_run(sub: argparse._SubParsersAction) -> None:
             "change (e.g. --set prep.mask_lines=true) the run is refused, naming the stage and the changed keys, "
             "unless --overwrite redoes that stage and everything after it. The four paths are locked while it "
             "runs: a second agnbench run on them is refused, naming the first one's PID. At the end it prints the time per stage, the headline results "
-            "and, as the last line, the report directory. With a real store in paths.data (and paths.raw "
+            "(runs and seed groups by the report's display names, then their row names in summary.csv) and, as the "
+            "last line, the report directory. With a real store in paths.data (and paths.raw "
             "holding fetched files) the same steps run on real data."
         ),
     )
@@ -44,6 +45,7 @@ def run_suite(args: argparse.Namespace) -> Path:
     """Run ``agnbench run``; print the summary and return the report directory."""
     from agnbench.pipeline import run_all, summary
 
-    results = run_all(resolve(args, {"--track": track_flag(args)}), overwrite=args.overwrite, progress=not args.quiet)
-    print(summary(results))
+    cfg = resolve(args, {"--track": track_flag(args)})
+    results = run_all(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    print(summary(results, labels=cfg.report.labels))
     return results[-1].output

@@ -11,13 +11,18 @@ its one colour (Okabe-Ito, then Paul Tol's bright scheme: colour-blind safe), th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from agnbench.contracts.comparison import read_inputs
+from agnbench.contracts.predictions import find_predictions
 from agnbench.contracts.run_dir import read_model_meta, read_run_config, seed_free_config_hash
 from agnbench.errors import AgnbenchError
 
-__all__ = ["MAJORITY_LABEL", "MODEL_NAMES", "PALETTE", "display_colors", "display_labels", "relabel"]
+__all__ = ["MAJORITY_LABEL", "MODEL_NAMES", "PALETTE", "comparison_labels", "display_colors", "display_labels",
+           "relabel"]
 
 #: Model key (``model_meta.json`` ``model``) -> how a paper names it.
 MODEL_NAMES = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "logreg": "Logistic regression", "rf": "Random forest",
@@ -78,6 +83,49 @@ def display_labels(inputs, overrides: Mapping[str, str] | None = None) -> dict[s
             out[unit] = f"{text[:-1]}, {mean})" if text.endswith(")") else f"{text} ({mean})"
     out[_MAJORITY] = MAJORITY_LABEL
     return _apply_overrides(out, overrides or {})
+
+
+@dataclass(frozen=True)
+class _RunRef:
+    """What :func:`display_labels` reads of a compared run (a :class:`~agnbench.reports.report_inputs.RunInfo`
+    without its predictions)."""
+
+    name: str
+    path: Path
+    track: str
+    model: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A comparison's ``inputs.yaml`` and its runs, as :func:`display_labels` reads them."""
+
+    inputs: dict
+    runs: list[_RunRef]
+
+
+def comparison_labels(comparison: str | Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:func:`display_labels` of a comparison from its ``inputs.yaml`` and the runs' own files, without reading
+    predictions (for the results table ``agnbench run`` prints): the names the report uses.
+
+    Raises
+    ------
+    AgnbenchError
+        As :func:`display_labels`; an unreadable ``inputs.yaml`` raises as :func:`~agnbench.contracts.comparison.
+        read_inputs`.
+    """
+    comparison = Path(comparison)
+    inputs = read_inputs(comparison)
+    runs = []
+    for entry in inputs.get("runs") or []:
+        path = Path(str(entry.get("path", "")))
+        if not path.is_absolute() and not path.exists():
+            path = comparison / path
+        runs.append(_RunRef(name=str(entry["name"]), path=find_predictions(path).parent,
+                            track=str(entry.get("track", "")), model=str(entry.get("model", "")),
+                            seed=int(entry.get("seed", 0))))
+    return display_labels(_Listed(inputs=inputs, runs=runs), overrides)
 
 
 def _base_label(run) -> str:
