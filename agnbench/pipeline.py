@@ -3,12 +3,12 @@
 simulate -> prep -> catalog (xgboost, lightgbm, logreg) -> spectra -> images, each model with ``seeds`` training
 seeds (``seed``, ``seed + 1``, ...) -> fusion (per seed: the fusion of the tracks and its leave-one-track-out
 fusions; ``fusion.enabled``) -> compare (seed groups combined: intervals over objects x seeds) ->
-explain (each run, then across tracks) -> report. Each stage is resumable: a finished stage leaves
-a complete output (written atomically; deep runs checkpoint every epoch), so an interrupted run
-continues from the first unfinished stage. A stage downstream of one that ran again is redone.
-Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which owns every format;
-whether it was made with the current config, of :mod:`agnbench.pipeline_records` (a changed one is refused,
-or redone with ``overwrite``). The four top-level paths are locked for the whole run (:mod:`agnbench.outputs`).
+explain (each training run and each seed's full fusion, whose modality shares the report shows; then across
+tracks) -> report. Each stage is resumable: a finished stage leaves a complete output (written atomically; deep
+runs checkpoint every epoch), so an interrupted run continues from the first unfinished stage. A stage downstream
+of one that ran again is redone. Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which
+owns every format; whether it was made with the current config, of :mod:`agnbench.pipeline_records` (a changed one
+is refused, or redone with ``overwrite``). The four top-level paths are locked for the whole run (:mod:`agnbench.outputs`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from agnbench.contracts.run_dir import attributions_complete, attributions_dir, 
 from agnbench.contracts.store import store_complete, survey_complete, survey_has_catalog
 from agnbench.errors import AgnbenchError
 from agnbench.outputs import clean_leftovers, output_lock
-from agnbench.pipeline_records import (compared_runs, comparison_dir, explain_name, planned_fusions, planned_runs,
-                                       run_names, stale_stages)
+from agnbench.pipeline_records import (compared_runs, comparison_dir, explain_name, explained_fusions,
+                                       planned_fusions, planned_runs, run_names, stale_stages)
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,9 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
     compared = _compare_stage(cfg, [r.output for r in [*trained, *fused]], progress=progress,
                               stale="compare" in redo or changed or any(r.status == "done" for r in [*trained, *fused]))
     results.append(compared)
+    shares = {f.path for f in explained_fusions(cfg)}  # each seed's full fusion: modality shares for the report
     explained = [_explain_stage(cfg, r.output, data, redo=explain_name(r.output, seeds=cfg.seeds) in redo,
-                                progress=progress) for r in trained]
+                                progress=progress) for r in [*trained, *(r for r in fused if r.output in shares)]]
     results += explained
     cross = _crosstrack_stage(trained, compared, data, stale=compared.status == "done")
     results.append(cross)
@@ -128,7 +129,7 @@ def _run_stages(cfg: Config, *, redo: set[str], progress: bool) -> list[StageRes
 
 def _fusion_stages(cfg: Config, trained: list[StageResult], *, redo: set[str]) -> list[StageResult]:
     """The fusion runs (:func:`~agnbench.pipeline_records.planned_fusions`): each redone when one of its members was
-    (re)trained now or it is stale; explained by their stacker (coefficients.csv), not by ``agnbench explain``. One
+    (re)trained now or it is stale (a refitted fusion is a new directory: its attributions are made again). One
     that cannot be fitted (an :class:`AgnbenchError`, e.g. fewer val objects of a class than ``fusion.folds``) is
     ``not fitted``, with a warning, and left out of the comparison."""
     from agnbench.fusion.members import load_member
@@ -156,8 +157,9 @@ def _fusion_stages(cfg: Config, trained: list[StageResult], *, redo: set[str]) -
 
 
 def _explain_stage(cfg: Config, run: Path, data: Path, *, redo: bool, progress: bool) -> StageResult:
-    """``agnbench explain`` of one run, unless its ``attributions/`` is complete (and not to be ``redo``ne). Every
-    seed's run is explained with the root ``seed`` (the same objects), so attributions compare across seeds."""
+    """``agnbench explain`` of one run (a training run, or a full fusion: its modality shares), unless its
+    ``attributions/`` is complete (and not to be ``redo``ne). Every seed's run is explained with the root ``seed``
+    (the same objects), so attributions compare across seeds."""
     from agnbench.interpretability.explain import explain_run
 
     name = explain_name(run, seeds=cfg.seeds)

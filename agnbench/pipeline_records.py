@@ -19,7 +19,9 @@ Settings in :data:`agnbench.config.provenance.RUNTIME_ONLY` (workers, threads, d
 count. An output whose record is missing or unreadable counts as changed. A training run is checked against
 the config it is trained with (its own seed: ``seed``, ``seed + 1``, ... for the ``seeds`` seeds); ``seeds``
 itself is no stage's setting: changing it adds or drops runs (and their explain stages), and a comparison
-whose runs are not the current ones is redone (:func:`compared_runs`).
+whose runs are not the current ones is redone (:func:`compared_runs`). The explained runs
+(:func:`explained_runs`) are the training runs and each seed's full fusion; a fusion refitted because one of its
+members was trained again is a new run directory, so its attributions are made again too.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from agnbench.contracts.comparison import comparison_complete, comparison_paths,
 from agnbench.contracts.run_dir import (attributions_complete, attributions_dir, has_model_meta, is_complete,
                                         read_run_config)
 from agnbench.contracts.store import MOCK_SURVEY_KIND, read_survey_manifest, store_complete, survey_complete
-from agnbench.config.choices import DEEP_MODEL_NAMES
+from agnbench.config.choices import DEEP_MODEL_NAMES, FUSION_STACKERS
 from agnbench.config.choices import RUN_CATALOG_MODELS as CATALOG_MODELS
 from agnbench.outputs import read_marker
 
 _NOT_RECORDED = [("config", "not recorded", "the current config")]
+#: The stacker whose logit splits exactly into one additive term per modality (``agnbench explain FUSION_RUN``
+#: writes modality shares for it; a ``gbm`` stacker has no additive coefficients and is not explained).
+_ADDITIVE_STACKER = FUSION_STACKERS[0]
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,21 @@ def planned_fusions(cfg: Config) -> list[PlannedFusion]:
     return out
 
 
+def explained_fusions(cfg: Config) -> list[PlannedFusion]:
+    """The fusions ``agnbench run`` explains (modality shares, for the report's "What each modality adds"): each
+    seed's full fusion (``leave_out`` None); none when the stacker is not additive (``fusion.stacker: gbm``).
+    Leave-one-out fusions are not explained."""
+    if cfg.fusion.stacker != _ADDITIVE_STACKER:
+        return []
+    return [f for f in planned_fusions(cfg) if f.leave_out is None]
+
+
+def explained_runs(cfg: Config) -> list[Path]:
+    """Every run directory ``agnbench run`` explains, in stage order: the training runs, then the explained
+    fusions (:func:`explained_fusions`)."""
+    return [*(p.path for p in planned_runs(cfg)), *(f.path for f in explained_fusions(cfg))]
+
+
 def run_names(cfg: Config) -> dict[str, Path]:
     """The pipeline's run directories by stage name (``catalog xgboost``, ..., ``train spectra``, ...)."""
     return {p.stage: p.path for p in planned_runs(cfg)}
@@ -136,8 +156,8 @@ def comparison_dir(cfg: Config) -> Path:
 
 
 def explain_name(run: Path, *, seeds: int = 1) -> str:
-    """The stage name of ``agnbench explain`` of ``run``: ``explain catalog-xgboost`` (``explain
-    catalog-xgboost-s0`` when the pipeline trains ``seeds`` > 1 seeds)."""
+    """The stage name of ``agnbench explain`` of ``run``: ``explain catalog-xgboost``, ``explain
+    fusion-stack-logreg`` (``explain catalog-xgboost-s0`` when the pipeline trains ``seeds`` > 1 seeds)."""
     return f"explain {run.name if seeds > 1 else run.name.rsplit('-s', 1)[0]}"
 
 
@@ -187,7 +207,7 @@ def stale_stages(cfg: Config) -> list[StaleStage]:
         recorded = {"seed": inputs.get("seed"), "compare": inputs.get("compare")} if isinstance(inputs, dict) \
             and "compare" in inputs else None
         found.append(_check("compare", comparison, recorded, cfg, COMPARE_SECTIONS))
-    for run in (p.path for p in planned):
+    for run in explained_runs(cfg):
         if attributions_complete(run):
             found.append(_check(explain_name(run, seeds=cfg.seeds), attributions_dir(run),
                                 _marker_config(attributions_dir(run)), cfg, EXPLAIN_SECTIONS))

@@ -2,7 +2,8 @@
 
 The first invocation is interrupted in the last stage (the report); the second must skip every
 finished stage and only write the report; a third (through the CLI) does nothing and prints the
-stage table, the headline results and, last, the report directory.
+stage table, the headline results (display names, then the summary.csv row names) and, last, the report
+directory. Each seed's full fusion is explained, so the report shows the modality shares (issue 20).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def test_run_resumes_after_an_interruption(config_file: Path, monkeypatch: pytes
     explained = [f"explain {r}-s{s}" for r in ("catalog-xgboost", "catalog-lightgbm", "catalog-logreg",
                                                "spectra-resnet1d", "images-resnet18") for s in (1, 2)]
     fusion = [f"fusion{w} s{s}" for s in (1, 2) for w in ("", " without catalog", " without spectra", " without images")]
-    assert list(status) == ["simulate", "prep", *catalog, *deep, *fusion, "compare", *explained, "explain tracks"]
+    shares = [f"explain fusion-stack-logreg-s{s}" for s in (1, 2)]  # the full fusions only, not the leave-one-outs
+    assert list(status) == ["simulate", "prep", *catalog, *deep, *fusion, "compare", *explained, *shares,
+                            "explain tracks"]
     assert (comparison / "report" / "report.html").exists()
     assert (comparison / "crosstrack" / "summary.json").exists()
 
@@ -82,8 +85,13 @@ def test_run_cli_prints_stages_results_and_the_report(config_file: Path) -> None
     assert any("ROC-AUC" in line for line in lines)
     stages = [line for line in lines
               if line.startswith(("simulate", "prep", "catalog", "train", "fusion", "compare", "explain", "report"))]
-    assert len(stages) == 33 and all(" skipped " in line for line in stages), stages
-    assert any("(mean of 2 seeds)" in line for line in lines), lines  # the results table shows the seed groups
+    assert len(stages) == 35 and all(" skipped " in line for line in stages), stages
+    # the results table shows the seed groups by their display names, then their summary.csv row names
+    fused = [line for line in lines if line.startswith("| Fusion (catalog + spectra + images, mean of 2 seeds) |")]
+    assert len(fused) == 1 and fused[0].rstrip(" |").endswith("(mean of 2 seeds)"), lines
+    assert "| fusion-stack-logreg-" in fused[0]
+    assert any(line.startswith("| XGBoost (catalog, mean of 2 seeds) |") for line in lines), lines
+    assert not any(line.startswith(("| fusion-", "| catalog-")) for line in lines), lines
 
 
 def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
@@ -111,9 +119,35 @@ def test_the_comparison_combines_the_seeds(config_file: Path) -> None:
     headline = pd.read_csv(comparison / "report" / "tables" / "headline.csv")
     assert set(headline["run"]) == {*groups, "majority-baseline"}
     spread = pd.read_csv(comparison / "report" / "tables" / "attribution_seeds.csv")
-    explained = {g for g in groups if not g.startswith("fusion")}  # a fusion is explained by its coefficients
+    full = next(g for g, m in groups.items() if "fusion-stack-logreg-s1" in m)
+    explained = {g for g in groups if not g.startswith("fusion")} | {full}  # not the leave-one-out fusions
     assert set(spread["group"]) == explained and (spread["n_seeds"] == 2).all()
     assert spread["quantity"].str.startswith("shap.top_features.1.").any()
+
+
+def test_the_report_shows_what_each_modality_adds(config_file: Path) -> None:
+    """agnbench run explains each seed's full fusion, so the report's "What each modality adds" section has the
+    modality-shares table and panel (averaged over the fusion seed group), next to incremental.csv's rows."""
+    cfg = load_config(config_file)
+    comparison = Path(cfg.paths.comparisons) / f"data-s{cfg.seed}"
+    runs = Path(cfg.paths.runs)
+    for s in (1, 2):
+        assert (runs / f"fusion-stack-logreg-s{s}" / "attributions" / "modality_shares.csv").is_file()
+        assert not (runs / f"fusion-stack-logreg-s{s}-without-spectra" / "attributions").exists()
+    groups = yaml.safe_load((comparison / "inputs.yaml").read_text())["seed_groups"]
+    full = next(g for g, m in groups.items() if "fusion-stack-logreg-s1" in m)
+    report = comparison / "report"
+    shares = pd.read_csv(report / "tables" / "modality_shares.csv")
+    assert set(shares["fusion"]) == {full} and (shares["n_runs"] == 2).all()
+    assert set(shares["modality"]) == {"catalog", "spectra", "images"}
+    assert shares["label"].eq("Fusion (catalog + spectra + images, mean of 2 seeds)").all()
+    for _, part in shares.groupby("class"):
+        assert part["mean_share"].sum() == pytest.approx(1.0, abs=1e-9)
+    assert (report / "figures" / "incremental.png").is_file()
+    html = (report / "report.html").read_text()
+    assert "<h2>What each modality adds</h2>" in html and "Right: each modality" in html  # the shares panel
+    assert "Modality shares panel" not in set(pd.read_csv(report / "skipped.csv")["what"])
+    assert len(pd.read_csv(report / "tables" / "incremental.csv"))
 
 
 def test_changing_the_seed_count_redoes_the_comparison_only(config_file: Path) -> None:
@@ -124,5 +158,5 @@ def test_changing_the_seed_count_redoes_the_comparison_only(config_file: Path) -
     assert status["compare"] == status["report"] == "done"
     assert status["train spectra"] == status["catalog xgboost"] == status["explain spectra-resnet1d"] == "skipped"
     inputs = yaml.safe_load((Path(cfg.paths.comparisons) / f"data-s{cfg.seed}" / "inputs.yaml").read_text())
-    assert status["fusion"] == status["fusion without spectra"] == "skipped"
+    assert status["fusion"] == status["fusion without spectra"] == status["explain fusion-stack-logreg"] == "skipped"
     assert len(inputs["runs"]) == 9 and inputs["seed_groups"] == {}

@@ -84,7 +84,8 @@ def test_overwrite_redoes_the_changed_stage_and_everything_after(finished: Path,
     # the new config is recorded: reused now; worker, thread and device settings are not changes
     rc, err, status = _run(finished, capsys, "compare.n_boot=200", "prep.workers=2", "simulate.workers=2",
                            "spectra.device=cpu", "catalog.threads=1", "images.workers=0")
-    assert rc == 0 and len(status) == 15 and set(status.values()) == {"skipped"}, (err, status)
+    assert rc == 0 and len(status) == 16 and set(status.values()) == {"skipped"}, (err, status)
+    assert "explain fusion-stack-logreg" in status  # the full fusion is explained (modality shares), and reused
 
     # a resumable deep run whose config changed is not resumed on its old checkpoint
     spectra = root / "runs" / "spectra-resnet1d-s0"
@@ -94,6 +95,9 @@ def test_overwrite_redoes_the_changed_stage_and_everything_after(finished: Path,
     rc, err, status = _run(finished, capsys, "compare.n_boot=200", "spectra.epochs=2", overwrite=True)
     assert rc == 0, err
     assert status["train spectra"] == status["compare"] == "done" and status["train images"] == "skipped"
+    # a changed member: the fusion is refitted, so its modality shares are made again; the other runs' are kept
+    assert status["explain fusion-stack-logreg"] == status["explain spectra-resnet1d"] == "done"
+    assert status["explain images-resnet18"] == status["explain catalog-xgboost"] == "skipped"
     assert yaml.safe_load((spectra / "config.yaml").read_text())["spectra"]["epochs"] == 2
     assert json.loads((spectra / "status.json").read_text())["status"] == "complete"
     assert not [p for p in (root / "runs").iterdir() if p.name.startswith(".")]  # the old run is gone
