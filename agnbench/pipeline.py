@@ -8,7 +8,8 @@ tracks) -> report. Each stage is resumable: a finished stage leaves a complete o
 runs checkpoint every epoch), so an interrupted run continues from the first unfinished stage. A stage downstream
 of one that ran again is redone. Whether a stage's output is complete is asked of :mod:`agnbench.contracts`, which
 owns every format; whether it was made with the current config, of :mod:`agnbench.pipeline_records` (a changed one
-is refused, or redone with ``overwrite``). The four top-level paths are locked for the whole run (:mod:`agnbench.outputs`).
+is refused, or redone with ``overwrite``). The four top-level paths are locked for the whole run
+(:mod:`agnbench.outputs`).
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def test_fusion_runs_are_not_in_the_primary_family() -> None:
     only = choose_reference(metric="roc_auc", setting="best_catalog", tracks={"x": "catalog", "f": "fusion"},
                             scores={"x": 0.8})
     assert only.others == [] and "fusion runs are not in the primary family" in only.why_not
-    named = choose_reference(metric="roc_auc", setting="f", tracks=tracks)  # a named fusion reference: vs each track
+    named = choose_reference(metric="roc_auc", setting="f", tracks=tracks)  # a named fusion: vs each single track
     assert named.reference == "f" and named.others == ["x", "z"]
 
 
