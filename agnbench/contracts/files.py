@@ -40,6 +40,10 @@ MODEL_CARD = "MODEL_CARD.md"
 CALIBRATION = "calibration.json"
 #: What ``--init-weights`` loaded into an images run (file sha256, keys matched and skipped).
 INIT_WEIGHTS = "init_weights.json"
+#: A fusion run's record (members, inputs, missing-object counts, cross-fitting) and its stacker's raw-unit
+#: coefficients (logistic regression only), beside the run's other files (``agnbench train fusion``).
+FUSION_RECORD = "fusion.json"
+FUSION_COEFFICIENTS = "coefficients.csv"
 
 # --- Contract 3: a run's attributions (``agnbench explain``), inside the run directory
 ATTRIBUTIONS_DIR = "attributions"

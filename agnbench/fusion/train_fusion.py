@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 __all__ = ["FUSION_FILE", "COEFFICIENTS_FILE", "fusion_model", "train_fusion", "train_fusion_runs"]
 
 #: The fusion's own record beside the contract files: members, inputs, objects dropped, the stacker's fit.
-FUSION_FILE = "fusion.json"
+FUSION_FILE = files.FUSION_RECORD
 #: The fitted logistic-regression stacker's coefficients (one row per class_out and input).
-COEFFICIENTS_FILE = "coefficients.csv"
+COEFFICIENTS_FILE = files.FUSION_COEFFICIENTS
 
 
 def fusion_model(stacker: str) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agnbench.contracts import files
 from agnbench.contracts.predictions import predictions_path, read_predictions
 from agnbench.contracts.run_dir import read_model_meta, read_run_config
 from agnbench.contracts.schema import class_names
@@ -45,7 +46,7 @@ ADDITIVITY_TOL = 1e-8
 SHARE_BINS = 4
 _BIN_COLUMNS = (("redshift", "z"), ("sn", "q_spec_sn"))
 #: The stacker's coefficient table in a fusion run, and the probability clip of its inputs.
-COEFFICIENTS_FILE = "coefficients.csv"
+COEFFICIENTS_FILE = files.FUSION_COEFFICIENTS
 _EPS = 1e-6
 _INTERCEPT = "(intercept)"
 _FEATURES = "features"
