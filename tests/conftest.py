@@ -70,6 +70,7 @@ SLOW_TESTS = (
     "tests/tracking/test_tracking.py::test_spectra_run_interrupted_and_resumed_is_logged_to_mlflow_and_tensorboard",
     "tests/serve/test_app_browser.py",
     "tests/fusion/test_fusion_science.py",
+    "tests/fusion/test_fusion_knob.py",
 )
 SLOW_FIXTURES = frozenset({"trained_runs", "explained_runs", "tiny_spectra_run"})
 
