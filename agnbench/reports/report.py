@@ -35,6 +35,7 @@ from agnbench.reports.attribution_seeds import attribution_seed_spread
 from agnbench.reports.build_incremental import incremental_items
 from agnbench.reports.attribution_tables import attribution_display_tables, readable_key
 from agnbench.reports.display import relabel
+from agnbench.reports.figure_writer import figure_writer
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.skips import Skips
@@ -106,10 +107,11 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
         steps = _figure_steps(cfg)
         skips = Skips()
         records: list[FigureRecord] = []
-        bar = tqdm(steps, desc="report", unit="step", disable=not progress, leave=False)
-        for name, builder in bar:
-            bar.set_postfix_str(name)
-            records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir, skips=skips)
+        with figure_writer(rc.workers, progress=progress):  # figures render in worker processes meanwhile
+            bar = tqdm(steps, desc="report", unit="step", disable=not progress, leave=False)
+            for name, builder in bar:
+                bar.set_postfix_str(name)
+                records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir, skips=skips)
         sections = _document(inputs, records, tables_dir=tables_dir, rc=rc, skips=skips)
         atomic_write_text(tmp / "skipped.csv", skips.table().to_csv(index=False))
         _latex_for_every_csv(tables_dir, digits=rc.digits)
