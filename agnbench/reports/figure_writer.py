@@ -3,8 +3,9 @@
 Rendering (``savefig``: the constrained layout, rasterising the PNG, subsetting the fonts of the PDF) is most of
 a report's time, and each figure renders on its own. Inside :func:`figure_writer` every
 :func:`~agnbench.reports.style.save_figure` pickles the finished figure together with the rcParams it is saved
-under and hands it to a pool of ``workers`` processes (started with ``spawn``: safe after torch, XGBoost or any
-other library has started threads in this process); the builders go on drawing the next figure meanwhile.
+under and hands it to ``workers`` worker processes (fresh interpreters, :mod:`agnbench.reports.figure_worker`:
+safe after torch, XGBoost or any other library has started threads in this process, and they never re-run the
+caller's script); the builders go on drawing the next figure meanwhile.
 
 The bytes written do not depend on ``workers``: with one worker the same pickled figure is rendered here by the
 same function (:func:`render_pickled`), so a serial and a parallel report are identical file for file. A figure
@@ -21,10 +22,10 @@ import contextvars
 import logging
 import os
 import pickle
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +33,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from agnbench.fileio import usable_cpu_count
+from agnbench.reports.figure_worker import RemoteError, WorkerProcess
 
 __all__ = ["FigureRenderError", "FigureWriter", "active_writer", "figure_writer", "render_figure",
            "render_pickled", "resolve_workers"]
@@ -69,19 +71,27 @@ def render_figure(fig: Figure, out_dir: Path, name: str, *, rc: dict | None, met
     """Write ``fig`` as ``out_dir/<name>.pdf`` and ``.png`` under the rcParams ``rc``, each file atomically.
 
     Each file is written under a temporary name and renamed, so an interrupted report never leaves half a file.
-    ``rc`` (None: the rcParams in force) applies while saving, ``meta`` is the PDF's metadata, ``dpi`` the PNG's
+    The layout engine (constrained layout) runs once, for the PDF; the PNG keeps that layout instead of solving
+    it again (a quarter of the rendering time). ``rc`` (None: the rcParams in force) applies while saving, ``meta`` is the PDF's metadata, ``dpi`` the PNG's
     resolution.
     """
-    with matplotlib.rc_context(rc) if rc is not None else contextlib.nullcontext():
-        for ext in FORMATS:
-            final = Path(out_dir) / f"{name}.{ext}"
-            tmp = final.with_name(f".{name}.{ext}.tmp-{os.getpid()}")
-            kwargs = {"dpi": dpi} if ext == "png" else {"metadata": meta}
-            try:
-                fig.savefig(tmp, format=ext, **kwargs)
-                os.replace(tmp, final)
-            finally:
-                tmp.unlink(missing_ok=True)
+    engine = fig.get_layout_engine()
+    try:
+        with matplotlib.rc_context(rc) if rc is not None else contextlib.nullcontext():
+            for i, ext in enumerate(FORMATS):
+                if i and engine is not None:  # laid out by the first save; the others keep that layout
+                    fig.set_layout_engine("none")
+                final = Path(out_dir) / f"{name}.{ext}"
+                tmp = final.with_name(f".{name}.{ext}.tmp-{os.getpid()}")
+                kwargs = {"dpi": dpi} if ext == "png" else {"metadata": meta}
+                try:
+                    fig.savefig(tmp, format=ext, **kwargs)
+                    os.replace(tmp, final)
+                finally:
+                    tmp.unlink(missing_ok=True)
+    finally:
+        if engine is not None:
+            fig.set_layout_engine(engine)
 
 
 def render_pickled(payload: bytes, out_dir: Path, name: str, *, rc: dict, meta: dict, dpi: float) -> None:
@@ -103,10 +113,13 @@ class FigureWriter:
 
     workers: int
     progress: bool = False
-    _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _futures: dict[Future, tuple[int, str]] = field(default_factory=dict, init=False, repr=False)
     _failed: list[tuple[int, str, BaseException]] = field(default_factory=list, init=False, repr=False)
     _submitted: int = field(default=0, init=False, repr=False)
+    _processes: list[WorkerProcess] = field(default_factory=list, init=False, repr=False)
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def submit(self, fig: Figure, out_dir: Path, name: str, *, meta: dict, dpi: float) -> None:
         """Render ``fig`` as ``out_dir/<name>.pdf|png`` under the rcParams in force now."""
@@ -122,10 +135,19 @@ class FigureWriter:
             self._run_here(index, name, lambda: render_pickled(payload, out_dir, name, rc=rc, meta=meta, dpi=dpi))
             return
         self._wait(limit=QUEUE_PER_WORKER * self.workers)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"))
-        future = self._pool.submit(render_pickled, payload, Path(out_dir), name, rc=rc, meta=meta, dpi=dpi)
+        if self._pool is None:  # one thread per worker process, each feeding its own process
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="agnbench-figures")
+        future = self._pool.submit(self._remote, payload, Path(out_dir), name, rc=rc, meta=meta, dpi=dpi)
         self._futures[future] = (index, name)
+
+    def _remote(self, payload: bytes, out_dir: Path, name: str, **kwargs) -> None:
+        """Render in this thread's worker process (started on its first figure)."""
+        process = getattr(self._local, "process", None)
+        if process is None:
+            process = self._local.process = WorkerProcess()
+            with self._lock:
+                self._processes.append(process)
+        process.render(payload, out_dir, name, **kwargs)
 
     def _run_here(self, index: int, name: str, render) -> None:
         try:
@@ -157,15 +179,23 @@ class FigureWriter:
             self.abort()
         if self._failed:
             failed = sorted(self._failed, key=lambda item: item[0])  # in report order, whatever finished first
-            names = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for _, name, exc in failed)
+            names = "; ".join(f"{name}: {_describe(exc)}" for _, name, exc in failed)
             raise FigureRenderError(f"{len(failed)} report figure(s) failed to render ({names})") from failed[0][2]
 
     def abort(self) -> None:
-        """Stop the workers; figures not yet started are dropped."""
+        """Stop the workers; figures not yet started are dropped, those being rendered are finished."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        for process in self._processes:
+            process.stop()
+        self._processes.clear()
         self._futures.clear()
+
+
+def _describe(exc: BaseException) -> str:
+    """``"<type>: <message>"`` of an error raised here or in a worker (whose message already reads so)."""
+    return str(exc) if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
 
 
 def active_writer() -> FigureWriter | None:

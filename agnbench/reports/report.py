@@ -1,10 +1,11 @@
 """``agnbench report``: a paper-ready report of one comparison (Contract 4 ``report/``).
 
 Steps: read the comparison and what it points to (:mod:`agnbench.reports.report_inputs`) -> tables
-(CSV with full precision + booktabs LaTeX) -> figures (PDF + PNG, each a function of a table) ->
-the summary paragraph -> ``report.html`` (one self-contained file) and ``report.md``. Everything
-is written into a temporary directory renamed into place at the end, so an interrupted report is
-never mistaken for a finished one and an existing report is replaced only with ``overwrite``.
+(CSV with full precision + booktabs LaTeX) -> figures (PDF + PNG, each a function of a table; drawn here and
+rendered by ``report.workers`` processes, :mod:`agnbench.reports.figure_writer`) -> the summary paragraph ->
+``report.html`` (one self-contained file) and ``report.md``. Everything is written into a temporary directory
+renamed into place at the end, so an interrupted report is never mistaken for a finished one and an existing
+report is replaced only with ``overwrite``.
 
 Every section checks its inputs: one whose inputs are absent (no line ratios for the BPT plane in a table
 store, no ood split, a single run, no attributions, ...) is skipped with one INFO line saying which and why,

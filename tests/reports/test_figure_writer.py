@@ -8,7 +8,10 @@ processes; the files must be identical byte for byte, and identical to saving wi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +56,9 @@ def _save_all(out: Path, figures: list) -> dict[str, str]:
 
 
 def test_files_are_the_same_bytes_with_any_number_of_workers(tmp_path: Path) -> None:
-    direct = _save_all(tmp_path / "direct", _figures())
+    figures = _figures()
+    direct = _save_all(tmp_path / "direct", figures)
+    assert all(type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine" for _, fig in figures)  # kept
     with figure_writer(1):
         serial = _save_all(tmp_path / "serial", _figures())
     with figure_writer(2):
@@ -62,15 +67,10 @@ def test_files_are_the_same_bytes_with_any_number_of_workers(tmp_path: Path) -> 
     assert len(direct) == 6 and set(direct) == {f"{n}.{e}" for n in ("lines", "images", "scatter") for e in ("pdf", "png")}
     assert serial == direct
     assert parallel == direct
-    again = _save_all(tmp_path / "again", _figures())  # no creation date: the same figure gives the same PDF
-    assert again == direct
-
-
-def test_pdf_embeds_its_fonts_as_truetype(tmp_path: Path) -> None:
-    with figure_writer(2):
-        _save_all(tmp_path, _figures())
-    pdf = (tmp_path / "lines.pdf").read_bytes()
-    assert b"/FontFile2" in pdf and b"/CreationDate" not in pdf  # TrueType (pdf.fonttype 42), embedded
+    pdf = (tmp_path / "direct" / "lines.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/CreationDate" not in pdf  # TrueType (pdf.fonttype 42), embedded; no date
+    subsets = set(re.findall(rb"/BaseFont /([A-Z]{6}\+\S+)", pdf))  # tag+name: one per embedded subset
+    assert sorted(s.split(b"+")[1] for s in subsets) == [b"DejaVuSans", b"DejaVuSans-Bold", b"DejaVuSans-Oblique"]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -109,3 +109,46 @@ def test_workers_setting() -> None:
     assert load_config(overrides=["report.workers=2"]).report.workers == 2
     with pytest.raises(ConfigError, match=re.escape("report.workers")):
         load_config(overrides=["report.workers=-1"])
+
+
+class _ExitOnUnpickle:
+    """Unpickling this calls ``os._exit(3)``: a worker process that dies while it renders a figure."""
+
+    def __reduce__(self):
+        import os
+
+        return os._exit, (3,)
+
+
+def test_a_worker_that_dies_is_named_and_replaced(tmp_path: Path) -> None:
+    figures = _figures()
+    with journal_style():
+        doomed, ax = new_figure("column")
+        ax.plot([0, 1], [1, 0])
+    doomed.agnbench_test_exit = _ExitOnUnpickle()
+    figures.insert(0, ("doomed", doomed))
+    with pytest.raises(FigureRenderError, match=r"doomed: the worker process rendering it died \(exit code 3\)"):
+        with figure_writer(2):
+            _save_all(tmp_path, figures)
+    assert sorted(p.stem for p in tmp_path.glob("*.pdf")) == ["images", "lines", "scatter"]
+
+
+def test_a_script_without_a_main_guard_renders_in_workers(tmp_path: Path) -> None:
+    """Workers are fresh interpreters: they never re-run the calling script (no ``__main__`` guard needed)."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from agnbench.reports.figure_writer import figure_writer\n"
+        "from agnbench.reports.style import new_figure, save_figure\n"
+        f"out = Path({str(tmp_path / 'out')!r})\n"
+        "assert not out.exists(), 'the script ran twice'\n"
+        "with figure_writer(2):\n"
+        "    for i in range(3):\n"
+        "        fig, ax = new_figure('column')\n"
+        "        ax.plot([0, i])\n"
+        "        save_figure(fig, out, f'f{i}', section='performance', title='t', caption='c')\n"
+        "print(len(list(out.glob('*.p*'))))\n")
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert res.returncode == 0 and res.stdout.strip() == "6", res.stderr[-2000:]
