@@ -19,6 +19,7 @@ import pytest
 from matplotlib.ticker import FuncFormatter
 
 from agnbench.config.core import load_config
+from agnbench.config.provenance import REPORT_SECTIONS, science_config
 from agnbench.errors import ConfigError
 from agnbench.fileio import usable_cpu_count
 from agnbench.reports.figure_writer import FigureRenderError, figure_writer, resolve_workers
@@ -107,6 +108,8 @@ def test_an_error_while_drawing_stops_the_workers_and_propagates(tmp_path: Path)
 def test_workers_setting() -> None:
     assert resolve_workers(0) == usable_cpu_count() and resolve_workers(1) == 1 and resolve_workers(3) == 3
     assert load_config(overrides=["report.workers=2"]).report.workers == 2
+    recorded = science_config(load_config(overrides=["report.workers=2"]), REPORT_SECTIONS)
+    assert recorded == science_config(load_config(), REPORT_SECTIONS)  # a runtime setting: the report is the same
     with pytest.raises(ConfigError, match=re.escape("report.workers")):
         load_config(overrides=["report.workers=-1"])
 
