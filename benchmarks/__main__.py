@@ -8,7 +8,7 @@ import sys
 BENCHMARKS = ("bench_simulate", "bench_spectra", "bench_images", "bench_prep", "bench_catalog", "bench_deep",
               "bench_delong", "bench_compare", "bench_interval_coverage", "bench_calibration_coverage",
               "bench_shap", "bench_attribution", "bench_fetch", "bench_run",
-              "bench_seed_intervals", "bench_gpu", "bench_fusion_knob")
+              "bench_seed_intervals", "bench_gpu", "bench_fusion_knob", "bench_report")
 
 
 def main(argv: list[str]) -> int:

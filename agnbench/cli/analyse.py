@@ -122,7 +122,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
             "without line ratios) is left out with one log line and listed in the summary and skipped.csv. "
             "Runs are shown by display names (defaults such as 'XGBoost (catalog)'; choose them with --set "
             "'report.labels={RUN: NAME}'). Settings: config section 'report' (digits, alpha, mistakes, curve_boot, "
-            "labels)."
+            "labels, workers: processes rendering the figures)."
         ),
     )
     p.add_argument("comparison", type=Path, metavar="COMPARISON", help="a directory written by agnbench compare")

@@ -23,6 +23,7 @@ RUNTIME_ONLY: Mapping[str, frozenset[str]] = MappingProxyType({
     "catalog": frozenset({"threads"}),
     "spectra": frozenset({"device", "threads", "workers"}),
     "images": frozenset({"device", "threads", "workers"}),
+    "report": frozenset({"workers"}),
 })
 #: The config sections that produce each stage's output (``seed`` counts as a section; a catalog or deep run
 #: adds its track's section to :data:`PREP_SECTIONS`).

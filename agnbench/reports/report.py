@@ -1,10 +1,11 @@
 """``agnbench report``: a paper-ready report of one comparison (Contract 4 ``report/``).
 
 Steps: read the comparison and what it points to (:mod:`agnbench.reports.report_inputs`) -> tables
-(CSV with full precision + booktabs LaTeX) -> figures (PDF + PNG, each a function of a table) ->
-the summary paragraph -> ``report.html`` (one self-contained file) and ``report.md``. Everything
-is written into a temporary directory renamed into place at the end, so an interrupted report is
-never mistaken for a finished one and an existing report is replaced only with ``overwrite``.
+(CSV with full precision + booktabs LaTeX) -> figures (PDF + PNG, each a function of a table; drawn here and
+rendered by ``report.workers`` processes, :mod:`agnbench.reports.figure_writer`) -> the summary paragraph ->
+``report.html`` (one self-contained file) and ``report.md``. Everything is written into a temporary directory
+renamed into place at the end, so an interrupted report is never mistaken for a finished one and an existing
+report is replaced only with ``overwrite``.
 
 Every section checks its inputs: one whose inputs are absent (no line ratios for the BPT plane in a table
 store, no ood split, a single run, no attributions, ...) is skipped with one INFO line saying which and why,
@@ -35,6 +36,7 @@ from agnbench.reports.attribution_seeds import attribution_seed_spread
 from agnbench.reports.build_incremental import incremental_items
 from agnbench.reports.attribution_tables import attribution_display_tables, readable_key
 from agnbench.reports.display import relabel
+from agnbench.reports.figure_writer import figure_writer
 from agnbench.reports.report_inputs import COMPOSITES, ReportInputs, load_report_inputs, ood_description
 from agnbench.reports.render import Code, Figure, Paragraph, Section, Table, render_html, render_markdown
 from agnbench.reports.skips import Skips
@@ -106,10 +108,11 @@ def build_report(cfg: Config, *, comparison: Path, data: Path | None = None, ove
         steps = _figure_steps(cfg)
         skips = Skips()
         records: list[FigureRecord] = []
-        bar = tqdm(steps, desc="report", unit="step", disable=not progress, leave=False)
-        for name, builder in bar:
-            bar.set_postfix_str(name)
-            records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir, skips=skips)
+        with figure_writer(rc.workers, progress=progress):  # figures render in worker processes meanwhile
+            bar = tqdm(steps, desc="report", unit="step", disable=not progress, leave=False)
+            for name, builder in bar:
+                bar.set_postfix_str(name)
+                records += builder(inputs, figures_dir=figures_dir, tables_dir=tables_dir, skips=skips)
         sections = _document(inputs, records, tables_dir=tables_dir, rc=rc, skips=skips)
         atomic_write_text(tmp / "skipped.csv", skips.table().to_csv(index=False))
         _latex_for_every_csv(tables_dir, digits=rc.digits)

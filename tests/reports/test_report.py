@@ -8,6 +8,7 @@ installed here if missing).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -28,8 +29,8 @@ from agnbench.interpretability.crosstrack import explain_compare
 from agnbench.reports.report import LATEX_MAX_ROWS, build_report
 from agnbench.reports.style import PAGE_IN, PNG_DPI
 
-CFG = load_config(overrides=["compare.n_boot=200", "compare.subgroup_boot=100", "report.curve_boot=50",
-                             "report.mistakes=4"])
+OVERRIDES = ["compare.n_boot=200", "compare.subgroup_boot=100", "report.curve_boot=50", "report.mistakes=4"]
+CFG = load_config(overrides=[*OVERRIDES, "report.workers=2"])  # figures rendered by two worker processes
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,18 @@ def test_report_files_and_sections(report: Path) -> None:
         assert f">{heading}" in html, heading
     md = (report / "report.md").read_text()
     assert all(f"figures/{stem}.png" in md for stem in figures)
+
+
+def test_figures_are_the_same_bytes_rendered_in_this_process(report: Path, comparison: Path, tmp_path: Path) -> None:
+    """``report.workers=1`` (serial) writes every figure file byte for byte as two worker processes did."""
+    copy = tmp_path / "cmp"
+    shutil.copytree(comparison, copy, ignore=shutil.ignore_patterns("report"))
+    serial = build_report(load_config(overrides=[*OVERRIDES, "report.workers=1"]), comparison=copy, progress=False)
+
+    def digests(root: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "figures").iterdir())}
+
+    assert digests(serial) == digests(report) and len(digests(report)) >= 30
 
 
 def test_html_is_self_contained(report: Path) -> None:
