@@ -41,15 +41,12 @@ def test_search_is_deterministic_and_keeps_every_trial(seed: int) -> None:
     assert np.allclose(trials[["fold_0", "fold_1", "fold_2"]].mean(axis=1), trials["mean_logloss"])
 
 
-def test_train_catalog_with_search_saves_trials(mock_survey: Path, tmp_path: Path) -> None:
+def test_train_catalog_with_search_saves_trials(mock_store: Path, tmp_path: Path) -> None:
     from agnbench.baselines.train_catalog import train_catalog
     from agnbench.config.core import load_config
-    from agnbench.data_prep.ingest.store import prep
 
-    store = prep(load_config(overrides=["prep.image_size=48"]), source="mpajhu", raw=mock_survey,
-                 out=tmp_path / "store", progress=False)
     cfg = load_config(overrides=["catalog.model=logreg", "catalog.search=random", "catalog.n_trials=3"])
-    run = train_catalog(cfg, data=store, runs_dir=tmp_path / "runs")
+    run = train_catalog(cfg, data=mock_store, runs_dir=tmp_path / "runs")
     trials = pd.read_csv(run / "search.csv")
     assert len(trials) == 3
     metrics = json.loads((run / "metrics.json").read_text())

@@ -13,6 +13,7 @@ Everything here is vectorised over objects and uses only the generator passed in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -52,7 +53,7 @@ def draw_population(cfg: SimulateConfig, rng: np.random.Generator) -> pd.DataFra
         unit rest-frame SED of :func:`component_seds` evaluated at ``lambda_obs / (1 + z)`` into
         observed f_lambda (erg/s/cm^2/A, before Milky Way extinction).
     """
-    rates = _calibrate_class_rates(cfg, np.random.default_rng(rng.integers(2**63)))
+    rates = _class_rates(replace(cfg, **_NOT_DRAWN), int(rng.integers(2**63)))
     kept: list[pd.DataFrame] = []
     n_kept = 0
     while n_kept < cfg.n:
@@ -63,6 +64,21 @@ def draw_population(cfg: SimulateConfig, rng: np.random.Generator) -> pd.DataFra
     pop = pd.concat(kept, ignore_index=True).iloc[: cfg.n].reset_index(drop=True)
     assert len(pop) == cfg.n, "population draw returned the wrong number of galaxies"
     return pop
+
+
+#: settings that size the sample or its rendering and never reach a candidate draw: the class rates of two
+#: configs that differ only in them are the same numbers (:func:`_class_rates`).
+_NOT_DRAWN = {"n": 1, "image_size": 16, "chunk_size": 1, "workers": 0}
+
+
+@lru_cache(maxsize=8)
+def _class_rates(cfg: SimulateConfig, seed: int) -> np.ndarray:
+    """:func:`_calibrate_class_rates` with the pilot's seed, kept per process: its pilot draw of 32,768 full
+    candidates costs seconds, whatever ``cfg.n``, and a process that simulates again with the same seed and science
+    settings (the test suite; a survey resimulated at another size) gets the same rates. Read-only result."""
+    rates = _calibrate_class_rates(cfg, np.random.default_rng(seed))
+    rates.flags.writeable = False
+    return rates
 
 
 def _calibrate_class_rates(cfg: SimulateConfig, rng: np.random.Generator) -> np.ndarray:

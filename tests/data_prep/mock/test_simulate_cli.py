@@ -125,7 +125,13 @@ def test_help_explains() -> None:
         assert word in res.stdout
 
 
-def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
+def test_run_simulates_once_then_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
+    """The first run is interrupted in its last stage (the report: tests/test_pipeline.py checks that resumption),
+    so the report is drawn once, by the second run, which also redoes an interrupted catalog run and resumes an
+    interrupted deep run; the third does nothing."""
+    import agnbench.reports.report as report_module
+
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"seeds: 1\npaths:\n  raw: {tmp_path / 'raw'}\n  data: {tmp_path / 'data'}\n  runs: {tmp_path / 'runs'}\n"
                    f"  comparisons: {tmp_path / 'cmp'}\ncompare:\n  n_boot: 200\n  subgroup_boot: 100\n"
@@ -134,18 +140,24 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
                    "images:\n  epochs: 2\n  width: 0.125\n  batch_size: 16\n"
                    "explain:\n  n: 20\n  max_interactions: 10\n  permutation_repeats: 1\n"
                    "report:\n  curve_boot: 20\n  mistakes: 2\n")
-    first = _run("run", "--config", str(cfg), "-q")
-    assert first.returncode == 0, first.stderr
-    assert re.search(r"simulate\s+done", first.stdout) and re.search(r"prep\s+done", first.stdout)
-    assert re.search(r"catalog xgboost\s+done", first.stdout) and re.search(r"catalog logreg\s+done", first.stdout)
-    assert re.search(r"train spectra\s+done", first.stdout) and re.search(r"train images\s+done", first.stdout)
-    assert re.search(r"compare\s+done", first.stdout)
-    assert first.stdout.strip().splitlines()[-1] == str(tmp_path / "cmp" / "data-s0" / "report")  # run ends at the report
-    summary = (tmp_path / "cmp" / "data-s0" / "summary.csv").read_text()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "build_report", interrupted)
+    assert main(["run", "--config", str(cfg), "-q"]) == 130
+    monkeypatch.undo()
+    assert "interrupted" in capsys.readouterr().err
+    comparison = tmp_path / "cmp" / "data-s0"
+    summary = (comparison / "summary.csv").read_text()
     for run in ("catalog-xgboost-s0", "catalog-lightgbm-s0", "catalog-logreg-s0", "spectra-resnet1d-s0",
                 "images-resnet18-s0", "majority-baseline"):
         assert f",{run}," in summary
-    before = _tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data"), _tree_hashes(tmp_path / "runs")
+    assert not (comparison / "report").exists()
+    for run in ("catalog-xgboost-s0", "catalog-lightgbm-s0", "catalog-logreg-s0", "spectra-resnet1d-s0",
+                "images-resnet18-s0"):
+        assert json.loads((tmp_path / "runs" / run / "status.json").read_text())["status"] == "complete", run
+    before = _tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")
     # an interrupted catalog run is moved aside and redone; finished stages are skipped
     (tmp_path / "runs" / "catalog-lightgbm-s0" / "status.json").write_text('{"status": "running"}')
     # an interrupted deep run resumes from its checkpoint (here: after its last epoch, so no retraining)
@@ -155,11 +167,15 @@ def test_run_simulates_once_then_resumes(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert re.search(r"simulate\s+skipped", second.stdout) and re.search(r"prep\s+skipped", second.stdout)
     assert re.search(r"catalog lightgbm\s+done", second.stdout) and re.search(r"catalog xgboost\s+skipped", second.stdout)
-    assert (_tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")) == before[:2]
+    assert (_tree_hashes(tmp_path / "raw"), _tree_hashes(tmp_path / "data")) == before
     assert len(list((tmp_path / "runs").glob("catalog-lightgbm-s0.incomplete-*"))) == 1
     assert re.search(r"train images\s+done", second.stdout) and re.search(r"train spectra\s+skipped", second.stdout)
     assert re.search(r"compare\s+done", second.stdout)  # runs were retrained, so the comparison is redone
-    third = _run("run", "--config", str(cfg), "-q")
-    assert re.search(r"compare\s+skipped", third.stdout) and re.search(r"train images\s+skipped", third.stdout)
+    assert re.search(r"report\s+done", second.stdout)
+    assert second.stdout.strip().splitlines()[-1] == str(comparison / "report")  # run ends at the report
+    assert main(["run", "--config", str(cfg), "-q"]) == 0
+    third = capsys.readouterr().out
+    assert re.search(r"compare\s+skipped", third) and re.search(r"train images\s+skipped", third)
+    assert re.search(r"report\s+skipped", third)
     assert (tmp_path / "runs" / "images-resnet18-s0" / "history.csv").read_text() == history
     assert json.loads((tmp_path / "runs" / "images-resnet18-s0" / "status.json").read_text())["status"] == "complete"
