@@ -94,12 +94,16 @@ def _heavy_rank(item: pytest.Item) -> int:
     return HEAVY_FIRST.index(path) if path in HEAVY_FIRST else len(HEAVY_FIRST)
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: a mark added later would not count for ``-m "not slow"``
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the slow tests (see :data:`SLOW_TESTS` and :data:`SLOW_FIXTURES`)."""
+    if item.nodeid.startswith(SLOW_TESTS) or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope, which would undo the sort
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the slow tests (see :data:`SLOW_TESTS`) and collect the :data:`HEAVY_FIRST` files first."""
-    for item in items:
-        if item.nodeid.startswith(SLOW_TESTS) or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+    """Collect the :data:`HEAVY_FIRST` files first."""
     items.sort(key=_heavy_rank)  # stable: the order within a file, and of the other files, is kept
 
 
