@@ -21,7 +21,7 @@ TINY = ["--n", "40", "--image-size", "16", "--set", "simulate.chunk_size=16", "-
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agnbench", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=1200)  # a whole run under load
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
