@@ -12,9 +12,9 @@ Layout (names in :mod:`agnbench.contracts.files`)::
         report/              ``agnbench report`` (report.html)
 
 :func:`write_comparison` writes the files (into the temporary directory of an atomic rename),
-:func:`read_inputs`, :func:`read_table`, :func:`read_optional_tables` and :func:`read_replicates` read
-them, and :func:`comparison_complete`, :func:`crosstrack_complete` and :func:`report_complete` say
-whether each stage finished.
+:func:`read_inputs` (with :func:`compared_run_path`), :func:`read_table`, :func:`read_optional_tables` and
+:func:`read_replicates` read them, and :func:`comparison_complete`, :func:`crosstrack_complete` and
+:func:`report_complete` say whether each stage finished.
 """
 
 from __future__ import annotations
@@ -175,6 +175,15 @@ def read_inputs(comparison: str | Path) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise AgnbenchError(f"{path}: not a mapping of settings; the file is damaged: {_REDO}")
     return dict(data)
+
+
+def compared_run_path(entry: Mapping[str, Any], comparison: str | Path) -> Path:
+    """Where the run of one ``inputs.yaml`` ``runs`` entry is: its recorded ``path``, or, when that is relative
+    and not found from here, the same path under ``comparison`` (a comparison moved together with its runs)."""
+    path = Path(str(entry.get("path", "")))
+    if not path.is_absolute() and not path.exists():
+        path = Path(comparison) / path
+    return path
 
 
 def read_table(comparison: str | Path, stem: str) -> pd.DataFrame:

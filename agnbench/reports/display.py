@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from agnbench.contracts.comparison import read_inputs
+from agnbench.contracts.comparison import compared_run_path, read_inputs
 from agnbench.contracts.predictions import find_predictions
 from agnbench.contracts.run_dir import read_model_meta, read_run_config, seed_free_config_hash
 from agnbench.errors import AgnbenchError
@@ -117,14 +117,10 @@ def comparison_labels(comparison: str | Path, overrides: Mapping[str, str] | Non
     """
     comparison = Path(comparison)
     inputs = read_inputs(comparison)
-    runs = []
-    for entry in inputs.get("runs") or []:
-        path = Path(str(entry.get("path", "")))
-        if not path.is_absolute() and not path.exists():
-            path = comparison / path
-        runs.append(_RunRef(name=str(entry["name"]), path=find_predictions(path).parent,
-                            track=str(entry.get("track", "")), model=str(entry.get("model", "")),
-                            seed=int(entry.get("seed", 0))))
+    runs = [_RunRef(name=str(entry["name"]), path=find_predictions(compared_run_path(entry, comparison)).parent,
+                    track=str(entry.get("track", "")), model=str(entry.get("model", "")),
+                    seed=int(entry.get("seed", 0)))
+            for entry in inputs.get("runs") or []]
     return display_labels(_Listed(inputs=inputs, runs=runs), overrides)
 
 

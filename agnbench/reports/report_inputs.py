@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from agnbench.contracts.comparison import (REQUIRED_TABLES, comparison_complete, comparison_paths,
+from agnbench.contracts.comparison import (REQUIRED_TABLES, compared_run_path, comparison_complete, comparison_paths,
                                            crosstrack_complete, read_inputs, read_optional_tables, read_replicates,
                                            read_table)
 from agnbench.contracts.predictions import find_predictions, read_predictions
@@ -186,9 +186,7 @@ def load_report_inputs(comparison: Path, *, data: Path | None = None,
 
 
 def _read_run(entry: dict, comparison: Path) -> RunInfo:
-    path = Path(entry["path"])
-    if not path.is_absolute() and not path.exists():
-        path = comparison / path
+    path = compared_run_path(entry, comparison)
     preds = find_predictions(path)
     if not preds.exists():
         raise AgnbenchError(f"{comparison_paths(comparison).inputs}: run {entry.get('name')} at {path} has no "
